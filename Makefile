@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    install the locked dependencies, start the service with the example timeline
+#   make test   install the locked test dependencies, lint, type-check and run the whole suite
+PY ?= python3
+UV_VERSION := 0.13.9
+UV := $(PY) -m uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck pytest openapi bench uv clean
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv==$(UV_VERSION)" \
+	  || $(PY) -m pip install --quiet --break-system-packages "uv==$(UV_VERSION)"
+
+$(BIN)/tradewinds: pyproject.toml uv.lock | uv
+	$(UV) sync --locked --inexact
+	@touch $@
+
+run: $(BIN)/tradewinds
+	$(BIN)/tradewinds serve --demo $(ARGS)
+
+test: uv
+	$(UV) sync --locked --extra dev
+	$(MAKE) lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check domain forecasts service tests benchmarks
+	$(BIN)/ruff format --check domain forecasts service tests benchmarks
+
+typecheck:
+	$(BIN)/mypy domain forecasts service
+
+pytest:
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+openapi: $(BIN)/tradewinds
+	$(BIN)/python -m service.openapi_export openapi/openapi.json
+
+bench: uv
+	$(UV) sync --locked --extra dev
+	$(BIN)/python -m benchmarks.run --output benchmarks/results.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

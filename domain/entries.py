@@ -1,0 +1,44 @@
+"""The log as JSON Lines: what ``tradewinds export`` writes and ``import`` reads.
+
+One entry per log record, in position order. ``position`` and ``recorded_at``
+are written by export; on import ``recorded_at`` is kept when present (so
+``known_at`` answers stay reproducible) and stamped with the import time when
+absent, and ``position`` is informational (the store assigns positions).
+"""
+
+from uuid import UUID
+
+from msgspec import Struct
+
+from domain.events import AwareTime, WorldEvent
+from domain.scenarios import Resolution, ScenarioDefinition, Slug
+
+
+class _Entry(
+    Struct, tag_field="type", forbid_unknown_fields=True, omit_defaults=True, kw_only=True
+):
+    position: int | None = None
+    recorded_at: AwareTime | None = None
+
+
+class EventEntry(_Entry, tag="event", kw_only=True):
+    event: WorldEvent
+
+
+class RetractionEntry(_Entry, tag="retraction", kw_only=True):
+    event_id: UUID
+    reason: str
+
+
+class ScenarioEntry(_Entry, tag="scenario", kw_only=True):
+    scenario_id: Slug
+    version: int | None = None
+    definition: ScenarioDefinition
+
+
+class ResolutionEntry(_Entry, tag="resolution", kw_only=True):
+    scenario_id: Slug
+    resolution: Resolution
+
+
+LogEntry = EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry

@@ -1,0 +1,117 @@
+"""What the log stores, as eventsourcing aggregates.
+
+Each record's id is chosen so that the store's own uniqueness enforces a rule
+of the contract without a read-then-write race:
+
+- an ``EventRecord`` has the world event's ``event_id``: a second append of that
+  id collides at version 1; its retraction is version 2, so a second retraction
+  collides too;
+- a ``ScenarioRecord`` has an id derived from the slug, one version per
+  definition;
+- a ``ResolutionRecord`` has an id derived from the slug: resolving twice
+  collides.
+
+Bodies are stored as canonical JSON text written by msgspec, not as nested
+dicts: eventsourcing's JSON transcoder gives meaning to objects with the keys
+``_type_`` and ``_data_``, which a signal's free attributes could otherwise
+carry into the log. Every event's ``timestamp`` is its ``recorded_at``.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import AlreadyRetracted
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/log")
+
+
+def scenario_record_id(slug: str) -> UUID:
+    return uuid5(_NAMESPACE, f"scenario:{slug}")
+
+
+def resolution_record_id(slug: str) -> UUID:
+    return uuid5(_NAMESPACE, f"resolution:{slug}")
+
+
+def idempotency_event_id(key: str, index: int | None = None) -> UUID:
+    """The event id an ``Idempotency-Key`` stands for (the i-th of a batch)."""
+    return uuid5(_NAMESPACE, f"idempotency-key:{key}" + ("" if index is None else f"#{index}"))
+
+
+class EventRecord(Aggregate):
+    """One accepted world event; version 2, if present, is its retraction."""
+
+    class Recorded(Aggregate.Created):
+        body: str
+
+    class Retracted(Aggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.retraction = self.reason
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.retraction: str | None = None
+
+    @classmethod
+    def record(cls, event_id: UUID, body: str, recorded_at: datetime) -> "EventRecord":
+        return cls._create(cls.Recorded, id=event_id, body=body, timestamp=recorded_at)
+
+    def retract(self, reason: str, recorded_at: datetime) -> None:
+        if self.retraction is not None:
+            msg = f"event {self.id} is already retracted"
+            raise AlreadyRetracted(msg)
+        self.trigger_event(self.Retracted, reason=reason, timestamp=recorded_at)
+
+
+class ScenarioRecord(Aggregate):
+    """Every version of one scenario's definition, in order."""
+
+    class Defined(Aggregate.Created):
+        slug: str
+        body: str
+
+    class Revised(Aggregate.Event):
+        body: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.body = self.body
+
+    def __init__(self, slug: str, body: str) -> None:
+        self.slug = slug
+        self.body = body
+
+    @classmethod
+    def define(cls, slug: str, body: str, recorded_at: datetime) -> "ScenarioRecord":
+        return cls._create(
+            cls.Defined, id=scenario_record_id(slug), slug=slug, body=body, timestamp=recorded_at
+        )
+
+    def revise(self, body: str, recorded_at: datetime) -> None:
+        self.trigger_event(self.Revised, body=body, timestamp=recorded_at)
+
+
+class ResolutionRecord(Aggregate):
+    """How a scenario resolved. There is at most one per scenario."""
+
+    class Recorded(Aggregate.Created):
+        slug: str
+        body: str
+
+    def __init__(self, slug: str, body: str) -> None:
+        self.slug = slug
+        self.body = body
+
+    @classmethod
+    def record(cls, slug: str, body: str, recorded_at: datetime) -> "ResolutionRecord":
+        return cls._create(
+            cls.Recorded,
+            id=resolution_record_id(slug),
+            slug=slug,
+            body=body,
+            timestamp=recorded_at,
+        )

@@ -1,0 +1,22 @@
+"""Liveness and readiness (ready once the index has caught up with the store at start)."""
+
+from litestar import Response, get
+
+from service.api.schemas import Health
+from service.log import EventLog
+
+
+@get("/health/live", tags=["operations"], summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@get("/health/ready", tags=["operations"], summary="Caught up with the store")
+async def ready(log: EventLog) -> Response[Health]:
+    is_ready = log.ready()
+    body = Health(
+        status="ready" if is_ready else ("failed" if log.projection_failed else "catching up"),
+        position=log.index.position,
+        head_at_start=log.head_at_start,
+    )
+    return Response(body, status_code=200 if is_ready else 503)

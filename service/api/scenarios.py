@@ -1,0 +1,96 @@
+"""Scenarios: define or revise, list, read, versions, resolve."""
+
+from litestar import Controller, Response, get, post, put
+
+from domain.errors import NotFound
+from domain.scenarios import Resolution, ScenarioDefinition
+from service.api.reads import await_record
+from service.api.schemas import (
+    ResolutionView,
+    ScenarioId,
+    ScenarioList,
+    ScenarioVersions,
+    ScenarioVersionView,
+    ScenarioView,
+)
+from service.commands import (
+    ResolutionReceipt,
+    ScenarioReceipt,
+    define_scenario,
+    resolve_scenario,
+)
+from service.index import ScenarioState
+from service.log import EventLog
+
+
+def scenario_view(state: ScenarioState) -> ScenarioView:
+    current = state.current
+    resolution = None
+    if state.resolution is not None:
+        r = state.resolution
+        resolution = ResolutionView(
+            outcome=r.resolution.outcome,
+            resolved_at=r.resolution.resolved_at,
+            note=r.resolution.note,
+            position=r.position,
+            recorded_at=r.recorded_at,
+        )
+    return ScenarioView(
+        id=state.id,
+        version=current.version,
+        position=current.position,
+        recorded_at=current.recorded_at,
+        first_recorded_at=state.first_recorded_at,
+        resolution=resolution,
+        definition=current.definition,
+    )
+
+
+async def _state(log: EventLog, scenario_id: str) -> ScenarioState:
+    state = await await_record(log, lambda: log.index.scenarios.get(scenario_id))
+    if state is None:
+        msg = f"no scenario {scenario_id}"
+        raise NotFound(msg)
+    return state
+
+
+class ScenariosController(Controller):
+    path = "/v1/scenarios"
+    tags = ["scenarios"]
+
+    @put("/{scenario_id:str}", summary="Define or revise a scenario")
+    async def define(
+        self, scenario_id: ScenarioId, data: ScenarioDefinition, log: EventLog
+    ) -> Response[ScenarioReceipt]:
+        receipt, created = await define_scenario(log, scenario_id, data)
+        return Response(receipt, status_code=201 if created else 200)
+
+    @get("/", summary="Every scenario, current version")
+    async def list_scenarios(self, log: EventLog) -> ScenarioList:
+        return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
+
+    @get("/{scenario_id:str}", summary="One scenario, current version")
+    async def get_scenario(self, scenario_id: ScenarioId, log: EventLog) -> ScenarioView:
+        return scenario_view(await _state(log, scenario_id))
+
+    @get("/{scenario_id:str}/versions", summary="Every version of a scenario")
+    async def versions(self, scenario_id: ScenarioId, log: EventLog) -> ScenarioVersions:
+        state = await _state(log, scenario_id)
+        return ScenarioVersions(
+            id=state.id,
+            versions=[
+                ScenarioVersionView(
+                    version=v.version,
+                    position=v.position,
+                    recorded_at=v.recorded_at,
+                    definition=v.definition,
+                )
+                for v in state.versions
+            ],
+        )
+
+    @post("/{scenario_id:str}/resolution", status_code=201, summary="Resolve a scenario")
+    async def resolve(
+        self, scenario_id: ScenarioId, data: Resolution, log: EventLog
+    ) -> ResolutionReceipt:
+        return await resolve_scenario(log, scenario_id, data)

@@ -1,0 +1,58 @@
+"""Wire shapes of the responses (request bodies are the domain's own structs)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar.params import Parameter
+from msgspec import Struct
+
+from domain.events import LoggedEvent
+from domain.scenarios import SLUG_PATTERN, Outcome, ScenarioDefinition
+
+ScenarioId = Annotated[str, Parameter(pattern=SLUG_PATTERN, description="scenario slug")]
+
+
+class EventPage(Struct, kw_only=True):
+    events: list[LoggedEvent]  # type: ignore[valid-type]
+    next_after: int | None
+
+
+class ResolutionView(Struct, kw_only=True):
+    outcome: Outcome
+    resolved_at: datetime
+    note: str | None
+    position: int
+    recorded_at: datetime
+
+
+class ScenarioView(Struct, kw_only=True):
+    id: str
+    version: int
+    position: int
+    recorded_at: datetime
+    first_recorded_at: datetime
+    resolution: ResolutionView | None
+    definition: ScenarioDefinition
+
+
+class ScenarioList(Struct, kw_only=True):
+    scenarios: list[ScenarioView]
+
+
+class ScenarioVersionView(Struct, kw_only=True):
+    version: int
+    position: int
+    recorded_at: datetime
+    definition: ScenarioDefinition
+
+
+class ScenarioVersions(Struct, kw_only=True):
+    id: str
+    versions: list[ScenarioVersionView]
+
+
+class Health(Struct, kw_only=True):
+    status: str
+    position: int
+    head_at_start: int
+    details: dict[str, Any] | None = None

@@ -1,0 +1,68 @@
+"""The litestar application: routes, dependency injection, errors, OpenAPI, lifespan."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from anyio import to_thread
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from service.api import health
+from service.api.events import EventsController
+from service.api.problems import EXCEPTION_HANDLERS
+from service.api.scenarios import ScenariosController
+from service.log import EventLog, utc_now
+from service.openapi import add_discriminators
+from service.settings import Settings
+
+API_VERSION = "0.1.0"
+
+
+def provide_log(state: State) -> EventLog:
+    log: EventLog = state.log
+    return log
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        log = await to_thread.run_sync(EventLog, settings, clock)
+        log.start()
+        app.state.log = log
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(log.close)
+
+    return Litestar(
+        route_handlers=[EventsController, ScenariosController, health.live, health.ready],
+        dependencies={"log": Provide(provide_log, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        on_startup=[lambda app: add_discriminators(app.openapi_schema)],
+        debug=False,
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Tradewinds",
+        version=API_VERSION,
+        description="Scenario forecasts from an event-sourced log of US-China technology-policy "
+        "events.",
+        path="/schema",
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+    )
+
+
+def openapi_document(app: Litestar) -> dict[str, Any]:
+    """The OpenAPI document as served, with discriminators on the event unions."""
+    schema = app.openapi_schema
+    add_discriminators(schema)
+    return schema.to_schema()

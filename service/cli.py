@@ -1,0 +1,119 @@
+"""The ``tradewinds`` command: serve, import, export."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+import uvicorn
+
+from service.app import create_app
+from service.exchange import (
+    ImportFailed,
+    ImportReport,
+    export_entries,
+    import_entries,
+    read_jsonl,
+    write_jsonl,
+)
+from service.log import EventLog, utc_now
+from service.settings import Settings, settings_from_env
+
+log = logging.getLogger("tradewinds")
+DATA_DIR_HELP = "where the SQLite store lives (default: $TRADEWINDS_DATA_DIR, else ./data)"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_env()
+    overrides = {
+        name: getattr(args, name)
+        for name in ("data_dir", "host", "port")
+        if getattr(args, name, None) is not None
+    }
+    return msgspec.structs.replace(settings, **overrides)
+
+
+def import_lines(settings: Settings, lines: Iterable[bytes]) -> ImportReport:
+    with EventLog(settings) as event_log:
+        return import_entries(event_log, read_jsonl(lines), utc_now)
+
+
+def demo_lines() -> list[bytes]:
+    text = resources.files("service.demo").joinpath("timeline.jsonl").read_bytes()
+    return text.splitlines()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.demo:
+        report = import_lines(settings, demo_lines())
+        log.info("demo timeline: %d records added, %d already there", report.added, report.skipped)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        with Path(args.file).open("rb") as f:
+            report = import_lines(settings, f)
+    except ImportFailed as e:
+        print(f"import failed at {e}; nothing from that chunk was stored", file=sys.stderr)
+        return 1
+    print(f"{report.added} records added, {report.skipped} already there")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with EventLog(settings) as event_log:
+        if args.output in (None, "-"):
+            count = write_jsonl(export_entries(event_log), sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            with Path(args.output).open("wb") as out:
+                count = write_jsonl(export_entries(event_log), out)
+    print(f"{count} records exported", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tradewinds", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    serve.add_argument("--demo", action="store_true", help="load the example timeline first")
+    serve.set_defaults(handler=cmd_serve)
+
+    load = commands.add_parser("import", help="append a JSON Lines log to the store")
+    load.add_argument("file")
+    load.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    load.set_defaults(handler=cmd_import)
+
+    dump = commands.add_parser("export", help="write the whole log as JSON Lines")
+    dump.add_argument("-o", "--output", help="file to write (default: standard output)")
+    dump.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    dump.set_defaults(handler=cmd_export)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

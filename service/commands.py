@@ -1,0 +1,248 @@
+"""What the write endpoints do: append, retract, define, resolve.
+
+Each command submits its records to the group committer and is answered only
+after the commit. Uniqueness is the store's: a colliding id raises
+``IntegrityError``, and only then does the command read what is stored to
+decide between an idempotent replay (the first answer again) and a conflict.
+Blocking reads run in worker threads, never on the event loop.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID, uuid4
+
+import msgspec
+from anyio import to_thread
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+from msgspec import Struct
+
+from domain.errors import (
+    AlreadyResolved,
+    AlreadyRetracted,
+    Conflict,
+    EventConflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+)
+from domain.events import BaseEvent, WorldEvent
+from domain.records import (
+    EventRecord,
+    ResolutionRecord,
+    ScenarioRecord,
+    idempotency_event_id,
+    resolution_record_id,
+    scenario_record_id,
+)
+from domain.scenarios import Resolution, ScenarioDefinition, check_definition
+from service.committer import Build
+from service.log import EventLog
+
+_event_decoder = msgspec.json.Decoder(WorldEvent)
+_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
+_resolution_decoder = msgspec.json.Decoder(Resolution)
+_ATTEMPTS = 5
+
+
+class Receipt(Struct, kw_only=True):
+    event_id: UUID
+    position: int
+    recorded_at: datetime
+
+
+class ScenarioReceipt(Struct, kw_only=True):
+    id: str
+    version: int
+
+
+class ResolutionReceipt(Struct, kw_only=True):
+    position: int
+    recorded_at: datetime
+
+
+async def commit(log: EventLog, build: Build) -> list[Recording[UUID]]:
+    return await asyncio.wrap_future(log.committer.submit(build))
+
+
+def _recorded_at(recording: Recording[UUID]) -> datetime:
+    timestamp: datetime = recording.domain_event.timestamp  # type: ignore[attr-defined]
+    return timestamp
+
+
+def event_body(event: BaseEvent) -> str:
+    """The stored form of an event: canonical JSON, without its id (the record's id)."""
+    return msgspec.json.encode(msgspec.structs.replace(event, event_id=None)).decode()
+
+
+def assign_ids(events: Sequence[BaseEvent], key: str | None, *, batch: bool) -> list[UUID]:
+    """Each event's id: its own, else one derived from the Idempotency-Key, else a new one."""
+    ids: list[UUID] = []
+    first_index: dict[UUID, int] = {}
+    errors: list[FieldError] = []
+    for i, event in enumerate(events):
+        if event.event_id is not None:
+            event_id = event.event_id
+        elif key is not None:
+            event_id = idempotency_event_id(key, i if batch else None)
+        else:
+            event_id = uuid4()
+        if event_id in first_index:
+            errors.append(
+                FieldError(f"events[{i}].event_id", f"repeats events[{first_index[event_id]}]")
+            )
+        first_index.setdefault(event_id, i)
+        ids.append(event_id)
+    if errors:
+        raise InvalidInput(errors)
+    return ids
+
+
+def _stored_versions(log: EventLog, ids: Sequence[UUID]) -> dict[UUID, tuple[BaseEvent, datetime]]:
+    """The events already stored under any of these ids, with their recorded_at."""
+    found: dict[UUID, tuple[BaseEvent, datetime]] = {}
+    for event_id in ids:
+        record = log.get(event_id)
+        if record is not None:
+            found[event_id] = (_event_decoder.decode(record.body), record.created_on)
+    return found
+
+
+def _positions(log: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
+    log.catch_up(log.settings.read_your_writes_wait_s)
+    return {i: log.index.events[i].position for i in ids}
+
+
+async def append_events(
+    log: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
+) -> tuple[list[Receipt], bool]:
+    """Store the events in one transaction. Returns their receipts, in order, and
+    whether anything new was stored (False: every event was already there)."""
+    ids = assign_ids(events, key, batch=batch)
+    bodies = dict(zip(ids, (event_body(e) for e in events), strict=True))
+    receipts: dict[UUID, Receipt] = {}
+    todo = list(ids)
+    created = False
+    for _ in range(_ATTEMPTS):
+        pending = todo
+
+        def build(recorded_at: datetime, pending: list[UUID] = pending) -> list[Aggregate]:
+            return [EventRecord.record(i, bodies[i], recorded_at) for i in pending]
+
+        try:
+            recordings = await commit(log, build)
+        except IntegrityError:
+            stored = await to_thread.run_sync(_stored_versions, log, pending)
+            _refuse_other_content(ids, events, stored)
+            known = await to_thread.run_sync(_positions, log, list(stored))
+            for event_id, (_, recorded_at) in stored.items():
+                receipts[event_id] = Receipt(
+                    event_id=event_id, position=known[event_id], recorded_at=recorded_at
+                )
+            todo = [i for i in pending if i not in stored]
+            if not todo:
+                break
+            continue
+        for recording in recordings:
+            event = recording.domain_event
+            receipts[event.originator_id] = Receipt(
+                event_id=event.originator_id,
+                position=recording.notification.id,
+                recorded_at=_recorded_at(recording),
+            )
+        created = True
+        break
+    else:
+        msg = "the event ids kept colliding with concurrent appends; try again"
+        raise EventConflict(msg)
+    return [receipts[i] for i in ids], created
+
+
+def _refuse_other_content(
+    ids: Sequence[UUID], events: Sequence[BaseEvent], stored: dict[UUID, tuple[BaseEvent, datetime]]
+) -> None:
+    clashes = [
+        str(event_id)
+        for event_id, event in zip(ids, events, strict=True)
+        if event_id in stored
+        and stored[event_id][0] != msgspec.structs.replace(event, event_id=None)
+    ]
+    if clashes:
+        msg = f"event id already stored with other content: {', '.join(clashes)}"
+        raise EventConflict(msg)
+
+
+async def retract_event(log: EventLog, event_id: UUID, reason: str) -> Receipt:
+    record = await to_thread.run_sync(log.get, event_id)
+    if not isinstance(record, EventRecord):
+        msg = f"no event {event_id}"
+        raise NotFound(msg)
+
+    def build(recorded_at: datetime) -> list[Aggregate]:
+        record.retract(reason, recorded_at)
+        return [record]
+
+    try:
+        (recording,) = await commit(log, build)
+    except IntegrityError:
+        msg = f"event {event_id} is already retracted"
+        raise AlreadyRetracted(msg) from None
+    return Receipt(
+        event_id=event_id,
+        position=recording.notification.id,
+        recorded_at=_recorded_at(recording),
+    )
+
+
+async def define_scenario(
+    log: EventLog, slug: str, definition: ScenarioDefinition
+) -> tuple[ScenarioReceipt, bool]:
+    """Record a new version unless it equals the current one. Returns the
+    receipt and whether this was the scenario's first version."""
+    body = msgspec.json.encode(definition).decode()
+    for _ in range(_ATTEMPTS):
+        record = await to_thread.run_sync(log.get, scenario_record_id(slug))
+        if record is None:
+            check_definition(definition, opened_at=None)
+
+        elif _definition_decoder.decode(record.body) == definition:
+            return ScenarioReceipt(id=slug, version=record.version), False
+        else:
+            check_definition(definition, opened_at=record.created_on)
+
+        def build(recorded_at: datetime, record: ScenarioRecord | None = record) -> list[Aggregate]:
+            if record is None:
+                return [ScenarioRecord.define(slug, body, recorded_at)]
+            record.revise(body, recorded_at)
+            return [record]
+
+        try:
+            await commit(log, build)
+        except IntegrityError:
+            continue
+        version = 1 if record is None else record.version
+        return ScenarioReceipt(id=slug, version=version), record is None
+    msg = f"scenario {slug} is being revised concurrently; try again"
+    raise Conflict(msg)
+
+
+async def resolve_scenario(log: EventLog, slug: str, resolution: Resolution) -> ResolutionReceipt:
+    if await to_thread.run_sync(log.get, scenario_record_id(slug)) is None:
+        msg = f"no scenario {slug}"
+        raise NotFound(msg)
+    body = msgspec.json.encode(resolution).decode()
+
+    def build(recorded_at: datetime) -> list[Aggregate]:
+        return [ResolutionRecord.record(slug, body, recorded_at)]
+
+    try:
+        (recording,) = await commit(log, build)
+    except IntegrityError:
+        existing = await to_thread.run_sync(log.get, resolution_record_id(slug))
+        outcome = _resolution_decoder.decode(existing.body).outcome if existing else "?"
+        msg = f"scenario {slug} is already resolved ({outcome})"
+        raise AlreadyResolved(msg) from None
+    return ResolutionReceipt(
+        position=recording.notification.id, recorded_at=_recorded_at(recording)
+    )

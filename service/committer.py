@@ -1,0 +1,127 @@
+"""Group commit: one writer thread saves every write job waiting at the same moment
+in one transaction, so many clients share one fsync.
+
+A job builds its aggregates in the writer thread, given the commit's
+``recorded_at``: the service clock is read once per commit, never goes back,
+and so ``recorded_at`` never decreases along the log (within one process).
+Each job's future is completed only after the transaction that holds it has
+committed. If a group hits a uniqueness conflict, the store does not say
+whose it was, so each job of the group is retried in a transaction of its own:
+every job is still all-or-nothing.
+"""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+
+log = logging.getLogger(__name__)
+
+Build = Callable[[datetime], Sequence[Aggregate]]
+Clock = Callable[[], datetime]
+
+
+class _Job:
+    __slots__ = ("aggregates", "build", "future")
+
+    def __init__(self, build: Build) -> None:
+        self.build = build
+        self.future: Future[list[Recording[UUID]]] = Future()
+        self.aggregates: Sequence[Aggregate] = ()
+
+
+class GroupCommitter:
+    def __init__(self, app: Application[UUID], clock: Clock, max_jobs: int = 1000) -> None:
+        self._app = app
+        self._clock = clock
+        self._max_jobs = max_jobs
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._last_time: datetime | None = None
+        self._thread = threading.Thread(target=self._run, name="tradewinds-writer", daemon=True)
+        self.commits = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit every job already submitted, then stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def submit(self, build: Build) -> "Future[list[Recording[UUID]]]":
+        job = _Job(build)
+        self._queue.put(job)
+        return job.future
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if self._last_time is not None and now < self._last_time:
+            now = self._last_time + timedelta(microseconds=1)
+        self._last_time = now
+        return now
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = self._queue.get()
+            if job is None:
+                break
+            group = [job]
+            while len(group) < self._max_jobs:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._commit(group)
+
+    def _commit(self, group: list[_Job]) -> None:
+        recorded_at = self._now()
+        built: list[_Job] = []
+        for job in group:
+            try:
+                job.aggregates = job.build(recorded_at)
+            except Exception as e:  # noqa: BLE001 - handed to the job's caller
+                job.future.set_exception(e)
+            else:
+                built.append(job)
+        if len(built) == 1:
+            self._save([built[0]], alone=True)
+        elif built:
+            self._save(built, alone=False)
+
+    def _save(self, jobs: list[_Job], *, alone: bool) -> None:
+        counts = [sum(len(a.pending_events) for a in job.aggregates) for job in jobs]
+        pending = [(a, list(a.pending_events)) for job in jobs for a in job.aggregates]
+        try:
+            recordings = self._app.save(*(a for job in jobs for a in job.aggregates))
+        except IntegrityError as e:
+            if alone:
+                jobs[0].future.set_exception(e)
+                return
+            for aggregate, events in pending:
+                aggregate.pending_events[:0] = events
+            for job in jobs:
+                self._save([job], alone=True)
+            return
+        except Exception as e:  # every waiting caller must hear of it
+            log.exception("commit of %d jobs failed", len(jobs))
+            for job in jobs:
+                job.future.set_exception(e)
+            return
+        self.commits += 1
+        start = 0
+        for job, count in zip(jobs, counts, strict=True):
+            job.future.set_result(recordings[start : start + count])
+            start += count

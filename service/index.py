@@ -1,0 +1,256 @@
+"""The in-memory read model of the log, kept current by eventsourcing's projection runner.
+
+``LogIndex`` is a tracking recorder (the runner's "view"): every record is
+applied together with its tracking position under one lock, so a reader never
+sees a position whose record is not applied. ``wait`` is a condition variable,
+not eventsourcing's 100 ms polling, because read-your-writes (``min_position``)
+and idempotent retries wait on it.
+
+The index lives in memory: at start the runner replays the log from position 0.
+"""
+
+import bisect
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from threading import Event
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.popo import POPOTrackingRecorder
+from eventsourcing.projection import Projection
+from msgspec import Struct
+
+from domain.events import BaseEvent, LoggedEvent, RetractedInfo, kind_of
+from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
+from domain.scenarios import Resolution, ScenarioDefinition
+
+_logged_decoder = msgspec.json.Decoder(LoggedEvent)
+_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
+_resolution_decoder = msgspec.json.Decoder(Resolution)
+
+
+class ScenarioVersion(Struct, kw_only=True):
+    version: int
+    position: int
+    recorded_at: datetime
+    definition: ScenarioDefinition
+
+
+class ResolutionState(Struct, kw_only=True):
+    position: int
+    recorded_at: datetime
+    resolution: Resolution
+
+
+class ScenarioState(Struct, kw_only=True):
+    id: str
+    versions: list[ScenarioVersion]
+    resolution: ResolutionState | None = None
+
+    @property
+    def current(self) -> ScenarioVersion:
+        return self.versions[-1]
+
+    @property
+    def first_recorded_at(self) -> datetime:
+        return self.versions[0].recorded_at
+
+
+class _Column:
+    """World events of one selection (all, or one kind) in position order."""
+
+    __slots__ = ("events", "positions")
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        self.events: list[Any] = []
+
+    def add(self, event: Any) -> None:
+        self.positions.append(event.position)
+        self.events.append(event)
+
+    def after(self, position: int) -> Iterator[Any]:
+        start = bisect.bisect_right(self.positions, position)
+        for i in range(start, len(self.events)):
+            yield self.events[i]
+
+
+class LogIndex(POPOTrackingRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition(self._database_lock)
+        self.position = 0
+        self.events: dict[UUID, Any] = {}
+        self._all = _Column()
+        self._by_kind: dict[str, _Column] = {}
+        self.scenarios: dict[str, ScenarioState] = {}
+        self.scenario_slugs: dict[UUID, str] = {}
+
+    # --- applying records (called by the projection, one thread) -------------
+
+    def add_event(
+        self, event_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        event = _logged_decoder.decode(body)
+        event.event_id = event_id
+        event.position = tracking.notification_id
+        event.recorded_at = recorded_at
+        with self._database_lock:
+            self.events[event_id] = event
+            self._all.add(event)
+            self._by_kind.setdefault(kind_of(event), _Column()).add(event)
+            self._track(tracking)
+
+    def retract_event(
+        self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        with self._database_lock:
+            self.events[event_id].retracted = RetractedInfo(recorded_at=recorded_at, reason=reason)
+            self._track(tracking)
+
+    def add_scenario_version(
+        self,
+        record_id: UUID,
+        slug: str | None,
+        version: int,
+        body: str,
+        recorded_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        entry = ScenarioVersion(
+            version=version,
+            position=tracking.notification_id,
+            recorded_at=recorded_at,
+            definition=_definition_decoder.decode(body),
+        )
+        with self._database_lock:
+            if slug is None:
+                self.scenarios[self.scenario_slugs[record_id]].versions.append(entry)
+            else:
+                self.scenario_slugs[record_id] = slug
+                self.scenarios[slug] = ScenarioState(id=slug, versions=[entry])
+            self._track(tracking)
+
+    def resolve_scenario(
+        self, slug: str, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        resolution = ResolutionState(
+            position=tracking.notification_id,
+            recorded_at=recorded_at,
+            resolution=_resolution_decoder.decode(body),
+        )
+        with self._database_lock:
+            self.scenarios[slug].resolution = resolution
+            self._track(tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        with self._database_lock:
+            self._track(tracking)
+
+    def _track(self, tracking: Tracking) -> None:
+        self._assert_tracking_uniqueness(tracking)
+        self._insert_tracking(tracking)
+        self.position = tracking.notification_id
+        self._changed.notify_all()
+
+    # --- waiting --------------------------------------------------------------
+
+    def wait(
+        self,
+        application_name: str,
+        notification_id: int | None,
+        timeout: float = 1.0,
+        interrupt: Event | None = None,
+    ) -> None:
+        if not self.reached(notification_id, timeout):
+            msg = f"position {notification_id} not applied within {timeout} s"
+            raise TimeoutError(msg)
+
+    def reached(self, position: int | None, timeout: float) -> bool:
+        """Wait until ``position`` is applied; False if ``timeout`` passes first."""
+        if position is None:
+            return True
+        with self._changed:
+            return self._changed.wait_for(lambda: self.position >= position, timeout)
+
+    # --- reading --------------------------------------------------------------
+
+    def list_events(
+        self,
+        after: int,
+        limit: int,
+        kind: str | None = None,
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
+    ) -> tuple[list[BaseEvent], int | None]:
+        """A page of world events after a position, and the cursor of the next page
+        (None when nothing more matches)."""
+        column = self._all if kind is None else self._by_kind.get(kind, _Column())
+        page: list[BaseEvent] = []
+        for event in column.after(after):
+            if occurred_from is not None and event.occurred_at < occurred_from:
+                continue
+            if occurred_to is not None and event.occurred_at > occurred_to:
+                continue
+            if len(page) == limit:
+                return page, page[-1].position  # type: ignore[attr-defined]
+            page.append(event)
+        return page, None
+
+    def scenario_list(self) -> list[ScenarioState]:
+        with self._database_lock:
+            return sorted(self.scenarios.values(), key=lambda s: s.id)
+
+
+class LogProjection(Projection[LogIndex]):
+    """Applies each record of the log to the index, exactly once, in order."""
+
+    name = "logindex"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.skip(tracking)
+
+    @process_event.register
+    def _(self, domain_event: EventRecord.Recorded, tracking: Tracking) -> None:
+        self.view.add_event(
+            domain_event.originator_id, domain_event.body, domain_event.timestamp, tracking
+        )
+
+    @process_event.register
+    def _(self, domain_event: EventRecord.Retracted, tracking: Tracking) -> None:
+        self.view.retract_event(
+            domain_event.originator_id, domain_event.reason, domain_event.timestamp, tracking
+        )
+
+    @process_event.register
+    def _(self, domain_event: ScenarioRecord.Defined, tracking: Tracking) -> None:
+        self.view.add_scenario_version(
+            domain_event.originator_id,
+            domain_event.slug,
+            1,
+            domain_event.body,
+            domain_event.timestamp,
+            tracking,
+        )
+
+    @process_event.register
+    def _(self, domain_event: ScenarioRecord.Revised, tracking: Tracking) -> None:
+        self.view.add_scenario_version(
+            domain_event.originator_id,
+            None,
+            domain_event.originator_version,
+            domain_event.body,
+            domain_event.timestamp,
+            tracking,
+        )
+
+    @process_event.register
+    def _(self, domain_event: ResolutionRecord.Recorded, tracking: Tracking) -> None:
+        self.view.resolve_scenario(
+            domain_event.slug, domain_event.body, domain_event.timestamp, tracking
+        )

@@ -1,0 +1,23 @@
+"""Write the OpenAPI document generated from the code: ``python -m service.openapi_export FILE``."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from service.app import create_app, openapi_document
+from service.settings import Settings
+
+
+def current_document() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        return openapi_document(create_app(Settings(data_dir=Path(data_dir))))
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    Path(sys.argv[1]).write_text(render(current_document()))
