@@ -46,6 +46,7 @@ class GroupCommitter:
         self._last_time: datetime | None = None
         self._thread = threading.Thread(target=self._run, name="tradewinds-writer", daemon=True)
         self.commits = 0
+        self.last_position = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -121,6 +122,8 @@ class GroupCommitter:
                 job.future.set_exception(e)
             return
         self.commits += 1
+        if recordings:
+            self.last_position = max(self.last_position, recordings[-1].notification.id)
         start = 0
         for job, count in zip(jobs, counts, strict=True):
             job.future.set_result(recordings[start : start + count])

@@ -180,13 +180,26 @@ class _Chunk:
         self._keep(record)
 
     def _scenario(self, entry: ScenarioEntry, at: datetime) -> None:
+        """A numbered version (from an export) must land as that version; an
+        unnumbered one (hand-written) is like a PUT: a new version unless unchanged."""
         record = self._get(scenario_record_id(entry.scenario_id))
         body = _encoder.encode(entry.definition).decode()
+        current = 0 if record is None else record.version
+        if record is not None and entry.version is not None and entry.version <= current:
+            stored: ScenarioRecord = self.log.app.repository.get(record.id, version=entry.version)
+            if _definition_decoder.decode(stored.body) != entry.definition:
+                msg = f"scenario {entry.scenario_id} v{entry.version} is stored otherwise"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        if entry.version is not None and entry.version != current + 1:
+            msg = f"scenario {entry.scenario_id} v{entry.version} follows v{current}"
+            raise DomainError(msg)
         if record is None:
             check_definition(entry.definition, opened_at=at)
             self._keep(ScenarioRecord.define(entry.scenario_id, body, at))
             return
-        if _definition_decoder.decode(record.body) == entry.definition:
+        if entry.version is None and _definition_decoder.decode(record.body) == entry.definition:
             self.report.skipped += 1
             return
         check_definition(entry.definition, opened_at=record.created_on)

@@ -5,20 +5,21 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from domain.errors import FieldError, InvalidInput, NotFound
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
-from service.api.reads import await_record
+from service.api.deps import Log
+from service.api.reads import await_record, own_writes_visible
 from service.api.schemas import EventPage
 from service.commands import Receipt, append_events, retract_event
-from service.log import EventLog
 
+EventId = Annotated[UUID, PathParameter()]
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=255,
         description="Retries with the same key store the event once (ignored for events "
@@ -39,14 +40,14 @@ class EventsController(Controller):
 
     @post("/", status_code=201, summary="Append one event")
     async def append(
-        self, data: WorldEvent, log: EventLog, idempotency_key: IdempotencyKey = None
+        self, data: JSONBody[WorldEvent], log: Log, idempotency_key: IdempotencyKey = None
     ) -> Response[Receipt]:
         receipts, created = await append_events(log, [data], idempotency_key, batch=False)
         return Response(receipts[0], status_code=201 if created else 200)
 
     @post("/batch", status_code=201, summary="Append 1..1000 events atomically")
     async def append_batch(
-        self, data: EventBatch, log: EventLog, idempotency_key: IdempotencyKey = None
+        self, data: JSONBody[EventBatch], log: Log, idempotency_key: IdempotencyKey = None
     ) -> Response[list[Receipt]]:
         receipts, created = await append_events(log, data.events, idempotency_key, batch=True)
         return Response(receipts, status_code=201 if created else 200)
@@ -54,13 +55,14 @@ class EventsController(Controller):
     @get("/", summary="Page through world events in position order")
     async def list_events(
         self,
-        log: EventLog,
-        after: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        kind: EventKind | None = None,
-        occurred_from: datetime | None = None,
-        occurred_to: datetime | None = None,
+        log: Log,
+        after: Annotated[int, QueryParameter(ge=0, description="position cursor")] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        kind: Annotated[EventKind | None, QueryParameter()] = None,
+        occurred_from: Annotated[datetime | None, QueryParameter()] = None,
+        occurred_to: Annotated[datetime | None, QueryParameter()] = None,
     ) -> EventPage:
+        await own_writes_visible(log)
         events, next_after = log.index.list_events(
             after,
             limit,
@@ -71,7 +73,7 @@ class EventsController(Controller):
         return EventPage(events=events, next_after=next_after)
 
     @get("/{event_id:uuid}", summary="One world event")
-    async def get_event(self, event_id: UUID, log: EventLog) -> LoggedEvent:  # type: ignore[valid-type]
+    async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
         event: Any = await await_record(log, lambda: log.index.events.get(event_id))
         if event is None:
             msg = f"no event {event_id}"
@@ -79,5 +81,5 @@ class EventsController(Controller):
         return event  # type: ignore[no-any-return]
 
     @post("/{event_id:uuid}/retraction", status_code=201, summary="Retract an event")
-    async def retract(self, event_id: UUID, data: Retraction, log: EventLog) -> Receipt:
+    async def retract(self, event_id: EventId, data: JSONBody[Retraction], log: Log) -> Receipt:
         return await retract_event(log, event_id, data.reason)

@@ -2,8 +2,8 @@
 
 from litestar import Response, get
 
+from service.api.deps import Log
 from service.api.schemas import Health
-from service.log import EventLog
 
 
 @get("/health/live", tags=["operations"], summary="The process is up")
@@ -12,7 +12,7 @@ async def live() -> dict[str, str]:
 
 
 @get("/health/ready", tags=["operations"], summary="Caught up with the store")
-async def ready(log: EventLog) -> Response[Health]:
+async def ready(log: Log) -> Response[Health]:
     is_ready = log.ready()
     body = Health(
         status="ready" if is_ready else ("failed" if log.projection_failed else "catching up"),

@@ -70,6 +70,8 @@ def field_error(message: str, path: str = "") -> FieldError:
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    if request.method in ("POST", "PUT") and request.headers.get("content-length") == "0":
+        return problem(400, "the body is empty: a JSON document is expected")
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors: list[FieldError] = []
     for item in extra:

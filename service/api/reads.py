@@ -10,9 +10,19 @@ from service.log import EventLog
 T = TypeVar("T")
 
 
+async def own_writes_visible(log: EventLog) -> None:
+    """Wait (bounded) until the index shows every commit this replica has acknowledged,
+    so a client reading right after a 201 sees its write. Free when nothing is pending."""
+    written = log.committer.last_position
+    if log.index.position < written:
+        await to_thread.run_sync(log.index.reached, written, log.settings.read_your_writes_wait_s)
+
+
 async def await_record(log: EventLog, lookup: Callable[[], T | None]) -> T | None:
-    """``lookup()`` in the index; on a miss, wait (bounded) for the index to apply
-    the store's current head and look again, so a 201 is always readable here."""
+    """``lookup()`` in the index once it shows this replica's own writes; on a miss,
+    wait (bounded) for it to apply the store's head (writes from elsewhere) and
+    look again."""
+    await own_writes_visible(log)
     found = lookup()
     if found is None and await to_thread.run_sync(
         log.catch_up, log.settings.read_your_writes_wait_s

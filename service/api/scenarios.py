@@ -1,10 +1,12 @@
 """Scenarios: define or revise, list, read, versions, resolve."""
 
 from litestar import Controller, Response, get, post, put
+from litestar.params import JSONBody
 
 from domain.errors import NotFound
 from domain.scenarios import Resolution, ScenarioDefinition
-from service.api.reads import await_record
+from service.api.deps import Log
+from service.api.reads import await_record, own_writes_visible
 from service.api.schemas import (
     ResolutionView,
     ScenarioId,
@@ -20,7 +22,6 @@ from service.commands import (
     resolve_scenario,
 )
 from service.index import ScenarioState
-from service.log import EventLog
 
 
 def scenario_view(state: ScenarioState) -> ScenarioView:
@@ -46,7 +47,7 @@ def scenario_view(state: ScenarioState) -> ScenarioView:
     )
 
 
-async def _state(log: EventLog, scenario_id: str) -> ScenarioState:
+async def _state(log: Log, scenario_id: str) -> ScenarioState:
     state = await await_record(log, lambda: log.index.scenarios.get(scenario_id))
     if state is None:
         msg = f"no scenario {scenario_id}"
@@ -60,21 +61,22 @@ class ScenariosController(Controller):
 
     @put("/{scenario_id:str}", summary="Define or revise a scenario")
     async def define(
-        self, scenario_id: ScenarioId, data: ScenarioDefinition, log: EventLog
+        self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], log: Log
     ) -> Response[ScenarioReceipt]:
         receipt, created = await define_scenario(log, scenario_id, data)
         return Response(receipt, status_code=201 if created else 200)
 
     @get("/", summary="Every scenario, current version")
-    async def list_scenarios(self, log: EventLog) -> ScenarioList:
+    async def list_scenarios(self, log: Log) -> ScenarioList:
+        await own_writes_visible(log)
         return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
 
     @get("/{scenario_id:str}", summary="One scenario, current version")
-    async def get_scenario(self, scenario_id: ScenarioId, log: EventLog) -> ScenarioView:
+    async def get_scenario(self, scenario_id: ScenarioId, log: Log) -> ScenarioView:
         return scenario_view(await _state(log, scenario_id))
 
     @get("/{scenario_id:str}/versions", summary="Every version of a scenario")
-    async def versions(self, scenario_id: ScenarioId, log: EventLog) -> ScenarioVersions:
+    async def versions(self, scenario_id: ScenarioId, log: Log) -> ScenarioVersions:
         state = await _state(log, scenario_id)
         return ScenarioVersions(
             id=state.id,
@@ -91,6 +93,6 @@ class ScenariosController(Controller):
 
     @post("/{scenario_id:str}/resolution", status_code=201, summary="Resolve a scenario")
     async def resolve(
-        self, scenario_id: ScenarioId, data: Resolution, log: EventLog
+        self, scenario_id: ScenarioId, data: JSONBody[Resolution], log: Log
     ) -> ResolutionReceipt:
         return await resolve_scenario(log, scenario_id, data)

@@ -3,13 +3,13 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar.params import Parameter
+from litestar.params import PathParameter
 from msgspec import Struct
 
 from domain.events import LoggedEvent
 from domain.scenarios import SLUG_PATTERN, Outcome, ScenarioDefinition
 
-ScenarioId = Annotated[str, Parameter(pattern=SLUG_PATTERN, description="scenario slug")]
+ScenarioId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="scenario slug")]
 
 
 class EventPage(Struct, kw_only=True):

@@ -1,0 +1,9 @@
+"""What handlers get injected (provided once, in ``service.app``)."""
+
+from typing import TypeAlias
+
+from litestar.di import NamedDependency
+
+from service.log import EventLog
+
+Log: TypeAlias = NamedDependency[EventLog]
