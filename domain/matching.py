@@ -57,6 +57,8 @@ Predicate = Callable[[BaseEvent], bool]
 
 
 def _spec_of(t: msgspec.inspect.Type) -> FieldSpec | None:
+    if isinstance(t, msgspec.inspect.Metadata):
+        return _spec_of(t.type)
     if isinstance(t, msgspec.inspect.UnionType):
         inner = [x for x in t.types if not isinstance(x, msgspec.inspect.NoneType)]
         return _spec_of(inner[0]) if len(inner) == 1 else None

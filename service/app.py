@@ -14,8 +14,10 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from service.api import health
 from service.api.events import EventsController
+from service.api.forecasts import ForecastsController
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.scenarios import ScenariosController
+from service.forecasting import Forecaster
 from service.log import EventLog, utc_now
 from service.openapi import add_discriminators
 from service.settings import Settings
@@ -28,20 +30,35 @@ def provide_log(state: State) -> EventLog:
     return log
 
 
+def provide_forecaster(state: State) -> Forecaster:
+    forecaster: Forecaster = state.forecaster
+    return forecaster
+
+
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log = await to_thread.run_sync(EventLog, settings, clock)
         log.start()
         app.state.log = log
+        app.state.forecaster = Forecaster(log.index, clock, settings.tick_seconds)
         try:
             yield
         finally:
             await to_thread.run_sync(log.close)
 
     return Litestar(
-        route_handlers=[EventsController, ScenariosController, health.live, health.ready],
-        dependencies={"log": Provide(provide_log, sync_to_thread=False)},
+        route_handlers=[
+            EventsController,
+            ScenariosController,
+            ForecastsController,
+            health.live,
+            health.ready,
+        ],
+        dependencies={
+            "log": Provide(provide_log, sync_to_thread=False),
+            "forecaster": Provide(provide_forecaster, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),

@@ -12,6 +12,7 @@ The index lives in memory: at start the runner replays the log from position 0.
 import bisect
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
 from typing import Any
@@ -27,6 +28,8 @@ from msgspec import Struct
 from domain.events import BaseEvent, LoggedEvent, RetractedInfo, kind_of
 from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, ScenarioDefinition
+from forecasts.model import Resolution as ModelResolution
+from service.matchindex import MatchIndex
 
 _logged_decoder = msgspec.json.Decoder(LoggedEvent)
 _definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
@@ -89,6 +92,11 @@ class LogIndex(POPOTrackingRecorder):
         self._by_kind: dict[str, _Column] = {}
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
+        self.matches = MatchIndex()
+
+    def reading(self) -> AbstractContextManager[bool]:
+        """Hold off the projection while a reader evaluates (a few ms at most)."""
+        return self._database_lock
 
     # --- applying records (called by the projection, one thread) -------------
 
@@ -103,6 +111,7 @@ class LogIndex(POPOTrackingRecorder):
             self.events[event_id] = event
             self._all.add(event)
             self._by_kind.setdefault(kind_of(event), _Column()).add(event)
+            self.matches.add_event(event, event_id, event.position, recorded_at.timestamp())
             self._track(tracking)
 
     def retract_event(
@@ -110,6 +119,7 @@ class LogIndex(POPOTrackingRecorder):
     ) -> None:
         with self._database_lock:
             self.events[event_id].retracted = RetractedInfo(recorded_at=recorded_at, reason=reason)
+            self.matches.retract(event_id, tracking.notification_id, recorded_at.timestamp())
             self._track(tracking)
 
     def add_scenario_version(
@@ -127,12 +137,17 @@ class LogIndex(POPOTrackingRecorder):
             recorded_at=recorded_at,
             definition=_definition_decoder.decode(body),
         )
+        events = [(e, e.event_id, e.position, e.recorded_at.timestamp()) for e in self._all.events]
         with self._database_lock:
             if slug is None:
-                self.scenarios[self.scenario_slugs[record_id]].versions.append(entry)
+                slug = self.scenario_slugs[record_id]
+                self.scenarios[slug].versions.append(entry)
             else:
                 self.scenario_slugs[record_id] = slug
                 self.scenarios[slug] = ScenarioState(id=slug, versions=[entry])
+            self.matches.add_version(
+                slug, version, entry.position, recorded_at, entry.definition, events
+            )
             self._track(tracking)
 
     def resolve_scenario(
@@ -145,6 +160,15 @@ class LogIndex(POPOTrackingRecorder):
         )
         with self._database_lock:
             self.scenarios[slug].resolution = resolution
+            self.matches.resolve(
+                slug,
+                ModelResolution(
+                    outcome=resolution.resolution.outcome,
+                    resolved_at=resolution.resolution.resolved_at.timestamp(),
+                    recorded_at=recorded_at.timestamp(),
+                ),
+                tracking.notification_id,
+            )
             self._track(tracking)
 
     def skip(self, tracking: Tracking) -> None:

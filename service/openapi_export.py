@@ -6,6 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from service.app import create_app, openapi_document
 from service.settings import Settings
 
@@ -16,7 +18,8 @@ def current_document() -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    """Stable, reviewable JSON (msgspec first: it knows datetimes and durations)."""
+    return json.dumps(json.loads(msgspec.json.encode(document)), indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":

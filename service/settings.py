@@ -14,6 +14,9 @@ class Settings(Struct, kw_only=True, frozen=True):
     group_commit_max_jobs: int = 1000
     read_your_writes_wait_s: float = 2.0
     poll_interval_s: float = 0.25
+    tick_seconds: float = 60.0
+    min_position_wait_s: float = 2.0
+    history_max_points: int = 20_000
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -35,4 +38,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["port"] = int(env["TRADEWINDS_PORT"])
     if "TRADEWINDS_POLL_INTERVAL_S" in env:
         values["poll_interval_s"] = float(env["TRADEWINDS_POLL_INTERVAL_S"])
+    if "TRADEWINDS_TICK_SECONDS" in env:
+        values["tick_seconds"] = float(env["TRADEWINDS_TICK_SECONDS"])
+    if "TRADEWINDS_MIN_POSITION_WAIT_S" in env:
+        values["min_position_wait_s"] = float(env["TRADEWINDS_MIN_POSITION_WAIT_S"])
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,6 +4,8 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from service.forecasting import Forecaster
 from service.log import EventLog
 
 Log: TypeAlias = NamedDependency[EventLog]
+ForecasterDep: TypeAlias = NamedDependency[Forecaster]

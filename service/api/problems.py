@@ -19,6 +19,7 @@ from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
 from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from service.api.forecasts import ProjectionBehind
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Probl
     return problem(400, exc.detail)
 
 
+def _behind(request: Request[Any, Any, Any], exc: ProjectionBehind) -> Response[Problem]:
+    return problem(503, exc.detail)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "an unexpected error; it has been logged")
@@ -117,6 +122,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _validation,
     HTTPException: _http,
     DomainError: _domain,
+    ProjectionBehind: _behind,
     msgspec.DecodeError: _decode,
     Exception: _unexpected,
 }

@@ -1,7 +1,8 @@
 """Wire shapes of the responses (request bodies are the domain's own structs)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from litestar.params import PathParameter
 from msgspec import Struct
@@ -56,3 +57,53 @@ class Health(Struct, kw_only=True):
     position: int
     head_at_start: int
     details: dict[str, Any] | None = None
+
+
+class Contribution(Struct, kw_only=True, omit_defaults=True):
+    """One term of ln odds; ``rule``, ``event_id``, ``occurred_at`` and ``summary``
+    only for kind ``event``."""
+
+    kind: Literal["prior", "event", "time"]
+    log_odds: float
+    rule: str | None = None
+    event_id: UUID | None = None
+    occurred_at: datetime | None = None
+    summary: str | None = None
+
+
+class Forecast(Struct, kw_only=True):
+    scenario_id: str
+    title: str
+    version: int
+    status: Literal["open", "resolved_yes", "resolved_no", "annulled", "expired"]
+    deadline: datetime
+    probability: float | None
+    logit: float | None
+    interval80: tuple[float, float] | None
+    interval95: tuple[float, float] | None
+    drivers: list[Contribution]
+
+
+class ForecastList(Struct, kw_only=True):
+    as_of: datetime
+    known_at: datetime | None
+    position: int
+    forecasts: list[Forecast]
+
+
+class ForecastDetail(Forecast, kw_only=True):
+    as_of: datetime
+    known_at: datetime | None
+    position: int
+    contributions: list[Contribution]
+
+
+class HistoryPoint(Struct, kw_only=True):
+    t: datetime
+    probability: float | None
+    interval80: tuple[float, float] | None
+
+
+class History(Struct, kw_only=True):
+    scenario_id: str
+    points: list[HistoryPoint]

@@ -1,0 +1,221 @@
+"""Forecasts: all scenarios, one with its contributions, a history; polled with ETags."""
+
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from anyio import to_thread
+from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import HeaderParameter, QueryParameter
+
+from domain.errors import FieldError, InvalidInput, NotFound
+from service.api.deps import ForecasterDep, Log
+from service.api.reads import own_writes_visible
+from service.api.schemas import ForecastDetail, ForecastList, History, ScenarioId
+from service.forecasting import Query, etag_of
+from service.log import EventLog
+
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(description="evaluate at this time (default: now, rounded down to the tick)"),
+]
+KnownAt = Annotated[
+    datetime | None, QueryParameter(description="use only what was recorded by this time")
+]
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(ge=0, description="wait until this replica has applied this log position"),
+]
+IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match")]
+
+NOW_CACHE = "no-cache"
+PAST_CACHE = "public, max-age=300"
+_encoder = msgspec.json.Encoder()
+
+
+class ProjectionBehind(Exception):
+    """``min_position`` was not applied in time (HTTP 503 with Retry-After)."""
+
+    def __init__(self, position: int, applied: int) -> None:
+        super().__init__(f"position {position} is not applied yet here (at {applied}); retry")
+        self.detail = str(self)
+
+
+def _aware(name: str, value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput([FieldError(name, "needs a time zone offset")])
+    return value.timestamp()
+
+
+async def _await_position(log: EventLog, position: int | None) -> None:
+    await own_writes_visible(log)
+    if position is None or log.index.position >= position:
+        return
+    wait = log.settings.min_position_wait_s
+    if not await to_thread.run_sync(log.index.reached, position, wait):
+        raise ProjectionBehind(position, log.index.position)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return etag in tags or "*" in tags
+
+
+def conditional(
+    body: bytes, if_none_match: str | None, cache_control: str, media_type: str = "application/json"
+) -> Response[bytes]:
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if _matches(if_none_match, etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _query(forecaster: ForecasterDep, as_of: datetime | None, known_at: datetime | None) -> Query:
+    at = _aware("as_of", as_of)
+    known = _aware("known_at", known_at)
+    return Query(as_of=forecaster.now() if at is None else at, known=known or float("inf"))
+
+
+def _cache_control(query: Query, forecaster: ForecasterDep) -> str:
+    past = query.known_at is not None and query.known < forecaster.now()
+    return PAST_CACHE if past and query.as_of <= query.known else NOW_CACHE
+
+
+class ForecastsController(Controller):
+    path = "/v1/forecasts"
+    tags = ["forecasts"]
+
+    @get(
+        "/",
+        summary="Every scenario's forecast",
+        responses={
+            200: ResponseSpec(
+                data_container=ForecastList, description="forecasts", generate_examples=False
+            )
+        },
+    )
+    async def list_forecasts(
+        self,
+        log: Log,
+        forecaster: ForecasterDep,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        min_position: MinPosition = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[bytes]:
+        await _await_position(log, min_position)
+        if as_of is None and known_at is None:
+            body, etag = forecaster.all_now()
+            headers = {"ETag": etag, "Cache-Control": NOW_CACHE}
+            if _matches(if_none_match, etag):
+                return Response(b"", status_code=304, headers=headers)
+            return Response(body, media_type="application/json", headers=headers)
+        query = _query(forecaster, as_of, known_at)
+        body = _encoder.encode(forecaster.all(query, cache=False))
+        return conditional(body, if_none_match, _cache_control(query, forecaster))
+
+    @get(
+        "/{scenario_id:str}",
+        summary="One forecast with all its contributions",
+        responses={
+            200: ResponseSpec(
+                data_container=ForecastDetail, description="forecast", generate_examples=False
+            )
+        },
+    )
+    async def get_forecast(
+        self,
+        scenario_id: ScenarioId,
+        log: Log,
+        forecaster: ForecasterDep,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        min_position: MinPosition = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[bytes]:
+        await _await_position(log, min_position)
+        query = _query(forecaster, as_of, known_at)
+        forecast = forecaster.one(scenario_id, query)
+        if forecast is None:
+            msg = f"no scenario {scenario_id}" + (
+                "" if query.known_at is None else " known at that time"
+            )
+            raise NotFound(msg)
+        return conditional(
+            _encoder.encode(forecast), if_none_match, _cache_control(query, forecaster)
+        )
+
+    @get(
+        "/{scenario_id:str}/history",
+        summary="A forecast's history on a time grid (JSON, or CSV with Accept: text/csv)",
+        responses={
+            200: ResponseSpec(
+                data_container=History, description="history", generate_examples=False
+            )
+        },
+    )
+    async def history(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        scenario_id: ScenarioId,
+        log: Log,
+        forecaster: ForecasterDep,
+        start: Annotated[
+            datetime | None,
+            QueryParameter(name="from", description="first point (default: opens_at)"),
+        ] = None,
+        to: Annotated[
+            datetime | None, QueryParameter(description="last point at or before (default: now)")
+        ] = None,
+        step: Annotated[
+            timedelta, QueryParameter(description="ISO 8601 duration, e.g. P1D or PT6H")
+        ] = timedelta(days=1),
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        min_position: MinPosition = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[bytes]:
+        await _await_position(log, min_position)
+        query = _query(forecaster, as_of, known_at)
+        first = _aware("from", start)
+        last = _aware("to", to)
+        stop = query.as_of if last is None else last
+        seconds = step.total_seconds()
+        if seconds <= 0:
+            raise InvalidInput([FieldError("step", "must be a positive duration")])
+        history = forecaster.history(
+            scenario_id, first, stop, seconds, query.known, log.settings.history_max_points
+        )
+        if history is None:
+            msg = f"no scenario {scenario_id}"
+            raise NotFound(msg)
+        cache_control = _cache_control(query, forecaster)
+        if "text/csv" in request.headers.get("accept", ""):
+            return conditional(_csv(history), if_none_match, cache_control, "text/csv")
+        return conditional(_encoder.encode(history), if_none_match, cache_control)
+
+
+def _csv(history: History) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["t", "probability", "lo80", "hi80"])
+    for point in history.points:
+        lo, hi = point.interval80 if point.interval80 is not None else ("", "")
+        probability = "" if point.probability is None else repr(point.probability)
+        writer.writerow(
+            [
+                point.t.isoformat().replace("+00:00", "Z"),
+                probability,
+                lo if lo == "" else repr(lo),
+                hi if hi == "" else repr(hi),
+            ]
+        )
+    return out.getvalue().encode()

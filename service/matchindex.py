@@ -1,0 +1,208 @@
+"""Which events each scenario version's rules matched, kept by the projection.
+
+Appending an event tests it only against the rules of current versions that
+name its kind, and touches only the scenarios it matches. A new version
+rebuilds that scenario's matches from the events already applied (its rules
+may reach back in time). Older versions keep the matches they had: an event
+applied after a revision is only visible to knowledge cuts at or after that
+revision (``recorded_at`` never decreases along the log), where the newer
+version applies.
+
+Every change that can move a scenario's numbers bumps its ``generation``;
+events that match nothing move nothing, which is what lets a poller get 304.
+"""
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import numpy as np
+
+from domain.events import BaseEvent
+from domain.matching import Predicate, compile_match
+from domain.scenarios import ScenarioDefinition
+from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
+
+
+def seconds(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+@dataclass(order=True)
+class Match:
+    occurred: float
+    position: int
+    recorded: float = field(compare=False)
+    event_id: UUID = field(compare=False)
+
+
+@dataclass
+class VersionMatches:
+    """One scenario version: its model and, per rule, the sorted matches."""
+
+    version: int
+    position: int
+    recorded: float
+    definition: ScenarioDefinition
+    model: ScenarioModel
+    predicates: list[Predicate]
+    kinds: list[frozenset[str]]
+    matches: list[list[Match]]
+    _arrays: list[RuleMatches] | None = None
+
+    def add(self, rule: int, match: Match) -> None:
+        bisect.insort(self.matches[rule], match)
+        self._arrays = None
+
+    def invalidate(self) -> None:
+        self._arrays = None
+
+    def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
+        if self._arrays is None:
+            self._arrays = [_rule_arrays(ms, retracted) for ms in self.matches]
+        return self._arrays
+
+
+def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatches:
+    if not matches:
+        return RuleMatches.empty()
+    return RuleMatches(
+        occurred=np.array([m.occurred for m in matches]),
+        position=np.array([m.position for m in matches], dtype=np.int64),
+        recorded=np.array([m.recorded for m in matches]),
+        retracted=np.array([retracted.get(m.event_id, np.inf) for m in matches]),
+    )
+
+
+def model_of(definition: ScenarioDefinition, first_recorded: datetime) -> ScenarioModel:
+    opens = definition.opens_at or first_recorded
+    return ScenarioModel(
+        prior=definition.prior,
+        prior_strength=definition.prior_strength,
+        opens_at=seconds(opens),
+        deadline=seconds(definition.deadline),
+        uniform_timing=definition.timing == "uniform",
+        rules=tuple(
+            RuleModel(
+                name=r.name,
+                ln_b=float(np.log(r.bayes_factor)),
+                uncertainty=r.uncertainty,
+                half_life_days=r.half_life_days,
+                repeat_discount=r.repeat_discount,
+            )
+            for r in definition.rules
+        ),
+    )
+
+
+@dataclass
+class ScenarioMatches:
+    id: str
+    first_recorded: datetime
+    versions: list[VersionMatches] = field(default_factory=list)
+    resolution: Resolution | None = None
+    resolution_position: int = 0
+    generation: int = 0
+
+    @property
+    def current(self) -> VersionMatches:
+        return self.versions[-1]
+
+    def version_known_at(self, known: float) -> VersionMatches | None:
+        """The newest version recorded by the knowledge cut."""
+        for version in reversed(self.versions):
+            if version.recorded <= known:
+                return version
+        return None
+
+    def touch(self) -> None:
+        self.generation += 1
+
+
+class MatchIndex:
+    """Per scenario, per version, per rule: the matched events."""
+
+    def __init__(self) -> None:
+        self.scenarios: dict[str, ScenarioMatches] = {}
+        self.retracted: dict[UUID, float] = {}
+        self.retraction_positions: dict[UUID, tuple[float, int]] = {}
+        self._by_kind: dict[str, list[tuple[str, int]]] = {}
+        self._matched_by: dict[UUID, set[str]] = {}
+        self.generation = 0
+
+    def add_event(self, event: BaseEvent, event_id: UUID, position: int, recorded: float) -> None:
+        kind = event.__struct_config__.tag
+        if not isinstance(kind, str):
+            return
+        for slug, rule in self._by_kind.get(kind, ()):
+            current = self.scenarios[slug].current
+            if current.predicates[rule](event):
+                match = Match(seconds(event.occurred_at), position, recorded, event_id)
+                current.add(rule, match)
+                self._matched_by.setdefault(event_id, set()).add(slug)
+                self.scenarios[slug].touch()
+                self.generation += 1
+
+    def retract(self, event_id: UUID, position: int, recorded: float) -> None:
+        self.retracted[event_id] = recorded
+        self.retraction_positions[event_id] = (recorded, position)
+        for slug in self._matched_by.get(event_id, ()):
+            scenario = self.scenarios[slug]
+            for version in scenario.versions:
+                version.invalidate()
+            scenario.touch()
+            self.generation += 1
+
+    def add_version(
+        self,
+        slug: str,
+        version: int,
+        position: int,
+        recorded_at: datetime,
+        definition: ScenarioDefinition,
+        events: list[tuple[BaseEvent, UUID, int, float]],
+    ) -> None:
+        """Record a version and rebuild its matches from ``events`` (all applied so far)."""
+        scenario = self.scenarios.get(slug)
+        if scenario is None:
+            scenario = self.scenarios[slug] = ScenarioMatches(slug, recorded_at)
+        predicates = [compile_match(r.match) for r in definition.rules]
+        entry = VersionMatches(
+            version=version,
+            position=position,
+            recorded=seconds(recorded_at),
+            definition=definition,
+            model=model_of(definition, scenario.first_recorded),
+            predicates=predicates,
+            kinds=[frozenset(r.match.kinds()) for r in definition.rules],
+            matches=[[] for _ in definition.rules],
+        )
+        for event, event_id, event_position, event_recorded in events:
+            kind = event.__struct_config__.tag
+            for rule, predicate in enumerate(predicates):
+                if kind in entry.kinds[rule] and predicate(event):
+                    entry.matches[rule].append(
+                        Match(seconds(event.occurred_at), event_position, event_recorded, event_id)
+                    )
+                    self._matched_by.setdefault(event_id, set()).add(slug)
+        for rule_matches in entry.matches:
+            rule_matches.sort()
+        scenario.versions.append(entry)
+        self._reindex_kinds(slug, entry)
+        scenario.touch()
+        self.generation += 1
+
+    def _reindex_kinds(self, slug: str, entry: VersionMatches) -> None:
+        for kind, rules in self._by_kind.items():
+            self._by_kind[kind] = [(s, r) for s, r in rules if s != slug]
+        for rule, kinds in enumerate(entry.kinds):
+            for kind in kinds:
+                self._by_kind.setdefault(kind, []).append((slug, rule))
+
+    def resolve(self, slug: str, resolution: Resolution, position: int) -> None:
+        scenario = self.scenarios[slug]
+        scenario.resolution = resolution
+        scenario.resolution_position = position
+        scenario.touch()
+        self.generation += 1
