@@ -17,9 +17,9 @@ The field catalogue is read from the msgspec event structs, so a field added to
 a kind is matchable without touching this module.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Struct
@@ -54,6 +54,7 @@ class FieldSpec(Struct, frozen=True):
 
 
 Predicate = Callable[[BaseEvent], bool]
+K = TypeVar("K", bound=Hashable)
 
 
 def _spec_of(t: msgspec.inspect.Type) -> FieldSpec | None:
@@ -257,3 +258,80 @@ def compile_match(match: Match) -> Predicate:
         return all(test(field_value(event, field)) for field, test in tests)
 
     return predicate
+
+
+def _index_key(value: Any) -> tuple[str, Any] | None:
+    """A hashable key under which equal values (in the matcher's sense) meet."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    if isinstance(value, str):
+        return ("text", value)
+    return None
+
+
+def _equality_key(match: Match) -> tuple[str, list[tuple[str, Any]]] | None:
+    """A field and the values one of which an event must hold for ``match`` to hold."""
+    for field, condition in match.where.items():
+        op, arg = _operator(condition)
+        specs = [field_spec(kind, field) for kind in match.kinds()]
+        if any(spec is None or spec.type == "time" for spec in specs):
+            continue
+        values = arg if op == "in" else [arg] if op == "eq" else None
+        if values is None:
+            continue
+        keys = [_index_key(v) for v in values]
+        if all(k is not None for k in keys):
+            return field, [k for k in keys if k is not None]
+    return None
+
+
+class RuleIndex(Generic[K]):
+    """Finds the rules an event may match without testing every rule.
+
+    A rule with an equality (or ``in``) condition is filed under its kinds, that
+    field and those values; an event meets it only if it holds such a value.
+    Other rules are filed under their kinds alone. The candidates still have to
+    pass the rule's full predicate.
+    """
+
+    def __init__(self) -> None:
+        self._keyed: dict[str, dict[str, dict[tuple[str, Any], set[K]]]] = {}
+        self._unkeyed: dict[str, set[K]] = {}
+        self._filed: dict[K, list[tuple[str, str | None, tuple[str, Any] | None]]] = {}
+
+    def add(self, key: K, match: Match) -> None:
+        filed: list[tuple[str, str | None, tuple[str, Any] | None]] = []
+        equality = _equality_key(match)
+        for kind in match.kinds():
+            if equality is None:
+                self._unkeyed.setdefault(kind, set()).add(key)
+                filed.append((kind, None, None))
+                continue
+            field, values = equality
+            by_value = self._keyed.setdefault(kind, {}).setdefault(field, {})
+            for value in values:
+                by_value.setdefault(value, set()).add(key)
+                filed.append((kind, field, value))
+        self._filed[key] = filed
+
+    def remove(self, key: K) -> None:
+        for kind, field, value in self._filed.pop(key, []):
+            if field is None:
+                self._unkeyed[kind].discard(key)
+            else:
+                self._keyed[kind][field][value].discard(key)  # type: ignore[index]
+
+    def candidates(self, event: BaseEvent) -> set[K]:
+        kind = event.__struct_config__.tag
+        if not isinstance(kind, str):
+            return set()
+        found = set(self._unkeyed.get(kind, ()))
+        for field, by_value in self._keyed.get(kind, {}).items():
+            value = field_value(event, field)
+            for item in value if isinstance(value, list) else [value]:
+                key = _index_key(item)
+                if key is not None:
+                    found |= by_value.get(key, set())
+        return found

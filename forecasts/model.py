@@ -118,7 +118,8 @@ def counted_matches(
     matches: RuleMatches, t: Floats, opens_at: float, known: float
 ) -> NDArray[np.bool_]:
     """counted[t, m]: match m is in E at time t under the knowledge cut."""
-    visible = (matches.recorded <= known) & ~(matches.retracted <= known)
+    retracted = np.isfinite(matches.retracted) & (matches.retracted <= known)
+    visible = (matches.recorded <= known) & ~retracted
     visible &= matches.occurred >= opens_at
     return visible[np.newaxis, :] & (matches.occurred[np.newaxis, :] <= t[:, np.newaxis])
 

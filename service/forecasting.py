@@ -11,8 +11,8 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 from datetime import UTC, datetime
+from typing import cast
 
 import msgspec
 import numpy as np
@@ -20,8 +20,8 @@ import numpy as np
 from domain.errors import FieldError, InvalidInput
 from forecasts.model import (
     Z80,
-    Status,
     Z95,
+    Status,
     interval,
     probabilities,
     status_at,

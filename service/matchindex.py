@@ -1,7 +1,8 @@
 """Which events each scenario version's rules matched, kept by the projection.
 
 Appending an event tests it only against the rules of current versions that
-name its kind, and touches only the scenarios it matches. A new version
+could match it (``RuleIndex``: rules with an equality condition are found by
+value), and touches only the scenarios it matches. A new version
 rebuilds that scenario's matches from the events already applied (its rules
 may reach back in time). Older versions keep the matches they had: an event
 applied after a revision is only visible to knowledge cuts at or after that
@@ -20,7 +21,7 @@ from uuid import UUID
 import numpy as np
 
 from domain.events import BaseEvent
-from domain.matching import Predicate, compile_match
+from domain.matching import Predicate, RuleIndex, compile_match
 from domain.scenarios import ScenarioDefinition
 from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
 
@@ -127,15 +128,12 @@ class MatchIndex:
         self.scenarios: dict[str, ScenarioMatches] = {}
         self.retracted: dict[UUID, float] = {}
         self.retraction_positions: dict[UUID, tuple[float, int]] = {}
-        self._by_kind: dict[str, list[tuple[str, int]]] = {}
+        self._rules: RuleIndex[tuple[str, int]] = RuleIndex()
         self._matched_by: dict[UUID, set[str]] = {}
         self.generation = 0
 
     def add_event(self, event: BaseEvent, event_id: UUID, position: int, recorded: float) -> None:
-        kind = event.__struct_config__.tag
-        if not isinstance(kind, str):
-            return
-        for slug, rule in self._by_kind.get(kind, ()):
+        for slug, rule in self._rules.candidates(event):
             current = self.scenarios[slug].current
             if current.predicates[rule](event):
                 match = Match(seconds(event.occurred_at), position, recorded, event_id)
@@ -188,17 +186,20 @@ class MatchIndex:
                     self._matched_by.setdefault(event_id, set()).add(slug)
         for rule_matches in entry.matches:
             rule_matches.sort()
+        previous = scenario.versions[-1] if scenario.versions else None
         scenario.versions.append(entry)
-        self._reindex_kinds(slug, entry)
+        self._reindex_rules(slug, previous, entry)
         scenario.touch()
         self.generation += 1
 
-    def _reindex_kinds(self, slug: str, entry: VersionMatches) -> None:
-        for kind, rules in self._by_kind.items():
-            self._by_kind[kind] = [(s, r) for s, r in rules if s != slug]
-        for rule, kinds in enumerate(entry.kinds):
-            for kind in kinds:
-                self._by_kind.setdefault(kind, []).append((slug, rule))
+    def _reindex_rules(
+        self, slug: str, previous: VersionMatches | None, entry: VersionMatches
+    ) -> None:
+        if previous is not None:
+            for rule in range(len(previous.definition.rules)):
+                self._rules.remove((slug, rule))
+        for rule, definition in enumerate(entry.definition.rules):
+            self._rules.add((slug, rule), definition.match)
 
     def resolve(self, slug: str, resolution: Resolution, position: int) -> None:
         scenario = self.scenarios[slug]
