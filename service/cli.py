@@ -1,4 +1,4 @@
-"""The ``tradewinds`` command: serve, import, export."""
+"""The ``tradewinds`` command: serve, import, export, replay."""
 
 import argparse
 import logging
@@ -7,9 +7,11 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
+import httpx
 import msgspec
 import uvicorn
 
+from service import replay
 from service.app import create_app
 from service.exchange import (
     ImportFailed,
@@ -86,6 +88,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not args.check:
+        _, seconds = replay.rebuild(settings)
+        print(f"rebuilt in {seconds:.2f} s")
+        return 0
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    try:
+        report = replay.check(settings, url)
+    except httpx.HTTPError as e:
+        print(f"cannot compare with the live service at {url}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"replayed {report.records} records in {report.seconds:.2f} s "
+        f"({report.rate:,.0f}/s); compared at position {report.position}"
+    )
+    for difference in report.differences:
+        print(f"DIFFERENT: {difference}")
+    if report.differences:
+        return 1
+    print("identical: every forecast rebuilt from scratch equals the live one")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tradewinds", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -106,11 +132,21 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("-o", "--output", help="file to write (default: standard output)")
     dump.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     dump.set_defaults(handler=cmd_export)
+    again = commands.add_parser(
+        "replay", help="rebuild every forecast from an empty projection (--check: compare)"
+    )
+    again.add_argument("--check", action="store_true", help="compare with the live service")
+    again.add_argument("--url", help="the live service (default: http://HOST:PORT)")
+    again.add_argument("--host", help="host of the live service (default 127.0.0.1)")
+    again.add_argument("--port", type=int, help="port of the live service (default 8000)")
+    again.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    again.set_defaults(handler=cmd_replay)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     return int(args.handler(args))
 

@@ -1,0 +1,53 @@
+"""``tradewinds replay --check`` against a real server: identical, and able to differ."""
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import TRADEWINDS, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def replay_check(data_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TRADEWINDS), "replay", "--check", "--data-dir", str(data_dir), "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rebuilt_forecasts_equal_the_live_ones(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with ServerProcess(data, extra_args=("--demo",)) as server:
+        event = {
+            "kind": "purchase_ban",
+            "occurred_at": "2026-02-01T00:00:00Z",
+            "summary": "Beijing formally bars state firms from buying Nvidia accelerators",
+            "authority": "Chinese government",
+            "target_company": "Nvidia",
+            "scope": "formal",
+        }
+        assert httpx.post(f"{server.base_url}/v1/events", json=event).status_code == 201
+        result = replay_check(data, server.base_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
+
+
+def test_a_store_that_differs_from_the_live_one_fails_the_check(tmp_path: Path) -> None:
+    live_data = tmp_path / "live"
+    other_data = tmp_path / "other"
+    with ServerProcess(other_data, extra_args=("--demo",)) as other:
+        first = httpx.get(f"{other.base_url}/v1/events", params={"limit": 1}).json()
+        event_id = first["events"][0]["event_id"]
+        retraction = {"reason": "only in the other store"}
+        url = f"{other.base_url}/v1/events/{event_id}/retraction"
+        assert httpx.post(url, json=retraction).status_code == 201
+    with ServerProcess(live_data, extra_args=("--demo",)) as live:
+        result = replay_check(other_data, live.base_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "DIFFERENT" in result.stdout
