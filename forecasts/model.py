@@ -132,7 +132,8 @@ def rule_weights(
     weight = np.where(counted, rule.repeat_discount ** np.maximum(rank - 1, 0), 0.0)
     if rule.half_life_days is not None:
         age_days = (t[:, np.newaxis] - matches.occurred[np.newaxis, :]) / DAY
-        weight = weight * np.exp2(-age_days / rule.half_life_days)
+        # decay only where counted: a match far after t would overflow exp2
+        weight = weight * np.exp2(np.where(counted, -age_days / rule.half_life_days, 0.0))
     return weight
 
 
