@@ -23,8 +23,10 @@ Money = Annotated[float, Meta(ge=0, le=1e13, description="US dollars, non-negati
 Percent = Annotated[float, Meta(ge=0, le=10_000, description="a percentage, non-negative")]
 Share = Annotated[float, Meta(ge=0, le=100, description="a share in percent, 0..100")]
 AwareTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset")]
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://[^\s]+$")]
-AttributeName = Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+# "$(?!\n)": Python's "$" also matches before a final newline; ECMAScript's does not.
+Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://[^\s]+$(?!\n)")]
+ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$(?!\n)"
+AttributeName = Annotated[str, Meta(pattern=ATTRIBUTE_NAME_PATTERN)]
 AttributeValue = str | int | float | bool | list[str]
 
 Category = Literal["ai_chip", "sme", "eda", "telecom", "materials", "other"]

@@ -17,6 +17,7 @@ The field catalogue is read from the msgspec event structs, so a field added to
 a kind is matchable without touching this module.
 """
 
+import re
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -25,7 +26,7 @@ import msgspec
 from msgspec import Struct
 
 from domain.errors import FieldError
-from domain.events import KIND_TYPES, BaseEvent, EventKind
+from domain.events import ATTRIBUTE_NAME_PATTERN, KIND_TYPES, BaseEvent, EventKind
 
 Operator = Literal["eq", "ne", "in", "nin", "lt", "le", "gt", "ge", "contains"]
 Scalar = str | int | float | bool
@@ -101,8 +102,9 @@ _ANY = FieldSpec("any")
 
 def field_spec(kind: str, field: str) -> FieldSpec | None:
     """The spec of ``field`` in ``kind``, or None if that kind has no such field."""
-    if kind == "signal" and field.startswith("attributes.") and len(field) > len("attributes."):
-        return _ANY
+    if kind == "signal" and field.startswith("attributes."):
+        name = field[len("attributes.") :]
+        return _ANY if re.search(ATTRIBUTE_NAME_PATTERN, name) else None
     return FIELDS[kind].get(field)
 
 
@@ -132,11 +134,13 @@ def _value_errors(spec: FieldSpec, op: str, arg: Any, path: str) -> list[FieldEr
         return [FieldError(path, f"`{op}` takes a single value, not a list")]
     if op in _ORDERED and (spec.is_list or spec.type not in ("number", "time", "any")):
         return [FieldError(path, f"`{op}` applies to numbers and times only")]
+    if op in _ORDERED and spec.type == "any" and not _is_number(arg):
+        return [FieldError(path, f"`{op}` on an attribute compares numbers only")]
     if op == "contains" and not spec.is_list and spec.type not in ("text", "any"):
         return [FieldError(path, "`contains` applies to text and list fields only")]
     if spec.type == "any":
         return []
-    if spec.type == "number" and (isinstance(arg, bool) or not isinstance(arg, int | float)):
+    if spec.type == "number" and not _is_number(arg):
         return [FieldError(path, "expects a number")]
     if spec.type == "bool" and not isinstance(arg, bool):
         return [FieldError(path, "expects true or false")]
@@ -144,9 +148,13 @@ def _value_errors(spec: FieldSpec, op: str, arg: Any, path: str) -> list[FieldEr
         return [FieldError(path, "expects a string")]
     if spec.type == "time" and _parse_time(arg) is None:
         return [FieldError(path, "expects an RFC 3339 time with an offset")]
-    if spec.allowed is not None and op != "contains" and arg not in spec.allowed:
+    if spec.allowed is not None and (op != "contains" or spec.is_list) and arg not in spec.allowed:
         return [FieldError(path, f"{arg!r} is not a value this field can take")]
     return []
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def validate_match(match: Match, path: str) -> list[FieldError]:
@@ -175,9 +183,10 @@ def validate_match(match: Match, path: str) -> list[FieldError]:
 
 
 def _parse_time(text: str) -> datetime | None:
+    """RFC 3339 with an offset (msgspec's parser, as for event times), in UTC."""
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 

@@ -14,7 +14,7 @@ from domain.errors import FieldError, InvalidInput
 from domain.events import AwareTime, Tag
 from domain.matching import Match, validate_match
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{2,79}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{2,79}$(?!\n)"
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, description="scenario id")]
 Timing = Literal["uniform", "none"]
 Outcome = Literal["yes", "no", "annulled"]

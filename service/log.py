@@ -8,18 +8,25 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Transcoder
 from eventsourcing.projection import ProjectionRunner
 
 from service.committer import GroupCommitter
 from service.index import LogIndex, LogProjection
 from service.persistence import eventsourcing_env
 from service.settings import Settings
+from service.transcoder import MsgspecTranscoder
 
 
 class TradewindsStore(Application[UUID]):
     """The event store. The name is pinned: table names derive from it."""
 
     name = "tradewinds"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = MsgspecTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
 
 def utc_now() -> datetime:
