@@ -41,4 +41,11 @@ class ResolutionEntry(_Entry, tag="resolution", kw_only=True):
     resolution: Resolution
 
 
-LogEntry = EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry
+class RequestEntry(_Entry, tag="idempotency_key", kw_only=True):
+    """An Idempotency-Key and the fingerprint of the request first sent with it."""
+
+    key: str
+    fingerprint: str
+
+
+LogEntry = EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry | RequestEntry

@@ -9,7 +9,11 @@ of the contract without a read-then-write race:
 - a ``ScenarioRecord`` has an id derived from the slug, one version per
   definition;
 - a ``ResolutionRecord`` has an id derived from the slug: resolving twice
-  collides.
+  collides;
+- a ``RequestRecord`` has an id derived from an ``Idempotency-Key`` and holds
+  the fingerprint of the request first sent with it, saved in the same
+  transaction as that request's events: reusing the key collides, and the
+  fingerprint tells a retry (same request) from a conflict (another one).
 
 Bodies are stored as canonical JSON text written by msgspec, not as nested
 dicts: eventsourcing's JSON transcoder gives meaning to objects with the keys
@@ -17,6 +21,7 @@ dicts: eventsourcing's JSON transcoder gives meaning to objects with the keys
 carry into the log. Every event's ``timestamp`` is its ``recorded_at``.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -37,8 +42,13 @@ def resolution_record_id(slug: str) -> UUID:
 
 
 def idempotency_event_id(key: str, index: int | None = None) -> UUID:
-    """The event id an ``Idempotency-Key`` stands for (the i-th of a batch)."""
-    return uuid5(_NAMESPACE, f"idempotency-key:{key}" + ("" if index is None else f"#{index}"))
+    """The event id an ``Idempotency-Key`` stands for (the i-th of a batch). The parts
+    are JSON-encoded, so no key can spell another key's index."""
+    return uuid5(_NAMESPACE, json.dumps(["idempotency-key", key, index]))
+
+
+def request_record_id(key: str) -> UUID:
+    return uuid5(_NAMESPACE, json.dumps(["request", key]))
 
 
 class EventRecord(Aggregate):
@@ -113,5 +123,27 @@ class ResolutionRecord(Aggregate):
             id=resolution_record_id(slug),
             slug=slug,
             body=body,
+            timestamp=recorded_at,
+        )
+
+
+class RequestRecord(Aggregate):
+    """An Idempotency-Key and the fingerprint of the request first sent with it."""
+
+    class Recorded(Aggregate.Created):
+        key: str
+        fingerprint: str
+
+    def __init__(self, key: str, fingerprint: str) -> None:
+        self.key = key
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def record(cls, key: str, fingerprint: str, recorded_at: datetime) -> "RequestRecord":
+        return cls._create(
+            cls.Recorded,
+            id=request_record_id(key),
+            key=key,
+            fingerprint=fingerprint,
             timestamp=recorded_at,
         )

@@ -8,6 +8,7 @@ Blocking reads run in worker threads, never on the event loop.
 """
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -30,9 +31,11 @@ from domain.errors import (
 from domain.events import BaseEvent, WorldEvent
 from domain.records import (
     EventRecord,
+    RequestRecord,
     ResolutionRecord,
     ScenarioRecord,
     idempotency_event_id,
+    request_record_id,
     resolution_record_id,
     scenario_record_id,
 )
@@ -114,25 +117,59 @@ def _positions(log: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
     return {i: log.index.events[i].position for i in ids}
 
 
+def request_fingerprint(endpoint: str, ids: Sequence[UUID], bodies: Sequence[str]) -> str:
+    """What an Idempotency-Key stands for: the endpoint and every event, in order."""
+    digest = hashlib.sha256(endpoint.encode())
+    for event_id, body in zip(ids, bodies, strict=True):
+        digest.update(b"\n" + event_id.bytes + body.encode())
+    return digest.hexdigest()
+
+
+async def _replay_of(log: EventLog, key: str, fingerprint: str) -> bool:
+    """True if this key was used for this very request; a conflict if for another."""
+    request = await to_thread.run_sync(log.get, request_record_id(key))
+    if request is None:
+        return False
+    if request.fingerprint != fingerprint:
+        msg = f"Idempotency-Key {key!r} was used for another request"
+        raise EventConflict(msg)
+    return True
+
+
 async def append_events(
     log: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
 ) -> tuple[list[Receipt], bool]:
     """Store the events in one transaction. Returns their receipts, in order, and
-    whether anything new was stored (False: every event was already there)."""
+    whether anything new was stored (False: the request had been made before)."""
     ids = assign_ids(events, key, batch=batch)
-    bodies = dict(zip(ids, (event_body(e) for e in events), strict=True))
+    body_list = [event_body(e) for e in events]
+    bodies = dict(zip(ids, body_list, strict=True))
+    fingerprint = None
+    if key is not None:
+        fingerprint = request_fingerprint("batch" if batch else "single", ids, body_list)
     receipts: dict[UUID, Receipt] = {}
     todo = list(ids)
-    created = False
     for _ in range(_ATTEMPTS):
         pending = todo
 
         def build(recorded_at: datetime, pending: list[UUID] = pending) -> list[Aggregate]:
-            return [EventRecord.record(i, bodies[i], recorded_at) for i in pending]
+            records: list[Aggregate] = [
+                EventRecord.record(i, bodies[i], recorded_at) for i in pending
+            ]
+            if key is not None and fingerprint is not None:
+                records.append(RequestRecord.record(key, fingerprint, recorded_at))
+            return records
 
         try:
             recordings = await commit(log, build)
         except IntegrityError:
+            if (
+                key is not None
+                and fingerprint is not None
+                and await _replay_of(log, key, fingerprint)
+            ):
+                pending = todo = list(ids)
+                receipts.clear()
             stored = await to_thread.run_sync(_stored_versions, log, pending)
             _refuse_other_content(ids, events, stored)
             known = await to_thread.run_sync(_positions, log, list(stored))
@@ -142,21 +179,19 @@ async def append_events(
                 )
             todo = [i for i in pending if i not in stored]
             if not todo:
-                break
+                return [receipts[i] for i in ids], False
             continue
         for recording in recordings:
             event = recording.domain_event
-            receipts[event.originator_id] = Receipt(
-                event_id=event.originator_id,
-                position=recording.notification.id,
-                recorded_at=_recorded_at(recording),
-            )
-        created = True
-        break
-    else:
-        msg = "the event ids kept colliding with concurrent appends; try again"
-        raise EventConflict(msg)
-    return [receipts[i] for i in ids], created
+            if isinstance(event, EventRecord.Recorded):
+                receipts[event.originator_id] = Receipt(
+                    event_id=event.originator_id,
+                    position=recording.notification.id,
+                    recorded_at=_recorded_at(recording),
+                )
+        return [receipts[i] for i in ids], True
+    msg = "the event ids kept colliding with concurrent appends; try again"
+    raise EventConflict(msg)
 
 
 def _refuse_other_content(

@@ -16,13 +16,22 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
-from domain.entries import EventEntry, LogEntry, ResolutionEntry, RetractionEntry, ScenarioEntry
+from domain.entries import (
+    EventEntry,
+    LogEntry,
+    RequestEntry,
+    ResolutionEntry,
+    RetractionEntry,
+    ScenarioEntry,
+)
 from domain.errors import DomainError, InvalidInput
 from domain.events import WorldEvent
 from domain.records import (
     EventRecord,
+    RequestRecord,
     ResolutionRecord,
     ScenarioRecord,
+    request_record_id,
     resolution_record_id,
     scenario_record_id,
 )
@@ -88,6 +97,8 @@ def _entry_of(event: Any, position: int, slugs: dict[UUID, str]) -> LogEntry | N
         return ResolutionEntry(
             scenario_id=event.slug, resolution=_resolution_decoder.decode(event.body), **common
         )
+    if isinstance(event, RequestRecord.Recorded):
+        return RequestEntry(key=event.key, fingerprint=event.fingerprint, **common)
     return None
 
 
@@ -151,8 +162,20 @@ class _Chunk:
             self._retraction(entry, at)
         elif isinstance(entry, ScenarioEntry):
             self._scenario(entry, at)
-        else:
+        elif isinstance(entry, ResolutionEntry):
             self._resolution(entry, at)
+        else:
+            self._request(entry, at)
+
+    def _request(self, entry: RequestEntry, at: datetime) -> None:
+        existing = self._get(request_record_id(entry.key))
+        if existing is not None:
+            if existing.fingerprint != entry.fingerprint:
+                msg = f"Idempotency-Key {entry.key!r} is stored for another request"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        self._keep(RequestRecord.record(entry.key, entry.fingerprint, at))
 
     def _event(self, entry: EventEntry, at: datetime) -> None:
         body = event_body(entry.event)

@@ -305,3 +305,26 @@ class TestRetraction:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "reason"
         assert "retracted" not in client.get(f"/v1/events/{receipt['event_id']}").json()
+
+
+class TestIdempotencyKeyNamesARequest:
+    def test_a_key_reused_for_a_longer_batch_is_409_and_stores_nothing(
+        self, client: Client
+    ) -> None:
+        headers = {"Idempotency-Key": "k"}
+        client.post("/v1/events/batch", json={"events": [signal("a")]}, headers=headers)
+        body = {"events": [signal("a"), signal("b")]}
+        assert client.post("/v1/events/batch", json=body, headers=headers).status_code == 409
+        assert [e["label"] for e in listed(client)] == ["a"]
+
+    def test_a_batch_key_reused_on_a_single_append_is_409(self, client: Client) -> None:
+        headers = {"Idempotency-Key": "k"}
+        client.post("/v1/events/batch", json={"events": [signal("a")]}, headers=headers)
+        assert client.post("/v1/events", json=signal("a"), headers=headers).status_code == 409
+
+    def test_keys_that_look_like_indexes_do_not_collide(self, client: Client) -> None:
+        client.post(
+            "/v1/events/batch", json={"events": [signal("a")]}, headers={"Idempotency-Key": "k"}
+        )
+        response = client.post("/v1/events", json=signal("z"), headers={"Idempotency-Key": "k#0"})
+        assert response.status_code == 201

@@ -137,3 +137,18 @@ def test_the_command_line_exports_and_imports_files(filled: Settings, tmp_path: 
     assert main(["export", "--data-dir", str(filled.data_dir), "-o", str(dump)]) == 0
     assert main(["import", "--data-dir", str(tmp_path / "copy"), str(dump)]) == 0
     assert export_bytes(Settings(data_dir=tmp_path / "copy")) == dump.read_bytes()
+
+
+def test_idempotency_keys_survive_export_and_import(settings: Settings, tmp_path: Path) -> None:
+    headers = {"Idempotency-Key": "analyst-7"}
+    body = {"events": [signal("a"), signal("b")]}
+    with TestClient(create_app(settings)) as client:
+        first = client.post("/v1/events/batch", json=body, headers=headers).json()
+    copy = Settings(data_dir=tmp_path / "copy")
+    import_lines(copy, export_bytes(settings).splitlines())
+    assert export_bytes(copy) == export_bytes(settings)
+    with TestClient(create_app(copy)) as client:
+        again = client.post("/v1/events/batch", json=body, headers=headers)
+        other = client.post("/v1/events/batch", json={"events": [signal("c")]}, headers=headers)
+    assert (again.status_code, again.json()) == (200, first)
+    assert other.status_code == 409

@@ -67,16 +67,17 @@ class ServerProcess:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                msg = f"server exited with {self.process.returncode}; see {self.log_path}"
-                raise RuntimeError(msg)
-            try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        with httpx.Client(base_url=self.base_url, timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    msg = f"server exited with {self.process.returncode}; see {self.log_path}"
+                    raise RuntimeError(msg)
+                try:
+                    if client.get("/health/ready").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
         msg = f"server not ready within {timeout} s; see {self.log_path}"
         raise TimeoutError(msg)
 
