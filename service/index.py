@@ -102,16 +102,27 @@ class LogIndex(POPOTrackingRecorder):
     def add_event(
         self, event_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
     ) -> None:
-        event = _logged_decoder.decode(body)
-        event.event_id = event_id
-        event.position = tracking.notification_id
-        event.recorded_at = recorded_at
+        self.add_events([(event_id, body, recorded_at, tracking.notification_id)])
+
+    def add_events(self, records: list[tuple[UUID, str, datetime, int]]) -> None:
+        """Apply accepted world events (id, body, recorded_at, position), in order."""
+        events = []
+        for event_id, body, recorded_at, position in records:
+            event = _logged_decoder.decode(body)
+            event.event_id = event_id
+            event.position = position
+            event.recorded_at = recorded_at
+            events.append(event)
         with self._database_lock:
-            self.events[event_id] = event
-            self._all.add(event)
-            self._by_kind.setdefault(kind_of(event), _Column()).add(event)
-            self.matches.add_event(event, event_id, event.position, recorded_at.timestamp())
-            self._track(tracking)
+            for event in events:
+                self.events[event.event_id] = event
+                self._all.add(event)
+                self._by_kind.setdefault(kind_of(event), _Column()).add(event)
+                self.matches.add_event(
+                    event, event.event_id, event.position, event.recorded_at.timestamp()
+                )
+                self._advance(event.position)
+            self._changed.notify_all()
 
     def retract_event(
         self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
@@ -175,11 +186,14 @@ class LogIndex(POPOTrackingRecorder):
             self._track(tracking)
 
     def _track(self, tracking: Tracking) -> None:
-        if tracking.notification_id <= self.position:
-            msg = f"position {tracking.notification_id} applied twice (at {self.position})"
-            raise IntegrityError(msg)
-        self.position = tracking.notification_id
+        self._advance(tracking.notification_id)
         self._changed.notify_all()
+
+    def _advance(self, position: int) -> None:
+        if position <= self.position:
+            msg = f"position {position} applied twice (at {self.position})"
+            raise IntegrityError(msg)
+        self.position = position
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self._database_lock:

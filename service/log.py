@@ -2,6 +2,8 @@
 projected index, started and stopped together. This is the composition root of
 everything stateful; the HTTP app and the command line both build one."""
 
+import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,13 +11,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Transcoder
-from eventsourcing.projection import ProjectionRunner
+from eventsourcing.projection import BaseProjectionRunner
 
+from service.catchup import catch_up
 from service.committer import GroupCommitter
 from service.index import LogIndex, LogProjection
 from service.persistence import eventsourcing_env
 from service.settings import Settings
 from service.transcoder import MsgspecTranscoder
+
+log = logging.getLogger(__name__)
 
 
 class TradewindsStore(Application[UUID]):
@@ -34,21 +39,22 @@ def utc_now() -> datetime:
 
 
 class EventLog:
+    """Started, it catches up with the store in bulk (in a background thread, so
+    the service answers ``/health/live`` meanwhile), then follows it with
+    eventsourcing's projection runner from the position reached."""
+
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
-        env = eventsourcing_env(settings)
-        env[f"{LogProjection.name.upper()}_PERSISTENCE_MODULE"] = "eventsourcing.popo"
-        self._runner: ProjectionRunner[TradewindsStore, LogIndex] = ProjectionRunner(
-            application_class=TradewindsStore,
-            projection_class=LogProjection,
-            view_class=LogIndex,
-            env=env,
-        )
-        self.app: TradewindsStore = self._runner.app
-        self.index: LogIndex = self._runner.view
+        self._env = eventsourcing_env(settings)
+        self.app = TradewindsStore(self._env)
+        self.index = LogIndex()
+        self._projection = LogProjection(self.index)
         self.committer = GroupCommitter(self.app, clock, settings.group_commit_max_jobs)
         self.head_at_start = self.head()
-        self._closed = False
+        self._runner: BaseProjectionRunner[TradewindsStore] | None = None
+        self._follower = threading.Thread(target=self._follow, name="tradewinds-catch-up")
+        self._failure: BaseException | None = None
+        self._closed = threading.Event()
 
     def __enter__(self) -> "EventLog":
         self.start()
@@ -58,16 +64,37 @@ class EventLog:
         self.close()
 
     def start(self) -> None:
-        self._runner.__enter__()
         self.committer.start()
+        self._follower.start()
+
+    def _follow(self) -> None:
+        try:
+            catch_up(self.app, self._projection, self.index)
+            if self._closed.is_set():
+                return
+            self._runner = BaseProjectionRunner(
+                projection=self._projection,
+                application_class=TradewindsStore,
+                tracking_recorder=self.index,
+                topics=(),
+                env=self._env,
+            )
+            self._runner.__enter__()
+        except BaseException as e:
+            log.exception("the projection stopped")
+            self._failure = e
 
     def close(self) -> None:
         """Commit what was submitted, then stop following the log and close the store."""
-        if self._closed:
+        if self._closed.is_set():
             return
-        self._closed = True
+        self._closed.set()
         self.committer.stop()
-        self._runner.__exit__(None, None, None)
+        if self._follower.is_alive():
+            self._follower.join()
+        if self._runner is not None:
+            self._runner.__exit__(None, None, None)
+        self.app.close()
 
     def head(self) -> int:
         """The last position in the store (0 when empty)."""
@@ -75,7 +102,10 @@ class EventLog:
 
     @property
     def projection_failed(self) -> bool:
-        return self._runner.is_interrupted.is_set() and not self._closed
+        if self._closed.is_set():
+            return False
+        runner_stopped = self._runner is not None and self._runner.is_interrupted.is_set()
+        return self._failure is not None or runner_stopped
 
     def ready(self) -> bool:
         """True once the index has applied everything the store held at start."""
