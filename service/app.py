@@ -11,8 +11,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.types import ControllerRouterHandler
 
 from service.api import health
+from service.api.baseline import same_bytes
 from service.api.events import EventsController
 from service.api.forecasts import ForecastsController
 from service.api.problems import EXCEPTION_HANDLERS
@@ -47,14 +49,17 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         finally:
             await to_thread.run_sync(log.close)
 
+    handlers: list[ControllerRouterHandler] = [
+        EventsController,
+        ScenariosController,
+        ForecastsController,
+        health.live,
+        health.ready,
+    ]
+    if settings.benchmark_routes:
+        handlers.append(same_bytes)
     return Litestar(
-        route_handlers=[
-            EventsController,
-            ScenariosController,
-            ForecastsController,
-            health.live,
-            health.ready,
-        ],
+        route_handlers=handlers,
         dependencies={
             "log": Provide(provide_log, sync_to_thread=False),
             "forecaster": Provide(provide_forecaster, sync_to_thread=False),

@@ -211,6 +211,10 @@ class Forecaster:
             forecasts=forecasts,
         )
 
+    def now_is_cached(self) -> bool:
+        cached = self._list_cache
+        return cached is not None and cached[0] == (self.now(), self.index.matches.generation)
+
     def all_now(self) -> tuple[bytes, str]:
         """The body and ETag for ``GET /v1/forecasts`` now, rebuilt only on change."""
         key = (self.now(), self.index.matches.generation)

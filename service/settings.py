@@ -17,6 +17,7 @@ class Settings(Struct, kw_only=True, frozen=True):
     tick_seconds: float = 60.0
     min_position_wait_s: float = 2.0
     history_max_points: int = 20_000
+    benchmark_routes: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -42,4 +43,6 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["tick_seconds"] = float(env["TRADEWINDS_TICK_SECONDS"])
     if "TRADEWINDS_MIN_POSITION_WAIT_S" in env:
         values["min_position_wait_s"] = float(env["TRADEWINDS_MIN_POSITION_WAIT_S"])
+    if env.get("TRADEWINDS_BENCHMARK_ROUTES") == "1":
+        values["benchmark_routes"] = True
     return Settings(**values)  # type: ignore[arg-type]

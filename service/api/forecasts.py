@@ -113,7 +113,10 @@ class ForecastsController(Controller):
     ) -> Response[bytes]:
         await _await_position(log, min_position)
         if as_of is None and known_at is None:
-            body, etag = forecaster.all_now()
+            if forecaster.now_is_cached():
+                body, etag = forecaster.all_now()
+            else:
+                body, etag = await to_thread.run_sync(forecaster.all_now)
             headers = {"ETag": etag, "Cache-Control": NOW_CACHE}
             if _matches(if_none_match, etag):
                 return Response(b"", status_code=304, headers=headers)
