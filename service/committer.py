@@ -103,16 +103,18 @@ class GroupCommitter:
             self._save(built, alone=False)
 
     def _save(self, jobs: list[_Job], *, alone: bool) -> None:
+        """One transaction for the jobs' events. The events are collected here and
+        put in the event store directly: ``Application.save`` checks each aggregate
+        against runtime-checkable protocols, a sixth of a batch's time."""
         counts = [sum(len(a.pending_events) for a in job.aggregates) for job in jobs]
         pending = [(a, list(a.pending_events)) for job in jobs for a in job.aggregates]
+        events = [e for _, aggregate_events in pending for e in aggregate_events]
         try:
-            recordings = self._app.save(*(a for job in jobs for a in job.aggregates))
+            recordings = self._app.events.put(events)
         except IntegrityError as e:
             if alone:
                 jobs[0].future.set_exception(e)
                 return
-            for aggregate, events in pending:
-                aggregate.pending_events[:0] = events
             for job in jobs:
                 self._save([job], alone=True)
             return
@@ -121,6 +123,8 @@ class GroupCommitter:
             for job in jobs:
                 job.future.set_exception(e)
             return
+        for aggregate, _ in pending:
+            aggregate.pending_events.clear()
         self.commits += 1
         if recordings:
             self.last_position = max(self.last_position, recordings[-1].notification.id)

@@ -2,6 +2,7 @@
 projected index, started and stopped together. This is the composition root of
 everything stateful; the HTTP app and the command line both build one."""
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -70,6 +71,8 @@ class EventLog:
     def _follow(self) -> None:
         try:
             catch_up(self.app, self._projection, self.index)
+            if self.settings.freeze_after_catch_up:
+                gc.freeze()  # the loaded index is long-lived: keep it out of collections
             if self._closed.is_set():
                 return
             self._runner = BaseProjectionRunner(

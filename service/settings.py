@@ -18,6 +18,7 @@ class Settings(Struct, kw_only=True, frozen=True):
     min_position_wait_s: float = 2.0
     history_max_points: int = 20_000
     benchmark_routes: bool = False
+    freeze_after_catch_up: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
