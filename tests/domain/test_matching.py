@@ -15,7 +15,7 @@ from msgspec import inspect as mi
 
 from domain.errors import FieldError
 from domain.events import KIND_TYPES, LoggedEvent, WorldEvent
-from domain.matching import Match, compile_match, validate_match
+from domain.matching import Match, compile_match, field_spec, validate_match
 
 Body = dict[str, Any]
 
@@ -761,6 +761,9 @@ def _condition(draw: st.DrawFn, field: str, domain: Domain, body: Body) -> Any:
         n = draw(st.integers(1, 3))
         return {op: [pick(near) for _ in range(n)]}
     if op == "contains":
+        spec = field_spec(body["kind"], field)
+        if spec is not None and spec.is_list and spec.allowed is not None:
+            return {op: pick(near)}  # a list of codes: `contains` takes a code, not a piece
         return {op: pick(near + needles)}
     if op in ORDERED:
         bound = pick(near)
