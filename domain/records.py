@@ -147,3 +147,48 @@ class RequestRecord(Aggregate):
             fingerprint=fingerprint,
             timestamp=recorded_at,
         )
+
+
+class BacktestRecord(Aggregate):
+    """A backtest as a job in the log: requested, then progress, then a result or
+    an error. Any replica can answer for it, and one that was running when the
+    service stopped is found unfinished and run again after a restart."""
+
+    class Requested(Aggregate.Created):
+        body: str
+
+    class Progressed(Aggregate.Event):
+        progress: float
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.progress = self.progress
+
+    class Finished(Aggregate.Event):
+        body: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.finished = True
+
+    class Failed(Aggregate.Event):
+        error: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.finished = True
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.progress = 0.0
+        self.finished = False
+
+    @classmethod
+    def request(cls, backtest_id: UUID, body: str, recorded_at: datetime) -> "BacktestRecord":
+        return cls._create(cls.Requested, id=backtest_id, body=body, timestamp=recorded_at)
+
+    def advance(self, progress: float, recorded_at: datetime) -> None:
+        self.trigger_event(self.Progressed, progress=progress, timestamp=recorded_at)
+
+    def finish(self, body: str, recorded_at: datetime) -> None:
+        self.trigger_event(self.Finished, body=body, timestamp=recorded_at)
+
+    def fail(self, error: str, recorded_at: datetime) -> None:
+        self.trigger_event(self.Failed, error=error, timestamp=recorded_at)

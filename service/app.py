@@ -14,11 +14,13 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from service.api import health
+from service.api.backtests import BacktestsController
 from service.api.baseline import same_bytes
 from service.api.events import EventsController
 from service.api.forecasts import ForecastsController
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.scenarios import ScenariosController
+from service.backtests import BacktestRunner
 from service.forecasting import Forecaster
 from service.log import EventLog, utc_now
 from service.openapi import add_discriminators
@@ -32,6 +34,11 @@ def provide_log(state: State) -> EventLog:
     return log
 
 
+def provide_backtests(state: State) -> BacktestRunner:
+    runner: BacktestRunner = state.backtests
+    return runner
+
+
 def provide_forecaster(state: State) -> Forecaster:
     forecaster: Forecaster = state.forecaster
     return forecaster
@@ -42,17 +49,22 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log = await to_thread.run_sync(EventLog, settings, clock)
         log.start()
+        runner = BacktestRunner(log)
+        runner.start()
         app.state.log = log
         app.state.forecaster = Forecaster(log.index, clock, settings.tick_seconds)
+        app.state.backtests = runner
         try:
             yield
         finally:
+            await to_thread.run_sync(runner.stop)
             await to_thread.run_sync(log.close)
 
     handlers: list[ControllerRouterHandler] = [
         EventsController,
         ScenariosController,
         ForecastsController,
+        BacktestsController,
         health.live,
         health.ready,
     ]
@@ -63,6 +75,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         dependencies={
             "log": Provide(provide_log, sync_to_thread=False),
             "forecaster": Provide(provide_forecaster, sync_to_thread=False),
+            "backtests": Provide(provide_backtests, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -1,4 +1,4 @@
-"""The ``tradewinds`` command: serve, import, export, replay."""
+"""The ``tradewinds`` command: serve, import, export, replay, backtest."""
 
 import argparse
 import gc
@@ -11,9 +11,16 @@ from pathlib import Path
 import httpx
 import msgspec
 import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
+from domain.backtests import BacktestRequest, check_request
+from domain.errors import InvalidInput
+from forecasts.scoring import Scores
 from service import replay
 from service.app import create_app
+from service.backtests import evaluate
 from service.exchange import (
     ImportFailed,
     ImportReport,
@@ -116,6 +123,64 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    console = Console()
+    try:
+        request = backtest_request(args)
+        check_request(request)
+    except (msgspec.ValidationError, InvalidInput, OSError) as e:
+        console.print(f"[red]invalid backtest:[/red] {e}")
+        return 2
+    with EventLog(settings) as event_log:
+        while not event_log.catch_up(60):
+            pass
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("backtest", total=1.0)
+            scores = evaluate(
+                event_log.index,
+                request,
+                event_log.head_time(),
+                lambda fraction: bar.update(task, completed=fraction),
+            )
+    console.print(scores_table(scores))
+    if args.json:
+        Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(scores)))
+        console.print(f"scores written to {args.json}")
+    return 0
+
+
+def backtest_request(args: argparse.Namespace) -> BacktestRequest:
+    rules = None
+    if args.rules:
+        rules = msgspec.json.decode(Path(args.rules).read_bytes())
+    body = {"from": args.start, "to": args.stop, "step": args.step, "scenario_ids": args.scenario}
+    if rules is not None:
+        body["rules"] = rules
+    return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
+
+
+def scores_table(scores: Scores) -> Table:
+    table = Table(title="Backtest scores")
+    for column in ("scenario", "outcome", "samples", "Brier", "prior", "0.5", "skill", "log"):
+        left = column == "scenario"
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    for s in scores.scenarios:
+        table.add_row(
+            s.scenario_id, s.outcome, str(s.n_samples), f"{s.brier:.4f}", f"{s.brier_prior:.4f}",
+            f"{s.brier_half:.4f}", f"{s.skill:+.3f}", f"{s.log:.4f}",
+        )  # fmt: skip
+    o = scores.overall
+    if o is not None:
+        table.add_section()
+        table.add_row(
+            f"overall ({o.n_scenarios} scenarios)", "", str(o.n_samples), f"{o.brier:.4f}",
+            f"{o.brier_prior:.4f}", f"{o.brier_half:.4f}", f"{o.skill:+.3f}", f"{o.log:.4f}",
+        )  # fmt: skip
+        table.caption = f"ECE {o.ece:.4f}, sharpness {o.sharpness:.4f}"
+    return table
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tradewinds", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -136,6 +201,16 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("-o", "--output", help="file to write (default: standard output)")
     dump.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     dump.set_defaults(handler=cmd_export)
+    score = commands.add_parser("backtest", help="score the forecasts over history (local store)")
+    score.add_argument("--from", dest="start", required=True, help="first sample time (RFC 3339)")
+    score.add_argument("--to", dest="stop", required=True, help="last sample time (RFC 3339)")
+    score.add_argument("--step", default="P1D", help="ISO 8601 duration (default P1D)")
+    score.add_argument("--scenario", action="append", help="score only this scenario (repeat)")
+    score.add_argument("--rules", help="JSON file {scenario_id: [rule, ...]}: what-if rules")
+    score.add_argument("--json", help="also write the scores to this JSON file")
+    score.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    score.set_defaults(handler=cmd_backtest)
+
     again = commands.add_parser(
         "replay", help="rebuild every forecast from an empty projection (--check: compare)"
     )

@@ -62,6 +62,10 @@ class GroupCommitter:
         self._queue.put(job)
         return job.future
 
+    def now(self) -> datetime:
+        """The service clock (for readers; commits use ``_now``)."""
+        return self._clock()
+
     def _now(self) -> datetime:
         now = self._clock()
         if self._last_time is not None and now < self._last_time:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -24,8 +24,9 @@ from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.projection import Projection
 from msgspec import Struct
 
+from domain.backtests import BacktestRequest
 from domain.events import BaseEvent, LoggedEvent, RetractedInfo, kind_of
-from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
+from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
 from service.matchindex import MatchIndex
@@ -33,6 +34,7 @@ from service.matchindex import MatchIndex
 _logged_decoder = msgspec.json.Decoder(LoggedEvent)
 _definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
+_request_decoder = msgspec.json.Decoder(BacktestRequest)
 
 
 class ScenarioVersion(Struct, kw_only=True):
@@ -60,6 +62,19 @@ class ScenarioState(Struct, kw_only=True):
     @property
     def first_recorded_at(self) -> datetime:
         return self.versions[0].recorded_at
+
+
+class BacktestState(Struct, kw_only=True):
+    """A backtest job as the log tells it."""
+
+    id: UUID
+    position: int
+    requested_at: datetime
+    request: BacktestRequest
+    status: Literal["queued", "running", "done", "failed"] = "queued"
+    progress: float = 0.0
+    result: str | None = None
+    error: str | None = None
 
 
 class _Column:
@@ -92,6 +107,7 @@ class LogIndex(POPOTrackingRecorder):
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
         self.matches = MatchIndex()
+        self.backtests: dict[UUID, BacktestState] = {}
 
     def reading(self) -> AbstractContextManager[bool]:
         """Hold off the projection while a reader evaluates (a few ms at most)."""
@@ -147,7 +163,7 @@ class LogIndex(POPOTrackingRecorder):
             recorded_at=recorded_at,
             definition=_definition_decoder.decode(body),
         )
-        events = [(e, e.event_id, e.position, e.recorded_at.timestamp()) for e in self._all.events]
+        events = self.event_tuples()
         with self._database_lock:
             if slug is None:
                 slug = self.scenario_slugs[record_id]
@@ -158,6 +174,42 @@ class LogIndex(POPOTrackingRecorder):
             self.matches.add_version(
                 slug, version, entry.position, recorded_at, entry.definition, events
             )
+            self._track(tracking)
+
+    def event_tuples(self) -> list[tuple[BaseEvent, UUID, int, float]]:
+        """Every world event applied so far: (event, id, position, recorded_at seconds)."""
+        return [(e, e.event_id, e.position, e.recorded_at.timestamp()) for e in self._all.events]
+
+    def request_backtest(
+        self, backtest_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        state = BacktestState(
+            id=backtest_id,
+            position=tracking.notification_id,
+            requested_at=recorded_at,
+            request=_request_decoder.decode(body),
+        )
+        with self._database_lock:
+            self.backtests[backtest_id] = state
+            self._track(tracking)
+
+    def update_backtest(
+        self,
+        backtest_id: UUID,
+        tracking: Tracking,
+        *,
+        progress: float | None = None,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._database_lock:
+            state = self.backtests[backtest_id]
+            if progress is not None:
+                state.status, state.progress = "running", progress
+            if result is not None:
+                state.status, state.progress, state.result = "done", 1.0, result
+            if error is not None:
+                state.status, state.error = "failed", error
             self._track(tracking)
 
     def resolve_scenario(
@@ -287,7 +339,27 @@ def _resolved(view: LogIndex, e: ResolutionRecord.Recorded, tracking: Tracking) 
     view.resolve_scenario(e.slug, e.body, e.timestamp, tracking)
 
 
+def _backtest_requested(view: LogIndex, e: BacktestRecord.Requested, tracking: Tracking) -> None:
+    view.request_backtest(e.originator_id, e.body, e.timestamp, tracking)
+
+
+def _backtest_progressed(view: LogIndex, e: BacktestRecord.Progressed, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, progress=e.progress)
+
+
+def _backtest_finished(view: LogIndex, e: BacktestRecord.Finished, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, result=e.body)
+
+
+def _backtest_failed(view: LogIndex, e: BacktestRecord.Failed, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, error=e.error)
+
+
 _HANDLERS: dict[type, Callable[[LogIndex, Any, Tracking], None]] = {
+    BacktestRecord.Requested: _backtest_requested,
+    BacktestRecord.Progressed: _backtest_progressed,
+    BacktestRecord.Finished: _backtest_finished,
+    BacktestRecord.Failed: _backtest_failed,
     EventRecord.Recorded: _recorded,
     EventRecord.Retracted: _retracted,
     ScenarioRecord.Defined: _defined,

@@ -99,6 +99,10 @@ class EventLog:
             self._runner.__exit__(None, None, None)
         self.app.close()
 
+    def head_time(self) -> float:
+        """The knowledge cut that sees the whole log as it is now (seconds)."""
+        return self.committer.now().timestamp()
+
     def head(self) -> int:
         """The last position in the store (0 when empty)."""
         return self.app.recorder.max_notification_id() or 0

@@ -22,7 +22,7 @@ import numpy as np
 
 from domain.events import BaseEvent
 from domain.matching import Predicate, RuleIndex, compile_match
-from domain.scenarios import ScenarioDefinition
+from domain.scenarios import Rule, ScenarioDefinition
 from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
 
 
@@ -61,7 +61,7 @@ class VersionMatches:
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
         if self._arrays is None:
-            self._arrays = [_rule_arrays(ms, retracted) for ms in self.matches]
+            self._arrays = rule_arrays(self.matches, retracted)
         return self._arrays
 
 
@@ -121,6 +121,25 @@ class ScenarioMatches:
         self.generation += 1
 
 
+def scan(rules: list[Rule], events: list[tuple[BaseEvent, UUID, int, float]]) -> list[list[Match]]:
+    """Every event each rule matches, sorted by (occurred_at, position)."""
+    predicates = [compile_match(r.match) for r in rules]
+    kinds = [frozenset(r.match.kinds()) for r in rules]
+    found: list[list[Match]] = [[] for _ in rules]
+    for event, event_id, position, recorded in events:
+        kind = event.__struct_config__.tag
+        for rule, predicate in enumerate(predicates):
+            if kind in kinds[rule] and predicate(event):
+                found[rule].append(Match(seconds(event.occurred_at), position, recorded, event_id))
+    for rule_matches in found:
+        rule_matches.sort()
+    return found
+
+
+def rule_arrays(matches: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
+    return [_rule_arrays(ms, retracted) for ms in matches]
+
+
 class MatchIndex:
     """Per scenario, per version, per rule: the matched events."""
 
@@ -176,16 +195,10 @@ class MatchIndex:
             kinds=[frozenset(r.match.kinds()) for r in definition.rules],
             matches=[[] for _ in definition.rules],
         )
-        for event, event_id, event_position, event_recorded in events:
-            kind = event.__struct_config__.tag
-            for rule, predicate in enumerate(predicates):
-                if kind in entry.kinds[rule] and predicate(event):
-                    entry.matches[rule].append(
-                        Match(seconds(event.occurred_at), event_position, event_recorded, event_id)
-                    )
-                    self._matched_by.setdefault(event_id, set()).add(slug)
+        entry.matches = scan(definition.rules, events)
         for rule_matches in entry.matches:
-            rule_matches.sort()
+            for match in rule_matches:
+                self._matched_by.setdefault(match.event_id, set()).add(slug)
         previous = scenario.versions[-1] if scenario.versions else None
         scenario.versions.append(entry)
         self._reindex_rules(slug, previous, entry)

@@ -4,8 +4,10 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from service.backtests import BacktestRunner
 from service.forecasting import Forecaster
 from service.log import EventLog
 
 Log: TypeAlias = NamedDependency[EventLog]
 ForecasterDep: TypeAlias = NamedDependency[Forecaster]
+Backtests: TypeAlias = NamedDependency[BacktestRunner]

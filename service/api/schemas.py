@@ -7,8 +7,10 @@ from uuid import UUID
 from litestar.params import PathParameter
 from msgspec import Struct
 
+from domain.backtests import BacktestRequest
 from domain.events import LoggedEvent
 from domain.scenarios import SLUG_PATTERN, Outcome, ScenarioDefinition
+from forecasts.scoring import Scores
 
 ScenarioId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="scenario slug")]
 
@@ -107,3 +109,18 @@ class HistoryPoint(Struct, kw_only=True):
 class History(Struct, kw_only=True):
     scenario_id: str
     points: list[HistoryPoint]
+
+
+class BacktestView(Struct, kw_only=True):
+    id: UUID
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    request: BacktestRequest
+    error: str | None
+    scores: Scores | None
+    requested_at: datetime
+    position: int
+
+
+class BacktestList(Struct, kw_only=True):
+    backtests: list[BacktestView]

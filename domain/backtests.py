@@ -1,0 +1,51 @@
+"""A backtest request: the grid to sample, which scenarios, and what-if rules."""
+
+from datetime import UTC, timedelta
+from typing import Annotated
+
+from msgspec import Meta, Struct, field
+
+from domain.errors import FieldError, InvalidInput
+from domain.events import AwareTime
+from domain.matching import validate_match
+from domain.scenarios import Rule, Slug
+
+MAX_SAMPLES_PER_SCENARIO = 100_000
+
+
+class BacktestRequest(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    start: AwareTime = field(name="from")
+    stop: AwareTime = field(name="to")
+    step: Annotated[timedelta, Meta(description="ISO 8601 duration, e.g. P1D")]
+    scenario_ids: Annotated[list[Slug], Meta(max_length=10_000)] | None = None
+    rules: dict[Slug, Annotated[list[Rule], Meta(max_length=200)]] | None = None
+
+    def __post_init__(self) -> None:
+        self.start = self.start.astimezone(UTC)
+        self.stop = self.stop.astimezone(UTC)
+
+
+def check_request(request: BacktestRequest) -> None:
+    """Every problem msgspec's field bounds cannot see, at once."""
+    errors: list[FieldError] = []
+    seconds = request.step.total_seconds()
+    if seconds <= 0:
+        errors.append(FieldError("step", "must be a positive duration"))
+    if request.stop < request.start:
+        errors.append(FieldError("to", "must not be before from"))
+    if seconds > 0:
+        samples = (request.stop - request.start).total_seconds() / seconds + 1
+        if samples > MAX_SAMPLES_PER_SCENARIO:
+            errors.append(
+                FieldError("step", f"more than {MAX_SAMPLES_PER_SCENARIO} samples per scenario")
+            )
+    for scenario_id, rules in (request.rules or {}).items():
+        seen: set[str] = set()
+        for i, rule in enumerate(rules):
+            path = f"rules.{scenario_id}[{i}]"
+            if rule.name in seen:
+                errors.append(FieldError(f"{path}.name", f"duplicate rule name {rule.name!r}"))
+            seen.add(rule.name)
+            errors.extend(validate_match(rule.match, f"{path}.match"))
+    if errors:
+        raise InvalidInput(errors)

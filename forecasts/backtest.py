@@ -1,0 +1,50 @@
+"""Backtest samples: a scenario's forecasts over a whole time grid at once.
+
+The grid is t_i = start + i * step (t_i <= stop), kept where the scenario was
+open: t0 <= t_i < min(resolved_at, deadline). ``forecasts_on_grid`` evaluates
+them in one vectorised call (numpy over grid x matches); ``forecasts_one_by_one``
+is the naive loop over the same function, kept as the benchmark's baseline and
+as a test oracle.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import expit
+
+from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
+
+
+def grid(start: float, stop: float, step: float) -> Floats:
+    if step <= 0:
+        msg = "step must be positive"
+        raise ValueError(msg)
+    if stop < start:
+        return np.empty(0)
+    count = int(np.floor((stop - start) / step)) + 1
+    return start + step * np.arange(count, dtype=np.float64)
+
+
+def open_samples(times: Floats, opens_at: float, deadline: float, resolved_at: float) -> Floats:
+    """The grid times at which the scenario was open (before it resolved or expired)."""
+    end = min(resolved_at, deadline)
+    return times[(times >= opens_at) & (times < end)]
+
+
+def forecasts_on_grid(
+    model: ScenarioModel, matches: Sequence[RuleMatches], times: Floats, known: float = np.inf
+) -> Floats:
+    """p at every time of ``times`` (all open), in one evaluation."""
+    if times.shape[0] == 0:
+        return np.empty(0)
+    return np.asarray(expit(terms(model, matches, times, known).log_odds), dtype=np.float64)
+
+
+def forecasts_one_by_one(
+    model: ScenarioModel, matches: Sequence[RuleMatches], times: Floats, known: float = np.inf
+) -> Floats:
+    """The same as ``forecasts_on_grid``, one time per call (the naive loop)."""
+    out = np.empty(times.shape[0])
+    for i, t in enumerate(times):
+        out[i] = expit(terms(model, matches, np.array([t]), known).log_odds[0])
+    return out

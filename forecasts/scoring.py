@@ -1,0 +1,154 @@
+"""Scores of model.md's Scoring section, as pure functions over arrays.
+
+Per scenario, over its samples: Brier = mean (p - y)^2; log score = mean of
+-ln(p if y else 1 - p) with p clipped to [1e-6, 1 - 1e-6]; the same two
+baselines, the prior alone and 0.5, on the same samples. Overall figures are
+means over scenarios (each weighs the same); skill = 1 - Brier / Brier(prior),
+overall from the overall means. Calibration pools every sample into ten bins
+[0, 0.1), ..., [0.9, 1.0]; ECE is the count-weighted mean |mean forecast -
+observed rate|; sharpness the population variance of the pooled forecasts.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float64]
+CLIP = 1e-6
+BINS = 10
+
+
+@dataclass(frozen=True)
+class ScenarioSamples:
+    scenario_id: str
+    outcome: bool
+    prior: float
+    forecasts: Floats
+
+
+@dataclass(frozen=True)
+class ScenarioScore:
+    scenario_id: str
+    outcome: Literal["yes", "no"]
+    brier: float
+    log: float
+    brier_prior: float
+    brier_half: float
+    skill: float
+    n_samples: int
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    lo: float
+    hi: float
+    mean_forecast: float | None
+    observed_rate: float | None
+    count: int
+
+
+@dataclass(frozen=True)
+class OverallScore:
+    brier: float
+    log: float
+    brier_prior: float
+    brier_half: float
+    skill: float
+    ece: float
+    sharpness: float
+    n_samples: int
+    n_scenarios: int
+
+
+@dataclass(frozen=True)
+class Scores:
+    overall: OverallScore | None
+    scenarios: list[ScenarioScore]
+    calibration: list[CalibrationBin]
+
+
+def brier(p: Floats, y: float) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+def log_score(p: Floats, y: float) -> float:
+    clipped = np.clip(p, CLIP, 1 - CLIP)
+    return float(np.mean(-np.log(clipped if y else 1 - clipped)))
+
+
+def score_scenario(samples: ScenarioSamples) -> ScenarioScore:
+    p = samples.forecasts
+    y = 1.0 if samples.outcome else 0.0
+    b = brier(p, y)
+    b_prior = (samples.prior - y) ** 2  # the prior is the same at every sample
+    return ScenarioScore(
+        scenario_id=samples.scenario_id,
+        outcome="yes" if samples.outcome else "no",
+        brier=b,
+        log=log_score(p, y),
+        brier_prior=b_prior,
+        brier_half=0.25,
+        skill=1 - b / b_prior,
+        n_samples=int(p.shape[0]),
+    )
+
+
+def bin_index(p: Floats) -> NDArray[np.int64]:
+    """The calibration bin of each forecast; 1.0 falls in the last bin."""
+    return np.minimum(np.floor(p * BINS), BINS - 1).astype(np.int64)
+
+
+def calibration(p: Floats, y: Floats) -> tuple[list[CalibrationBin], float]:
+    """The ten bins and the expected calibration error."""
+    bins = bin_index(p)
+    counts = np.bincount(bins, minlength=BINS)
+    sums = np.bincount(bins, weights=p, minlength=BINS)
+    hits = np.bincount(bins, weights=y, minlength=BINS)
+    table: list[CalibrationBin] = []
+    gap = 0.0
+    for i in range(BINS):
+        count = int(counts[i])
+        if count:
+            mean_forecast = float(sums[i] / count)
+            observed = float(hits[i] / count)
+            gap += count * abs(mean_forecast - observed)
+        else:
+            mean_forecast = observed = None  # type: ignore[assignment]
+        table.append(
+            CalibrationBin(
+                lo=i / BINS, hi=(i + 1) / BINS, mean_forecast=mean_forecast,
+                observed_rate=observed, count=count,
+            )
+        )  # fmt: skip
+    total = int(counts.sum())
+    return table, (gap / total if total else 0.0)
+
+
+def score(samples: Sequence[ScenarioSamples]) -> Scores:
+    """Every scenario with at least one sample is scored; the others are skipped."""
+    scored = [score_scenario(s) for s in samples if s.forecasts.shape[0] > 0]
+    pooled = [s for s in samples if s.forecasts.shape[0] > 0]
+    if not scored:
+        return Scores(
+            overall=None, scenarios=[], calibration=calibration(np.empty(0), np.empty(0))[0]
+        )
+    p = np.concatenate([s.forecasts for s in pooled])
+    y = np.concatenate([np.full(s.forecasts.shape[0], float(s.outcome)) for s in pooled])
+    table, ece = calibration(p, y)
+    mean_brier = float(np.mean([s.brier for s in scored]))
+    mean_prior = float(np.mean([s.brier_prior for s in scored]))
+    overall = OverallScore(
+        brier=mean_brier,
+        log=float(np.mean([s.log for s in scored])),
+        brier_prior=mean_prior,
+        brier_half=0.25,
+        skill=1 - mean_brier / mean_prior,
+        ece=ece,
+        sharpness=float(np.var(p)),
+        n_samples=int(p.shape[0]),
+        n_scenarios=len(scored),
+    )
+    return Scores(overall=overall, scenarios=scored, calibration=table)

@@ -1,0 +1,134 @@
+"""Backtests: start one (202), follow it, list recent ones, draw its reliability diagram."""
+
+from functools import lru_cache
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import msgspec
+from anyio import to_thread
+from litestar import Controller, Response, get, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from domain.backtests import BacktestRequest, check_request
+from domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from domain.records import BacktestRecord
+from forecasts.scoring import Scores
+from service.api.deps import Backtests, Log
+from service.api.reads import await_record, own_writes_visible
+from service.api.schemas import BacktestList, BacktestView
+from service.backtests import BacktestRunner
+from service.commands import commit
+from service.index import BacktestState
+from service.log import EventLog
+from service.reliability import reliability_svg
+
+BacktestId = Annotated[UUID, PathParameter()]
+_scores_decoder = msgspec.json.Decoder(Scores)
+_encoder = msgspec.json.Encoder()
+
+
+def _view(state: BacktestState, runner: BacktestRunner) -> BacktestView:
+    live = runner.running.get(state.id)
+    status = state.status
+    if live is not None and status in ("queued", "running"):
+        status = "running"
+    return BacktestView(
+        id=state.id,
+        status=status,
+        progress=state.progress if live is None else max(live, state.progress),
+        request=state.request,
+        error=state.error,
+        scores=None if state.result is None else _scores_decoder.decode(state.result),
+        requested_at=state.requested_at,
+        position=state.position,
+    )
+
+
+def _check_scenarios(log: EventLog, request: BacktestRequest) -> None:
+    known = log.index.matches.scenarios
+    errors = [
+        FieldError(f"scenario_ids[{i}]", f"no scenario {s!r}")
+        for i, s in enumerate(request.scenario_ids or [])
+        if s not in known
+    ]
+    errors += [
+        FieldError(f"rules.{s}", f"no scenario {s!r}")
+        for s in request.rules or {}
+        if s not in known
+    ]
+    if errors:
+        raise InvalidInput(errors)
+
+
+async def _state(log: EventLog, backtest_id: UUID) -> BacktestState:
+    state = await await_record(log, lambda: log.index.backtests.get(backtest_id))
+    if state is None:
+        msg = f"no backtest {backtest_id}"
+        raise NotFound(msg)
+    return state
+
+
+@lru_cache(maxsize=64)
+def _svg(backtest_id: UUID, result: str) -> bytes:
+    return reliability_svg(_scores_decoder.decode(result), title=f"Backtest {backtest_id}")
+
+
+class BacktestsController(Controller):
+    path = "/v1/backtests"
+    tags = ["backtests"]
+
+    @post("/", status_code=202, summary="Start a backtest")
+    async def start(
+        self, data: JSONBody[BacktestRequest], log: Log, backtests: Backtests
+    ) -> Response[BacktestView]:
+        check_request(data)
+        await own_writes_visible(log)
+        _check_scenarios(log, data)
+        backtest_id = uuid4()
+        body = _encoder.encode(data).decode()
+        (recording,) = await commit(log, lambda at: [BacktestRecord.request(backtest_id, body, at)])
+        backtests.submit(backtest_id)
+        view = BacktestView(
+            id=backtest_id,
+            status="queued",
+            progress=0.0,
+            request=data,
+            error=None,
+            scores=None,
+            requested_at=recording.domain_event.timestamp,  # type: ignore[attr-defined]
+            position=recording.notification.id,
+        )
+        headers = {"Location": f"/v1/backtests/{backtest_id}"}
+        return Response(view, status_code=202, headers=headers)
+
+    @get("/", summary="Recent backtests, newest first")
+    async def list_backtests(
+        self,
+        log: Log,
+        backtests: Backtests,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> BacktestList:
+        await own_writes_visible(log)
+        with log.index.reading():
+            states = sorted(log.index.backtests.values(), key=lambda s: -s.position)[:limit]
+        return BacktestList(backtests=[_view(s, backtests) for s in states])
+
+    @get("/{backtest_id:uuid}", summary="A backtest: status, progress, scores")
+    async def get_backtest(
+        self, backtest_id: BacktestId, log: Log, backtests: Backtests
+    ) -> BacktestView:
+        return _view(await _state(log, backtest_id), backtests)
+
+    @get(
+        "/{backtest_id:uuid}/reliability.svg",
+        summary="The reliability diagram (SVG)",
+        media_type="image/svg+xml",
+    )
+    async def reliability(self, backtest_id: BacktestId, log: Log) -> Response[bytes]:
+        state = await _state(log, backtest_id)
+        if state.result is None:
+            msg = f"backtest {backtest_id} is {state.status}: no diagram yet"
+            raise Conflict(msg)
+        svg = await to_thread.run_sync(_svg, backtest_id, state.result)
+        headers = {"Cache-Control": "public, max-age=86400, immutable"}
+        return Response(svg, media_type="image/svg+xml", headers=headers)
