@@ -1,0 +1,70 @@
+"""A backtest that was running when the server died is finished after a restart."""
+
+import time
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import msgspec
+import pytest
+
+from service.cli import import_lines
+from service.log import EventLog
+from service.settings import Settings
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+# Fine enough a grid that the run is still going when the server is killed.
+REQUEST = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "PT15M"}
+
+
+def heavy_store(data: Path, scenarios: int = 60) -> None:
+    """Resolved scenarios whose rules match many demo events: a run takes a while."""
+    lines = []
+    for i in range(scenarios):
+        definition = {
+            "title": f"load {i}", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+            "deadline": "2026-12-31T00:00:00Z", "prior": 0.3,
+            "rules": [
+                {"name": kind, "match": {"kind": kind}, "bayes_factor": 1.1 + i / 100,
+                 "half_life_days": 30}
+                for kind in ("negotiation", "tariff_change", "export_approval", "signal")
+            ],
+        }  # fmt: skip
+        lines.append(msgspec.json.encode({"type": "scenario", "scenario_id": f"load-{i:03d}",
+                                          "definition": definition}))  # fmt: skip
+        resolution = {"outcome": "yes", "resolved_at": "2026-10-01T00:00:00Z"}
+        lines.append(msgspec.json.encode({"type": "resolution", "scenario_id": f"load-{i:03d}",
+                                          "resolution": resolution}))  # fmt: skip
+    import_lines(Settings(data_dir=data), lines)
+
+
+def status_in_store(data: Path, backtest_id: str) -> str:
+    """The backtest's status as the log on disk tells it (no server running)."""
+    with EventLog(Settings(data_dir=data)) as log:
+        assert log.catch_up(30)
+        return log.index.backtests[UUID(backtest_id)].status
+
+
+def test_a_killed_backtest_is_finished_after_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    heavy_store(data)
+    server = ServerProcess(data, extra_args=("--demo",)).start()
+    try:
+        response = httpx.post(f"{server.base_url}/v1/backtests", json=REQUEST, timeout=10)
+        assert response.status_code == 202
+        backtest_id = response.json()["id"]
+    finally:
+        server.kill()
+    assert status_in_store(data, backtest_id) in ("queued", "running")
+
+    with ServerProcess(data) as restarted:
+        deadline = time.monotonic() + 120
+        body = httpx.get(f"{restarted.base_url}/v1/backtests/{backtest_id}").json()
+        while body["status"] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            body = httpx.get(f"{restarted.base_url}/v1/backtests/{backtest_id}").json()
+    assert body["status"] == "done", body
+    assert body["scores"]["overall"]["n_scenarios"] >= 1
+    assert body["request"] == {**REQUEST, "step": "PT900S"}  # durations come back canonical

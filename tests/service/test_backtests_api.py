@@ -1,0 +1,266 @@
+"""The Backtests section of the API, through litestar's test client."""
+
+import io
+import math
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from service.app import create_app
+from service.cli import demo_lines, import_lines
+from service.settings import Settings
+from tests.service.events_data import signal
+
+Client = TestClient  # type: ignore[type-arg]
+WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "P15D"}
+
+
+@pytest.fixture
+def demo(settings: Settings) -> Iterator[Client]:
+    import_lines(settings, demo_lines())
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def finished(client: Client, backtest_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/v1/backtests/{backtest_id}").json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.05)
+    raise TimeoutError(backtest_id)
+
+
+def run(client: Client, **request: Any) -> dict[str, Any]:
+    response = client.post("/v1/backtests", json={**WINDOW, **request})
+    assert response.status_code == 202, response.text
+    return finished(client, response.json()["id"])
+
+
+def grid(start: str, stop: str, step: timedelta) -> list[datetime]:
+    t = datetime.fromisoformat(start)
+    end = datetime.fromisoformat(stop)
+    times = []
+    while t <= end:
+        times.append(t)
+        t += step
+    return times
+
+
+def test_post_answers_202_with_an_id_and_a_location(demo: Client) -> None:
+    response = demo.post("/v1/backtests", json=WINDOW)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["progress"] == 0.0
+    assert body["request"] == WINDOW
+    assert response.headers["location"] == f"/v1/backtests/{body['id']}"
+
+
+def test_a_finished_backtest_has_the_shapes_of_the_contract(demo: Client) -> None:
+    body = run(demo)
+    assert body["status"] == "done"
+    assert body["progress"] == 1.0
+    assert body["error"] is None
+    scores = body["scores"]
+    assert set(scores["overall"]) == {
+        "brier", "log", "brier_prior", "brier_half", "skill", "ece", "sharpness",
+        "n_samples", "n_scenarios",
+    }  # fmt: skip
+    assert {
+        "scenario_id", "outcome", "brier", "log", "brier_prior", "brier_half", "skill",
+        "n_samples",
+    } == set(scores["scenarios"][0])  # fmt: skip
+    assert [b["lo"] for b in scores["calibration"]] == pytest.approx([i / 10 for i in range(10)])
+    assert set(scores["calibration"][0]) == {"lo", "hi", "mean_forecast", "observed_rate", "count"}
+
+
+def test_every_score_equals_a_recomputation_from_served_forecasts(demo: Client) -> None:
+    """Sample each resolved scenario's served forecasts on the grid, as an outside
+    client would, and score them by model.md."""
+    body = run(demo)
+    times = grid(WINDOW["from"], WINDOW["to"], timedelta(days=15))
+    briers, priors, logs = [], [], []
+    for scored in body["scores"]["scenarios"]:
+        scenario = demo.get(f"/v1/scenarios/{scored['scenario_id']}").json()
+        definition = scenario["definition"]
+        opens = datetime.fromisoformat(definition.get("opens_at") or scenario["first_recorded_at"])
+        end = min(
+            datetime.fromisoformat(definition["deadline"]),
+            datetime.fromisoformat(scenario["resolution"]["resolved_at"]),
+        )
+        y = 1.0 if scenario["resolution"]["outcome"] == "yes" else 0.0
+        ps = []
+        for t in times:
+            if opens <= t < end:
+                served = demo.get(
+                    f"/v1/forecasts/{scored['scenario_id']}",
+                    params={"as_of": t.isoformat().replace("+00:00", "Z")},
+                ).json()
+                ps.append(served["probability"])
+        assert scored["n_samples"] == len(ps)
+        brier = sum((p - y) ** 2 for p in ps) / len(ps)
+        clipped = [min(max(p, 1e-6), 1 - 1e-6) for p in ps]
+        log = sum(-math.log(p if y else 1 - p) for p in clipped) / len(ps)
+        prior = (definition["prior"] - y) ** 2
+        assert scored["brier"] == pytest.approx(brier, abs=1e-12)
+        assert scored["log"] == pytest.approx(log, abs=1e-12)
+        assert scored["brier_prior"] == pytest.approx(prior, abs=1e-12)
+        assert scored["skill"] == pytest.approx(1 - brier / prior, abs=1e-12)
+        briers.append(brier)
+        priors.append(prior)
+        logs.append(log)
+    overall = body["scores"]["overall"]
+    assert overall["brier"] == pytest.approx(sum(briers) / len(briers), abs=1e-12)
+    assert overall["log"] == pytest.approx(sum(logs) / len(logs), abs=1e-12)
+    assert overall["skill"] == pytest.approx(1 - sum(briers) / sum(priors), abs=1e-12)
+
+
+def test_annulled_and_unresolved_scenarios_are_not_scored(demo: Client) -> None:
+    scenarios = demo.get("/v1/scenarios").json()["scenarios"]
+    unresolved = {s["id"] for s in scenarios if s["resolution"] is None}
+    victim = sorted(unresolved)[0]
+    demo.post(
+        f"/v1/scenarios/{victim}/resolution",
+        json={"outcome": "annulled", "resolved_at": "2026-06-01T00:00:00Z"},
+    )
+    scored = {s["scenario_id"] for s in run(demo)["scores"]["scenarios"]}
+    resolved = {
+        s["id"] for s in scenarios if s["resolution"] and s["resolution"]["outcome"] != "annulled"
+    }
+    assert scored == resolved
+    assert victim not in scored
+    assert not unresolved & scored
+
+
+def test_scenario_ids_limit_what_is_scored(demo: Client) -> None:
+    body = run(demo, scenario_ids=["us-h20-approval-2025"])
+    assert [s["scenario_id"] for s in body["scores"]["scenarios"]] == ["us-h20-approval-2025"]
+    assert body["scores"]["overall"]["n_scenarios"] == 1
+
+
+def test_what_if_rules_change_the_scores_but_not_the_store(demo: Client) -> None:
+    events_before = demo.get("/v1/events", params={"limit": 1000}).json()
+    scenario_before = demo.get("/v1/scenarios/us-h20-approval-2025").json()
+    forecasts_before = demo.get("/v1/forecasts", params={"as_of": "2025-08-01T00:00:00Z"}).json()
+    plain = run(demo, scenario_ids=["us-h20-approval-2025"])
+    rules = [
+        {
+            "name": "any negotiation",
+            "match": {"kind": "negotiation"},
+            "bayes_factor": 3.0,
+        }
+    ]
+    what_if = run(
+        demo, scenario_ids=["us-h20-approval-2025"], rules={"us-h20-approval-2025": rules}
+    )
+    assert what_if["request"]["rules"]["us-h20-approval-2025"][0]["name"] == "any negotiation"
+    assert what_if["scores"]["overall"]["brier"] != plain["scores"]["overall"]["brier"]
+    assert demo.get("/v1/events", params={"limit": 1000}).json() == events_before
+    assert demo.get("/v1/scenarios/us-h20-approval-2025").json() == scenario_before
+    after = demo.get("/v1/forecasts", params={"as_of": "2025-08-01T00:00:00Z"}).json()
+    assert after == forecasts_before
+
+
+def test_a_backtest_is_blind_to_events_appended_after_it_was_requested(
+    settings: Settings,
+) -> None:
+    """It evaluates the log as it stood at the request, so a rerun gives the same scores."""
+    with TestClient(create_app(settings)) as client:
+        client.put(
+            "/v1/scenarios/blind",
+            json={
+                "title": "t", "question": "q", "opens_at": "2025-01-01T00:00:00Z",
+                "deadline": "2025-12-31T00:00:00Z", "prior": 0.5, "timing": "none",
+                "rules": [{"name": "x", "match": {"kind": "signal", "where": {"label": "x"}},
+                           "bayes_factor": 4.0}],
+            },
+        )  # fmt: skip
+        client.post(
+            "/v1/scenarios/blind/resolution",
+            json={"outcome": "yes", "resolved_at": "2025-12-01T00:00:00Z"},
+        )
+        first = run(client)
+        client.post("/v1/events", json=signal("x", occurred_at="2025-02-01T00:00:00Z"))
+        second = run(client)
+    assert first["scores"]["overall"]["brier"] == pytest.approx(0.25, abs=1e-12)
+    assert second["scores"]["overall"]["brier"] < 0.25
+
+
+def test_the_reliability_diagram_is_svg_with_one_mark_per_non_empty_bin(demo: Client) -> None:
+    body = run(demo)
+    response = demo.get(f"/v1/backtests/{body['id']}/reliability.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    root = ET.parse(io.BytesIO(response.content)).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    marks = {
+        element.get("id") for element in root.iter() if (element.get("id") or "").startswith("bin-")
+    }
+    non_empty = {f"bin-{i}" for i, b in enumerate(body["scores"]["calibration"]) if b["count"]}
+    assert marks == non_empty
+    text = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Brier" in response.text or "Brier" in text
+
+
+def test_backtests_are_listed_newest_first(demo: Client) -> None:
+    first = run(demo)
+    second = run(demo, scenario_ids=["us-h20-approval-2025"])
+    listed = demo.get("/v1/backtests").json()["backtests"]
+    assert [b["id"] for b in listed[:2]] == [second["id"], first["id"]]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"step": "P0D"}, "step"),
+        ({"step": "often"}, "step"),
+        ({"to": "2024-01-01T00:00:00Z"}, "to"),
+        ({"from": "2025-01-01T00:00:00"}, "from"),
+        ({"step": "PT1S"}, "step"),
+        ({"scenario_ids": ["no-such-scenario"]}, "scenario_ids[0]"),
+        ({"rules": {"no-such-scenario": []}}, "rules.no-such-scenario"),
+        (
+            {
+                "rules": {
+                    "us-h20-approval-2025": [
+                        {
+                            "name": "r",
+                            "match": {"kind": "signal", "where": {"nope": 1}},
+                            "bayes_factor": 2,
+                        }
+                    ]
+                }
+            },
+            "rules.us-h20-approval-2025[0].match.where.nope",
+        ),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_request_is_422_and_starts_nothing(
+    demo: Client, changes: dict[str, Any], field: str
+) -> None:
+    response = demo.post("/v1/backtests", json={**WINDOW, **changes})
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert demo.get("/v1/backtests").json()["backtests"] == []
+
+
+def test_an_unknown_backtest_is_404(demo: Client) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert demo.get(f"/v1/backtests/{missing}").status_code == 404
+    assert demo.get(f"/v1/backtests/{missing}/reliability.svg").status_code == 404
+
+
+def test_progress_is_recorded_in_the_log(demo: Client, settings: Settings) -> None:
+    body = run(demo)
+    assert body["status"] == "done"
+    assert datetime.fromisoformat(body["requested_at"]) <= datetime.now(UTC)
+    later = demo.post("/v1/events", json=signal("after")).json()
+    assert later["position"] > body["position"] + 1
