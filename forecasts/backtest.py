@@ -2,9 +2,9 @@
 
 The grid is t_i = start + i * step (t_i <= stop), kept where the scenario was
 open: t0 <= t_i < min(resolved_at, deadline). ``forecasts_on_grid`` evaluates
-them in one vectorised call (numpy over grid x matches); ``forecasts_one_by_one``
-is the naive loop over the same function, kept as the benchmark's baseline and
-as a test oracle.
+them in one vectorised call (``grid.grid_terms``: prefix sums over each rule's
+matches); ``forecasts_one_by_one`` is the naive loop calling the single-time
+model per grid point, kept as the benchmark's baseline and as a test oracle.
 """
 
 from collections.abc import Sequence
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import expit
 
+from forecasts.grid import grid_terms
 from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
 
 
@@ -37,7 +38,8 @@ def forecasts_on_grid(
     """p at every time of ``times`` (all open), in one evaluation."""
     if times.shape[0] == 0:
         return np.empty(0)
-    return np.asarray(expit(terms(model, matches, times, known).log_odds), dtype=np.float64)
+    log_odds, _ = grid_terms(model, matches, times, known)
+    return np.asarray(expit(log_odds), dtype=np.float64)
 
 
 def forecasts_one_by_one(

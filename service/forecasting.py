@@ -18,6 +18,7 @@ import msgspec
 import numpy as np
 
 from domain.errors import FieldError, InvalidInput
+from forecasts.grid import grid_terms
 from forecasts.model import (
     Z80,
     Z95,
@@ -251,9 +252,9 @@ class Forecaster:
             t = first + step * np.arange(count, dtype=np.float64)
             arrays = version.arrays(self.index.matches.retracted)
             status = status_at(t, model.deadline, scenario.resolution, known)
-            found = terms(model, arrays, t, known)
-        p = probabilities(found.log_odds, status)
-        lo, hi = interval(found.log_odds, found.variance, Z80)
+            log_odds, variance = grid_terms(model, arrays, t, known)
+        p = probabilities(log_odds, status)
+        lo, hi = interval(log_odds, variance, Z80)
         points = [
             HistoryPoint(
                 t=_time(float(t[i])),
