@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.backtest import BACKTEST_BENCHMARKS
 from benchmarks.core import (
     SCRATCH_PARENT,
     Benchmark,
@@ -25,10 +26,15 @@ from benchmarks.core import (
     machine_busy,
     scratch_dir,
 )
+from benchmarks.forecasts import FORECAST_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 
 BUSY_WARNING = 0.15
-BENCHMARKS: tuple[Benchmark, ...] = (*WRITE_BENCHMARKS,)
+BENCHMARKS: tuple[Benchmark, ...] = (
+    *WRITE_BENCHMARKS,
+    *FORECAST_BENCHMARKS,
+    *BACKTEST_BENCHMARKS,
+)
 
 
 def cpu_model() -> str:

@@ -17,12 +17,18 @@ from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
 
 
 def grid(start: float, stop: float, step: float) -> Floats:
+    """t_i = start + i * step for every i with t_i <= stop, as floats compute them
+    (the count is corrected where (stop - start) / step rounds across an integer)."""
     if step <= 0:
         msg = "step must be positive"
         raise ValueError(msg)
     if stop < start:
         return np.empty(0)
     count = int(np.floor((stop - start) / step)) + 1
+    while start + step * count <= stop:
+        count += 1
+    while count > 0 and start + step * (count - 1) > stop:
+        count -= 1
     return start + step * np.arange(count, dtype=np.float64)
 
 

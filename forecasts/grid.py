@@ -76,7 +76,8 @@ def _rule_terms(rule: RuleModel, occurred: Floats, t: Floats) -> tuple[Floats, F
 def grid_terms(
     model: ScenarioModel, matches: Sequence[RuleMatches], t: Floats, known: float = np.inf
 ) -> tuple[Floats, Floats]:
-    """(ln odds, variance) at every time of ``t``, which must be sorted ascending."""
+    """(ln odds, variance) at every time of ``t``, which must be sorted ascending
+    (the decay is carried forward in time)."""
     log_odds = np.full(t.shape[0], model.prior_logit)
     variance = np.full(t.shape[0], model.prior_variance)
     for rule, rule_matches in zip(model.rules, matches, strict=True):

@@ -98,7 +98,9 @@ def score_scenario(samples: ScenarioSamples) -> ScenarioScore:
 
 def bin_index(p: Floats) -> NDArray[np.int64]:
     """The calibration bin of each forecast; 1.0 falls in the last bin."""
-    return np.minimum(np.floor(p * BINS), BINS - 1).astype(np.int64)
+    index = np.floor(p * BINS)
+    index = np.where(index / BINS > p, index - 1, index)  # p * 10 rounded up across a bound
+    return np.clip(index, 0, BINS - 1).astype(np.int64)
 
 
 def calibration(p: Floats, y: Floats) -> tuple[list[CalibrationBin], float]:

@@ -52,7 +52,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         runner = BacktestRunner(log)
         runner.start()
         app.state.log = log
-        app.state.forecaster = Forecaster(log.index, clock, settings.tick_seconds)
+        app.state.forecaster = Forecaster(log, clock, settings.tick_seconds)
         app.state.backtests = runner
         try:
             yield

@@ -18,6 +18,7 @@ import msgspec
 import numpy as np
 
 from domain.errors import FieldError, InvalidInput
+from forecasts.backtest import grid
 from forecasts.grid import grid_terms
 from forecasts.model import (
     Z80,
@@ -37,6 +38,7 @@ from service.api.schemas import (
     HistoryPoint,
 )
 from service.index import LogIndex
+from service.log import EventLog
 from service.matchindex import ScenarioMatches, VersionMatches
 
 INF = float("inf")
@@ -67,8 +69,9 @@ def etag_of(body: bytes) -> str:
 
 
 class Forecaster:
-    def __init__(self, index: LogIndex, clock: Callable[[], datetime], tick_seconds: float) -> None:
-        self.index = index
+    def __init__(self, log: EventLog, clock: Callable[[], datetime], tick_seconds: float) -> None:
+        self.log = log
+        self.index: LogIndex = log.index
         self.clock = clock
         self.tick = tick_seconds
         self._lock = threading.Lock()
@@ -245,11 +248,14 @@ class Forecaster:
                 return None
             model = version.model
             first = model.opens_at if start is None else start
-            count = int(np.floor((stop - first) / step)) + 1 if stop >= first else 0
-            if count > max_points:
-                msg = f"{count} points is more than {max_points}: use a longer step"
+            if stop >= first and (stop - first) / step + 1 > max_points + 1:
+                msg = f"more than {max_points} points: use a longer step"
                 raise InvalidInput([FieldError("step", msg)])
-            t = first + step * np.arange(count, dtype=np.float64)
+            t = grid(first, stop, step)
+            if t.shape[0] > max_points:
+                msg = f"{t.shape[0]} points is more than {max_points}: use a longer step"
+                raise InvalidInput([FieldError("step", msg)])
+            count = t.shape[0]
             arrays = version.arrays(self.index.matches.retracted)
             status = status_at(t, model.deadline, scenario.resolution, known)
             log_odds, variance = grid_terms(model, arrays, t, known)

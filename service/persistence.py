@@ -44,27 +44,44 @@ class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
             self.stop()
 
 
+class _Subscribers:
+    """The subscriptions in this process to each database file, so that a commit
+    through any recorder instance (the writer's, the projection runner's) wakes
+    every subscription to that file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_file: dict[str, weakref.WeakSet[PollingSubscription]] = {}
+
+    def add(self, db_name: str, subscription: PollingSubscription) -> None:
+        with self._lock:
+            self._by_file.setdefault(db_name, weakref.WeakSet()).add(subscription)
+
+    def wake(self, db_name: str) -> None:
+        with self._lock:
+            subscriptions = list(self._by_file.get(db_name, ()))
+        for subscription in subscriptions:
+            subscription.wake()
+
+
+_subscribers = _Subscribers()
+
+
 class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, *args: Any, poll_interval: float = 0.25, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.poll_interval = poll_interval
-        self._subscriptions: weakref.WeakSet[PollingSubscription] = weakref.WeakSet()
-        self._lock = threading.Lock()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super().insert_events(stored_events, **kwargs)
-        with self._lock:
-            subscriptions = list(self._subscriptions)
-        for subscription in subscriptions:
-            subscription.wake()
+        _subscribers.wake(self.datastore.pool.db_name)
         return ids
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> PollingSubscription:
         subscription = PollingSubscription(self, gt, topics, self.poll_interval)
-        with self._lock:
-            self._subscriptions.add(subscription)
+        _subscribers.add(self.datastore.pool.db_name, subscription)
         return subscription
 
 

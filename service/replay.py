@@ -72,7 +72,7 @@ def check(settings: Settings, url: str, attempts: int = 3) -> ReplayReport:
     log, seconds = rebuild(settings)
     try:
         report = ReplayReport(records=log.index.position, seconds=seconds, position=0)
-        forecaster = Forecaster(log.index, utc_now, settings.tick_seconds)
+        forecaster = Forecaster(log, utc_now, settings.tick_seconds)
         with httpx.Client(base_url=url, timeout=30) as client:
             for _ in range(attempts):
                 report.differences.clear()

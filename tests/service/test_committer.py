@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -97,3 +98,14 @@ def test_stop_commits_what_was_submitted(settings: Settings) -> None:
     assert all(len(f.result(timeout=0)) == 1 for f in futures)
     with EventLog(settings) as reopened:
         assert reopened.head() == 20
+
+
+def test_a_commit_wakes_the_projection_without_waiting_for_the_poll(settings: Settings) -> None:
+    """With polling every minute, only the wake-up on commit can apply the event in time."""
+    slow_poll = msgspec.structs.replace(settings, poll_interval_s=60.0)
+    with EventLog(slow_poll) as event_log:
+        assert event_log.catch_up(10)
+        event_log.index.reached(1, 0.5)  # let the runner take over from the bulk catch-up
+        for _ in range(3):
+            (recording,) = event_log.committer.submit(records(uuid4())).result(timeout=5)
+            assert event_log.index.reached(recording.notification.id, 10)

@@ -1,0 +1,152 @@
+"""Backtest benchmark: 100 scenarios x 3 years daily x 100,000 events.
+
+The store is built in process (scenarios, then the events through the event
+store, then resolutions), then loaded by an ``EventLog`` as the service would.
+The timed part is ``service.backtests.evaluate``: every scenario's whole grid
+at once. The baseline is the naive loop over the same inputs, one call of the
+model per grid point (``forecasts.backtest.forecasts_one_by_one``); it is run on
+a sample of the scenarios and scaled, which the metric's note says.
+"""
+
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from benchmarks.core import Context, Metric, Target
+from domain.backtests import BacktestRequest
+from domain.matching import Match
+from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
+from domain.scenarios import Resolution, Rule, ScenarioDefinition
+from forecasts.backtest import forecasts_on_grid, forecasts_one_by_one, grid, open_samples
+from service.backtests import _inputs, evaluate
+from service.log import EventLog, TradewindsStore
+from service.persistence import eventsourcing_env
+from service.settings import Settings
+
+SCENARIOS = 100
+EVENTS = 100_000
+LABELS = 2_000
+START = datetime(2023, 1, 1, tzinfo=UTC)
+YEARS = 3
+NAIVE_SAMPLE = 5
+
+
+def _definition(i: int) -> ScenarioDefinition:
+    rules = [
+        Rule(
+            name=f"r{j}",
+            match=Match(
+                kind="signal",
+                where={"label": {"in": [f"l{(i * 7 + j * 13 + k) % LABELS}" for k in range(5)]}},
+            ),
+            bayes_factor=0.7 + 0.2 * j,
+            half_life_days=90.0 if j % 2 else None,
+            repeat_discount=0.8,
+        )
+        for j in range(4)
+    ]  # fmt: skip
+    return ScenarioDefinition(
+        title=f"scenario {i}",
+        question="?",
+        opens_at=START + timedelta(days=i),
+        deadline=START + timedelta(days=365 * YEARS + 30),
+        prior=0.1 + 0.8 * (i % 10) / 10,
+        rules=rules,
+    )
+
+
+def build_store(settings: Settings) -> None:
+    """100 scenarios, 100,000 signal events over 3 years, then the resolutions."""
+    app = TradewindsStore(eventsourcing_env(settings))
+    now = datetime.now(UTC)
+    encoder = msgspec.json.Encoder()
+    scenarios = [
+        ScenarioRecord.define(f"bench-{i:03d}", encoder.encode(_definition(i)).decode(), now)
+        for i in range(SCENARIOS)
+    ]
+    app.save(*scenarios)
+    span = 365 * YEARS * 86_400
+    for start in range(0, EVENTS, 5_000):
+        records = []
+        for n in range(start, min(start + 5_000, EVENTS)):
+            occurred = START + timedelta(seconds=span * n / EVENTS)
+            body = encoder.encode(
+                {"kind": "signal", "occurred_at": occurred, "summary": f"event {n}",
+                 "label": f"l{(n * 7919) % LABELS}"}
+            ).decode()  # fmt: skip
+            records.append(EventRecord.record(uuid.uuid4(), body, now))
+        app.events.put([e for r in records for e in r.collect_events()])
+    resolutions = [
+        ResolutionRecord.record(
+            f"bench-{i:03d}",
+            encoder.encode(
+                Resolution(outcome="yes" if i % 3 else "no", resolved_at=START + timedelta(
+                    days=365 * YEARS - i))
+            ).decode(),
+            now,
+        )
+        for i in range(SCENARIOS)
+    ]  # fmt: skip
+    app.save(*resolutions)
+    app.close()
+
+
+def backtest(ctx: Context) -> Sequence[Metric]:
+    settings = Settings(data_dir=ctx.scratch / "backtest")
+    started = time.perf_counter()
+    build_store(settings)
+    built = time.perf_counter() - started
+    request = BacktestRequest(
+        start=START, stop=START + timedelta(days=365 * YEARS), step=timedelta(days=1)
+    )
+    with EventLog(settings) as log:
+        while not log.catch_up(120):
+            pass
+        known = log.head_time()
+        runs = []
+        for _ in range(ctx.reps(3)):
+            t0 = time.perf_counter()
+            scores = evaluate(log.index, request, known)
+            runs.append(time.perf_counter() - t0)
+        vectorised = min(runs)
+        inputs = _inputs(log.index, request, known)
+    times = grid(request.start.timestamp(), request.stop.timestamp(), 86_400.0)
+    sample = inputs[:NAIVE_SAMPLE]
+    t0 = time.perf_counter()
+    for item in sample:
+        at = open_samples(times, item.model.opens_at, item.model.deadline, item.resolved_at)
+        forecasts_one_by_one(item.model, item.matches, at, known)
+    naive_sample = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for item in sample:
+        at = open_samples(times, item.model.opens_at, item.model.deadline, item.resolved_at)
+        forecasts_on_grid(item.model, item.matches, at, known)
+    vector_sample = time.perf_counter() - t0
+    naive = naive_sample * len(inputs) / len(sample)
+    overall = scores.overall
+    samples = 0 if overall is None else overall.n_samples
+    return [
+        Metric(
+            "backtest_store_build_s", built, "s", note="100 scenarios + 100k events, in process"
+        ),
+        Metric(
+            "backtest_100x3y_s",
+            vectorised,
+            "s",
+            note=f"{samples:,} samples; target: under 10 s",
+        ),
+        Metric(
+            "backtest_speedup_vs_naive",
+            naive / vectorised,
+            "x",
+            targets=(Target(50.0, on="value"),),
+            note=f"naive loop timed on {len(sample)} scenarios and scaled to {len(inputs)}; "
+            f"same {len(sample)} vectorised: {naive_sample / vector_sample:.0f}x",
+        ),
+    ]
+
+
+BACKTEST_BENCHMARKS = (backtest,)
