@@ -7,8 +7,7 @@ from msgspec import Meta, Struct, field
 
 from domain.errors import FieldError, InvalidInput
 from domain.events import AwareTime
-from domain.matching import validate_match
-from domain.scenarios import Rule, Slug
+from domain.scenarios import Rule, Slug, rule_errors
 
 MAX_SAMPLES_PER_SCENARIO = 100_000
 
@@ -40,12 +39,6 @@ def check_request(request: BacktestRequest) -> None:
                 FieldError("step", f"more than {MAX_SAMPLES_PER_SCENARIO} samples per scenario")
             )
     for scenario_id, rules in (request.rules or {}).items():
-        seen: set[str] = set()
-        for i, rule in enumerate(rules):
-            path = f"rules.{scenario_id}[{i}]"
-            if rule.name in seen:
-                errors.append(FieldError(f"{path}.name", f"duplicate rule name {rule.name!r}"))
-            seen.add(rule.name)
-            errors.extend(validate_match(rule.match, f"{path}.match"))
+        errors.extend(rule_errors(rules, f"rules.{scenario_id}"))
     if errors:
         raise InvalidInput(errors)

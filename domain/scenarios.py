@@ -72,11 +72,18 @@ def check_definition(definition: ScenarioDefinition, opened_at: datetime | None 
     opens = definition.opens_at or opened_at
     if opens is not None and definition.deadline <= opens:
         errors.append(FieldError("deadline", "must be after opens_at"))
-    seen: set[str] = set()
-    for i, rule in enumerate(definition.rules):
-        if rule.name in seen:
-            errors.append(FieldError(f"rules[{i}].name", f"duplicate rule name {rule.name!r}"))
-        seen.add(rule.name)
-        errors.extend(validate_match(rule.match, f"rules[{i}].match"))
+    errors.extend(rule_errors(definition.rules, "rules"))
     if errors:
         raise InvalidInput(errors)
+
+
+def rule_errors(rules: list[Rule], path: str) -> list[FieldError]:
+    """Duplicate rule names and matches that do not fit the kinds they name."""
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        if rule.name in seen:
+            errors.append(FieldError(f"{path}[{i}].name", f"duplicate rule name {rule.name!r}"))
+        seen.add(rule.name)
+        errors.extend(validate_match(rule.match, f"{path}[{i}].match"))
+    return errors
