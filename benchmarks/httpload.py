@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MakeRequest = Callable[[int], bytes]
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _HEADER_END = b"\r\n\r\n"
+_NO_BODY = frozenset({204, 304})
 
 
 def post_request(host: str, port: int, path: str, body: bytes) -> bytes:
@@ -83,10 +85,25 @@ class LoadResult:
         return self.requests / self.elapsed_s
 
 
-def _check(status: int, body: bytes, expect: int) -> None:
+def check_status(status: int, body: bytes, expect: int) -> None:
     if status != expect:
-        msg = f"unexpected HTTP {status}: {body[:300]!r}"
+        msg = f"unexpected HTTP {status} (expected {expect}): {body[:300]!r}"
         raise RuntimeError(msg)
+
+
+async def connect(host: str, port: int) -> Connection:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one answer; a 204/304 (or 1xx) has no body to wait for."""
+    head = await reader.readuntil(_HEADER_END)
+    status = int(head[9:12])
+    if status in _NO_BODY or status < 200:
+        return status, b""
+    return status, await reader.readexactly(_content_length(head[:-4]))
 
 
 def sequential(
@@ -112,7 +129,7 @@ def sequential(
             sent = time.perf_counter()
             status, body = conn.request(raw)
             now = time.perf_counter()
-            _check(status, body, expect)
+            check_status(status, body, expect)
             latencies.append(now - sent)
             i += 1
         elapsed = now - start
@@ -132,18 +149,16 @@ async def _client(
     latencies: list[float],
     expect: int,
 ) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader, writer = await connect(host, port)
     i = first
     try:
         while time.perf_counter() < deadline:
             raw = make_request(i)
             sent = time.perf_counter()
             writer.write(raw)
-            head = await reader.readuntil(_HEADER_END)
-            body = await reader.readexactly(_content_length(head[:-4]))
+            status, body = await read_response(reader)
             done = time.perf_counter()
-            _check(_status(head), body, expect)
+            check_status(status, body, expect)
             latencies.append(done - sent)
             i += stride
     finally:

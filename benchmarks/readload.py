@@ -1,25 +1,25 @@
 """Load for the read side, on raw keep-alive sockets like ``benchmarks.httpload``.
 
-``httpload`` finds the end of every answer by its ``Content-Length``; a 304 has none
-(it never has a body), so the GET load here reads the status first. The append-then-read
+The closed-loop GET load is ``httpload.concurrent`` with one fixed request. The append-then-read
 pairs are paced (open loop): each pair starts at its scheduled time on an idle connection
 of a pool that grows when all are busy, so a slow answer does not delay the next pair.
 """
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
 
-from benchmarks.httpload import LoadResult
-
-_HEADER_END = b"\r\n\r\n"
-_NO_BODY = frozenset({204, 304})
-
-Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+from benchmarks.httpload import (
+    Connection,
+    LoadResult,
+    check_status,
+    concurrent,
+    connect,
+    read_response,
+)
 
 
 def get_request(host: str, port: int, path: str, headers: Mapping[str, str] | None = None) -> bytes:
@@ -28,66 +28,7 @@ def get_request(host: str, port: int, path: str, headers: Mapping[str, str] | No
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _content_length(head: bytes) -> int:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    msg = f"response without Content-Length: {head[:200]!r}"
-    raise ValueError(msg)
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(_HEADER_END)
-    status = int(head[9:12])
-    if status in _NO_BODY or status < 200:
-        return status, b""
-    return status, await reader.readexactly(_content_length(head[:-4]))
-
-
-async def _connect(host: str, port: int) -> Connection:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return reader, writer
-
-
-def _check(status: int, body: bytes, expect: int) -> None:
-    if status != expect:
-        msg = f"unexpected HTTP {status} (expected {expect}): {body[:300]!r}"
-        raise RuntimeError(msg)
-
-
 # --- closed loop: N connections, one request in flight on each ------------------------------
-
-
-async def _client(
-    host: str, port: int, raw: bytes, deadline: float, latencies: list[float], expect: int
-) -> None:
-    reader, writer = await _connect(host, port)
-    try:
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            writer.write(raw)
-            status, body = await read_response(reader)
-            done = time.perf_counter()
-            _check(status, body, expect)
-            latencies.append(done - sent)
-    finally:
-        writer.close()
-
-
-async def _concurrent(
-    host: str, port: int, raw: bytes, clients: int, seconds: float, expect: int
-) -> LoadResult:
-    latencies: list[float] = []
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    deadline = start + seconds
-    await asyncio.gather(
-        *(_client(host, port, raw, deadline, latencies, expect) for _ in range(clients))
-    )
-    elapsed = time.perf_counter() - start
-    return LoadResult(len(latencies), elapsed, latencies, time.process_time() - cpu0)
 
 
 def concurrent_gets(
@@ -95,7 +36,7 @@ def concurrent_gets(
 ) -> LoadResult:
     """``clients`` connections send the same request ``raw`` for ``seconds``, each with one
     in flight; every answer must have status ``expect``."""
-    return asyncio.run(_concurrent(host, port, raw, clients, seconds, expect))
+    return concurrent(host, port, lambda _: raw, clients=clients, seconds=seconds, expect=expect)
 
 
 # --- open loop: paced append-then-read pairs ----------------------------------------------
@@ -138,7 +79,7 @@ async def _pair(
     if pool:
         reader, writer = pool.pop()
     else:
-        reader, writer = await _connect(host, port)
+        reader, writer = await connect(host, port)
         result.connections += 1
     raw = make_post(i)
     sent = time.perf_counter()
@@ -146,12 +87,12 @@ async def _pair(
     writer.write(raw)
     status, body = await read_response(reader)
     posted = time.perf_counter()
-    _check(status, body, 201)
+    check_status(status, body, 201)
     position = _position.decode(body).position
     writer.write(make_get(i, position))
     status, body = await read_response(reader)
     done = time.perf_counter()
-    _check(status, body, 200)
+    check_status(status, body, 200)
     shown = _position.decode(body).position
     if shown < position:
         msg = f"GET showed position {shown}, before the append's {position}"
