@@ -10,7 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.backtests import BacktestRequest, check_request
-from domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from domain.errors import Conflict, FieldError, InvalidInput
 from domain.records import BacktestRecord
 from forecasts.scoring import Scores
 from service.api.deps import Backtests, Log
@@ -61,11 +61,9 @@ def _check_scenarios(log: EventLog, request: BacktestRequest) -> None:
 
 
 async def _state(log: EventLog, backtest_id: UUID) -> BacktestState:
-    state = await await_record(log, lambda: log.index.backtests.get(backtest_id))
-    if state is None:
-        msg = f"no backtest {backtest_id}"
-        raise NotFound(msg)
-    return state
+    return await await_record(
+        log, lambda: log.index.backtests.get(backtest_id), f"no backtest {backtest_id}"
+    )
 
 
 @lru_cache(maxsize=64)

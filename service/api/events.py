@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from domain.errors import FieldError, InvalidInput, NotFound
+from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
 from service.api.deps import Log
@@ -74,10 +74,9 @@ class EventsController(Controller):
 
     @get("/{event_id:uuid}", summary="One world event")
     async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
-        event: Any = await await_record(log, lambda: log.index.events.get(event_id))
-        if event is None:
-            msg = f"no event {event_id}"
-            raise NotFound(msg)
+        event: Any = await await_record(
+            log, lambda: log.index.events.get(event_id), f"no event {event_id}"
+        )
         return event  # type: ignore[no-any-return]
 
     @post("/{event_id:uuid}/retraction", status_code=201, summary="Retract an event")

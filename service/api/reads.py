@@ -5,6 +5,7 @@ from typing import TypeVar
 
 from anyio import to_thread
 
+from domain.errors import NotFound
 from service.log import EventLog
 
 T = TypeVar("T")
@@ -18,14 +19,16 @@ async def own_writes_visible(log: EventLog) -> None:
         await to_thread.run_sync(log.index.reached, written, log.settings.read_your_writes_wait_s)
 
 
-async def await_record(log: EventLog, lookup: Callable[[], T | None]) -> T | None:
+async def await_record(log: EventLog, lookup: Callable[[], T | None], missing: str) -> T:
     """``lookup()`` in the index once it shows this replica's own writes; on a miss,
     wait (bounded) for it to apply the store's head (writes from elsewhere) and
-    look again."""
+    look again; still missing: ``NotFound(missing)``."""
     await own_writes_visible(log)
     found = lookup()
     if found is None and await to_thread.run_sync(
         log.catch_up, log.settings.read_your_writes_wait_s
     ):
         found = lookup()
+    if found is None:
+        raise NotFound(missing)
     return found

@@ -3,7 +3,6 @@
 from litestar import Controller, Response, get, post, put
 from litestar.params import JSONBody
 
-from domain.errors import NotFound
 from domain.scenarios import Resolution, ScenarioDefinition
 from service.api.deps import Log
 from service.api.reads import await_record, own_writes_visible
@@ -48,11 +47,9 @@ def scenario_view(state: ScenarioState) -> ScenarioView:
 
 
 async def _state(log: Log, scenario_id: str) -> ScenarioState:
-    state = await await_record(log, lambda: log.index.scenarios.get(scenario_id))
-    if state is None:
-        msg = f"no scenario {scenario_id}"
-        raise NotFound(msg)
-    return state
+    return await await_record(
+        log, lambda: log.index.scenarios.get(scenario_id), f"no scenario {scenario_id}"
+    )
 
 
 class ScenariosController(Controller):
