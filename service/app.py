@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from anyio import to_thread
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
+from service.access import PUBLIC, Scope, add_security, needs, scope_guard
 from service.api import health
 from service.api.backtests import BacktestsController
 from service.api.baseline import same_bytes
@@ -22,6 +23,8 @@ from service.api.scenarios import ScenariosController
 from service.backtests import BacktestRunner
 from service.forecasting import Forecaster
 from service.log import EventLog, utc_now
+from service.metrics import Metrics, metrics_route
+from service.observe import Observe
 from service.openapi import add_discriminators
 from service.settings import Settings
 
@@ -81,26 +84,39 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     handlers: list[ControllerRouterHandler] = [
         EventsController,
         ScenariosController,
-        ForecastsController,
+        Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),
         BacktestsController,
         health.live,
         health.ready,
     ]
+    metrics = Metrics(API_VERSION)
+    handlers.append(metrics_route(metrics))
+
+    def provide_metrics() -> Metrics:
+        return metrics
+
     if settings.benchmark_routes:
         handlers.append(same_bytes)
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={
             "log": Provide(services.log, sync_to_thread=False),
             "forecaster": Provide(services.forecaster, sync_to_thread=False),
             "backtests": Provide(services.backtests, sync_to_thread=False),
+            "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
-        on_startup=[lambda app: add_discriminators(app.openapi_schema)],
+        on_startup=[lambda app: add_discriminators(app.openapi_schema), add_security],
         debug=False,
+        logging_config=None,  # the command line configures logging (JSON lines)
+        guards=[scope_guard(settings.api_keys)],
+        middleware=[Observe(metrics, access_log=settings.access_log)],
+        request_max_body_size=settings.max_body_bytes,
     )
+    metrics.watch(lambda: app.state)
+    return app
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -109,7 +125,9 @@ def openapi_config() -> OpenAPIConfig:
         version=API_VERSION,
         description="Scenario forecasts from an event-sourced log of US-China technology-policy "
         "events.",
-        path="/schema",
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, opt=needs(PUBLIC)
+        ),
         render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
     )
 
@@ -118,4 +136,5 @@ def openapi_document(app: Litestar) -> dict[str, Any]:
     """The OpenAPI document as served, with discriminators on the event unions."""
     schema = app.openapi_schema
     add_discriminators(schema)
+    add_security(app)
     return schema.to_schema()

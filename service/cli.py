@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import msgspec
-import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -19,6 +18,7 @@ from domain.backtests import BacktestRequest, check_request
 from domain.errors import InvalidInput
 from forecasts.scoring import Scores
 from service import replay
+from service.access import InvalidKeys
 from service.app import create_app
 from service.backtests import evaluate
 from service.exchange import (
@@ -29,7 +29,9 @@ from service.exchange import (
     read_jsonl,
     write_jsonl,
 )
+from service.jsonlog import configure_json_logs
 from service.log import EventLog, utc_now
+from service.serving import is_loopback, serve
 from service.settings import Settings, settings_from_env
 
 log = logging.getLogger("tradewinds")
@@ -58,19 +60,29 @@ def demo_lines() -> list[bytes]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = msgspec.structs.replace(_settings(args), freeze_after_catch_up=True)
+    configure_json_logs()
+    if not settings.api_keys:
+        if not is_loopback(settings.host):
+            log.error(
+                "refusing to listen on %s without API keys: set TRADEWINDS_API_KEYS or "
+                "TRADEWINDS_API_KEYS_FILE, or listen on loopback (127.0.0.1)",
+                settings.host,
+            )
+            return 2
+        log.warning(
+            "no API keys configured: every route is open, so the service listens on "
+            "loopback (%s) only",
+            settings.host,
+        )
+    else:
+        log.info("%d API keys configured", len(settings.api_keys))
     # The index holds every event; default thresholds made full collections walk it
     # every few batches (a third of a batch's time, and most of the p99).
     gc.set_threshold(50_000, 20, 20)
     if args.demo:
         report = import_lines(settings, demo_lines())
         log.info("demo timeline: %d records added, %d already there", report.added, report.skipped)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(settings), settings)
     return 0
 
 
@@ -227,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except InvalidKeys as e:
+        print(f"invalid TRADEWINDS_API_KEYS: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

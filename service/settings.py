@@ -1,9 +1,12 @@
 """Settings, read from the environment once, at start (and overridable from the command line)."""
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from msgspec import Struct, field
+
+from service.access import ApiKeys, InvalidKeys
 
 
 class Settings(Struct, kw_only=True, frozen=True):
@@ -20,6 +23,15 @@ class Settings(Struct, kw_only=True, frozen=True):
     benchmark_routes: bool = False
     freeze_after_catch_up: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Access and operations (README, "Configuration"): keys, limits, logs, shutdown.
+    api_keys: ApiKeys = field(default_factory=ApiKeys)
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    request_timeout_s: float = 30.0
+    keep_alive_s: int = 5
+    max_connections: int = 1000
+    shutdown_timeout_s: int = 10
+    access_log: bool = True
 
     @property
     def sqlite_path(self) -> Path:
@@ -46,4 +58,33 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["min_position_wait_s"] = float(env["TRADEWINDS_MIN_POSITION_WAIT_S"])
     if env.get("TRADEWINDS_BENCHMARK_ROUTES") == "1":
         values["benchmark_routes"] = True
+    values.update(_operations_from_env(env))
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _operations_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """Keys (inline, or from a file such as a mounted Kubernetes secret), limits, logs."""
+    values: dict[str, object] = {}
+    keys = env.get("TRADEWINDS_API_KEYS", "")
+    if env.get("TRADEWINDS_API_KEYS_FILE"):
+        try:
+            keys += "\n" + Path(env["TRADEWINDS_API_KEYS_FILE"]).read_text()
+        except OSError as e:
+            msg = f"cannot read TRADEWINDS_API_KEYS_FILE: {e.strerror}"
+            raise InvalidKeys(msg) from None
+    if keys.strip():
+        values["api_keys"] = ApiKeys.parse(keys)
+    for name, parse in (
+        ("max_body_bytes", int),
+        ("max_header_bytes", int),
+        ("request_timeout_s", float),
+        ("keep_alive_s", int),
+        ("max_connections", int),
+        ("shutdown_timeout_s", int),
+    ):
+        variable = f"TRADEWINDS_{name.upper()}"
+        if env.get(variable):
+            values[name] = parse(env[variable])
+    if env.get("TRADEWINDS_ACCESS_LOG") == "0":
+        values["access_log"] = False
+    return values

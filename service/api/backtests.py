@@ -13,6 +13,7 @@ from domain.backtests import BacktestRequest, check_request
 from domain.errors import Conflict, FieldError, InvalidInput
 from domain.records import BacktestRecord
 from forecasts.scoring import Scores
+from service.access import Scope, needs
 from service.api.deps import Backtests, Log
 from service.api.reads import await_record, own_writes_visible
 from service.api.schemas import BacktestList, BacktestView
@@ -75,7 +76,7 @@ class BacktestsController(Controller):
     path = "/v1/backtests"
     tags = ["backtests"]
 
-    @post("/", status_code=202, summary="Start a backtest")
+    @post("/", status_code=202, summary="Start a backtest", opt=needs(Scope.admin))
     async def start(
         self, data: JSONBody[BacktestRequest], log: Log, backtests: Backtests
     ) -> Response[BacktestView]:
@@ -99,7 +100,7 @@ class BacktestsController(Controller):
         headers = {"Location": f"/v1/backtests/{backtest_id}"}
         return Response(view, status_code=202, headers=headers)
 
-    @get("/", summary="Recent backtests, newest first")
+    @get("/", summary="Recent backtests, newest first", opt=needs(Scope.read))
     async def list_backtests(
         self,
         log: Log,
@@ -111,7 +112,11 @@ class BacktestsController(Controller):
             states = sorted(log.index.backtests.values(), key=lambda s: -s.position)[:limit]
         return BacktestList(backtests=[_view(s, backtests) for s in states])
 
-    @get("/{backtest_id:uuid}", summary="A backtest: status, progress, scores")
+    @get(
+        "/{backtest_id:uuid}",
+        summary="A backtest: status, progress, scores",
+        opt=needs(Scope.read),
+    )
     async def get_backtest(
         self, backtest_id: BacktestId, log: Log, backtests: Backtests
     ) -> BacktestView:
@@ -121,6 +126,7 @@ class BacktestsController(Controller):
         "/{backtest_id:uuid}/reliability.svg",
         summary="The reliability diagram (SVG)",
         media_type="image/svg+xml",
+        opt=needs(Scope.read),
     )
     async def reliability(self, backtest_id: BacktestId, log: Log) -> Response[bytes]:
         state = await _state(log, backtest_id)

@@ -7,7 +7,9 @@ from litestar.di import NamedDependency
 from service.backtests import BacktestRunner
 from service.forecasting import Forecaster
 from service.log import EventLog
+from service.metrics import Metrics
 
 Log: TypeAlias = NamedDependency[EventLog]
 ForecasterDep: TypeAlias = NamedDependency[Forecaster]
 Backtests: TypeAlias = NamedDependency[BacktestRunner]
+MetricsDep: TypeAlias = NamedDependency[Metrics]

@@ -10,7 +10,8 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParam
 from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
-from service.api.deps import Log
+from service.access import Scope, needs
+from service.api.deps import Log, MetricsDep
 from service.api.reads import await_record, own_writes_visible
 from service.api.schemas import EventPage
 from service.commands import Receipt, append_events, retract_event
@@ -38,21 +39,38 @@ class EventsController(Controller):
     path = "/v1/events"
     tags = ["events"]
 
-    @post("/", status_code=201, summary="Append one event")
+    @post("/", status_code=201, summary="Append one event", opt=needs(Scope.write))
     async def append(
-        self, data: JSONBody[WorldEvent], log: Log, idempotency_key: IdempotencyKey = None
+        self,
+        data: JSONBody[WorldEvent],
+        log: Log,
+        metrics: MetricsDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Receipt]:
         receipts, created = await append_events(log, [data], idempotency_key, batch=False)
+        if created:
+            metrics.appended(1, batch=False)
         return Response(receipts[0], status_code=201 if created else 200)
 
-    @post("/batch", status_code=201, summary="Append 1..1000 events atomically")
+    @post(
+        "/batch",
+        status_code=201,
+        summary="Append 1..1000 events atomically",
+        opt=needs(Scope.write),
+    )
     async def append_batch(
-        self, data: JSONBody[EventBatch], log: Log, idempotency_key: IdempotencyKey = None
+        self,
+        data: JSONBody[EventBatch],
+        log: Log,
+        metrics: MetricsDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[list[Receipt]]:
         receipts, created = await append_events(log, data.events, idempotency_key, batch=True)
+        if created:
+            metrics.appended(len(receipts), batch=True)
         return Response(receipts, status_code=201 if created else 200)
 
-    @get("/", summary="Page through world events in position order")
+    @get("/", summary="Page through world events in position order", opt=needs(Scope.read))
     async def list_events(
         self,
         log: Log,
@@ -72,13 +90,18 @@ class EventsController(Controller):
         )
         return EventPage(events=events, next_after=next_after)
 
-    @get("/{event_id:uuid}", summary="One world event")
+    @get("/{event_id:uuid}", summary="One world event", opt=needs(Scope.read))
     async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
         event: Any = await await_record(
             log, lambda: log.index.events.get(event_id), f"no event {event_id}"
         )
         return event  # type: ignore[no-any-return]
 
-    @post("/{event_id:uuid}/retraction", status_code=201, summary="Retract an event")
+    @post(
+        "/{event_id:uuid}/retraction",
+        status_code=201,
+        summary="Retract an event",
+        opt=needs(Scope.write),
+    )
     async def retract(self, event_id: EventId, data: JSONBody[Retraction], log: Log) -> Receipt:
         return await retract_event(log, event_id, data.reason)

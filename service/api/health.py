@@ -2,16 +2,17 @@
 
 from litestar import Response, get
 
+from service.access import PUBLIC, needs
 from service.api.deps import Log
 from service.api.schemas import Health
 
 
-@get("/health/live", tags=["operations"], summary="The process is up")
+@get("/health/live", tags=["operations"], summary="The process is up", opt=needs(PUBLIC))
 async def live() -> dict[str, str]:
     return {"status": "live"}
 
 
-@get("/health/ready", tags=["operations"], summary="Caught up with the store")
+@get("/health/ready", tags=["operations"], summary="Caught up with the store", opt=needs(PUBLIC))
 async def ready(log: Log) -> Response[Health]:
     is_ready = log.ready()
     body = Health(

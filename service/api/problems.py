@@ -19,6 +19,7 @@ from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
 from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from service.access import Forbidden, Unauthenticated
 from service.api.forecasts import ProjectionBehind
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,16 @@ def _behind(request: Request[Any, Any, Any], exc: ProjectionBehind) -> Response[
     return problem(503, exc.detail)
 
 
+def _unauthenticated(request: Request[Any, Any, Any], exc: Unauthenticated) -> Response[Problem]:
+    response = problem(401, exc.detail)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="tradewinds"'
+    return response
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[Problem]:
+    return problem(403, exc.detail)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "an unexpected error; it has been logged")
@@ -123,6 +134,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http,
     DomainError: _domain,
     ProjectionBehind: _behind,
+    Unauthenticated: _unauthenticated,
+    Forbidden: _forbidden,
     msgspec.DecodeError: _decode,
     Exception: _unexpected,
 }

@@ -4,6 +4,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import JSONBody
 
 from domain.scenarios import Resolution, ScenarioDefinition
+from service.access import Scope, needs
 from service.api.deps import Log
 from service.api.reads import await_record, own_writes_visible
 from service.api.schemas import (
@@ -56,23 +57,27 @@ class ScenariosController(Controller):
     path = "/v1/scenarios"
     tags = ["scenarios"]
 
-    @put("/{scenario_id:str}", summary="Define or revise a scenario")
+    @put("/{scenario_id:str}", summary="Define or revise a scenario", opt=needs(Scope.admin))
     async def define(
         self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], log: Log
     ) -> Response[ScenarioReceipt]:
         receipt, created = await define_scenario(log, scenario_id, data)
         return Response(receipt, status_code=201 if created else 200)
 
-    @get("/", summary="Every scenario, current version")
+    @get("/", summary="Every scenario, current version", opt=needs(Scope.read))
     async def list_scenarios(self, log: Log) -> ScenarioList:
         await own_writes_visible(log)
         return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
 
-    @get("/{scenario_id:str}", summary="One scenario, current version")
+    @get("/{scenario_id:str}", summary="One scenario, current version", opt=needs(Scope.read))
     async def get_scenario(self, scenario_id: ScenarioId, log: Log) -> ScenarioView:
         return scenario_view(await _state(log, scenario_id))
 
-    @get("/{scenario_id:str}/versions", summary="Every version of a scenario")
+    @get(
+        "/{scenario_id:str}/versions",
+        summary="Every version of a scenario",
+        opt=needs(Scope.read),
+    )
     async def versions(self, scenario_id: ScenarioId, log: Log) -> ScenarioVersions:
         state = await _state(log, scenario_id)
         return ScenarioVersions(
@@ -88,7 +93,12 @@ class ScenariosController(Controller):
             ],
         )
 
-    @post("/{scenario_id:str}/resolution", status_code=201, summary="Resolve a scenario")
+    @post(
+        "/{scenario_id:str}/resolution",
+        status_code=201,
+        summary="Resolve a scenario",
+        opt=needs(Scope.admin),
+    )
     async def resolve(
         self, scenario_id: ScenarioId, data: JSONBody[Resolution], log: Log
     ) -> ResolutionReceipt:

@@ -1,0 +1,170 @@
+"""API keys and scopes: who may call which route.
+
+Every route handler states what it needs in its ``opt``: ``{"scope": "read"}``,
+``"write"`` or ``"admin"`` (each includes the ones before it), or ``"public"``
+for health, metrics and the OpenAPI document. One guard, installed on the app,
+checks the ``Authorization: Bearer <key>`` header against the configured keys;
+a handler that states nothing needs ``admin`` (fail closed). With no keys
+configured every route is open: the command line then serves on loopback only.
+"""
+
+import hmac
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityScheme
+from litestar.routes import HTTPRoute
+
+PUBLIC = "public"
+SCOPE_OPT = "scope"
+
+
+class Scope(IntEnum):
+    read = 1
+    write = 2
+    admin = 3
+
+
+def needs(scope: Scope | str) -> dict[str, str]:
+    """The ``opt`` of a route handler that needs ``scope`` (or is ``PUBLIC``)."""
+    return {SCOPE_OPT: scope.name if isinstance(scope, Scope) else scope}
+
+
+class Unauthenticated(Exception):
+    """No key, or a key that is not configured (401)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Forbidden(Exception):
+    """A valid key whose scope is below what the route needs (403)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidKeys(ValueError):
+    """A key list that cannot be parsed (the message never contains a key)."""
+
+
+class ApiKeys:
+    """The configured keys and their scopes. Its ``repr`` never shows a key."""
+
+    def __init__(self, scopes: dict[str, Scope] | None = None) -> None:
+        self._keys = [(key.encode(), scope) for key, scope in (scopes or {}).items()]
+
+    @classmethod
+    def parse(cls, text: str) -> "ApiKeys":
+        """``key:scope`` entries separated by commas or newlines (blank ones ignored)."""
+        scopes: dict[str, Scope] = {}
+        entries = [e.strip() for e in text.replace("\n", ",").split(",")]
+        for number, entry in enumerate((e for e in entries if e), start=1):
+            key, sep, scope = entry.rpartition(":")
+            if not sep or not key:
+                msg = f"API key entry {number} is not key:scope"
+                raise InvalidKeys(msg)
+            if scope not in Scope.__members__:
+                msg = f"API key entry {number} has scope {scope!r}; expected read, write or admin"
+                raise InvalidKeys(msg)
+            if any(c.isspace() for c in key):
+                msg = f"API key entry {number} contains white space"
+                raise InvalidKeys(msg)
+            scopes[key] = Scope[scope]
+        return cls(scopes)
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"ApiKeys({len(self._keys)} keys)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKeys) and self._keys == other._keys
+
+    def __hash__(self) -> int:
+        return hash(len(self._keys))
+
+    def scope_of(self, presented: bytes) -> Scope | None:
+        """The scope of ``presented``, comparing it with every configured key in
+        constant time (no early exit that would tell which key came close)."""
+        found: Scope | None = None
+        for key, scope in self._keys:
+            if hmac.compare_digest(key, presented):
+                found = scope
+        return found
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> bytes | None:
+    header = connection.headers.get("authorization")
+    if header is None:
+        return None
+    kind, _, token = header.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip().encode()
+
+
+def scope_guard(
+    keys: ApiKeys,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """The app's one guard: the route's scope against the presented key's."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        required = str(handler.opt.get(SCOPE_OPT))
+        if required == PUBLIC or not keys:
+            return
+        need = Scope[required] if required in Scope.__members__ else Scope.admin
+        presented = _bearer(connection)
+        if presented is None:
+            raise Unauthenticated("an API key is needed: Authorization: Bearer <key>")
+        scope = keys.scope_of(presented)
+        if scope is None:
+            raise Unauthenticated("the API key is not known")
+        if scope < need:
+            msg = f"this needs the {need.name} scope; the key has {scope.name}"
+            raise Forbidden(msg)
+
+    return guard
+
+
+BEARER = "bearer"
+
+
+def add_security(app: Litestar) -> None:
+    """State in the OpenAPI document what each operation needs: the bearer key
+    with the route's scope as the role (public operations state nothing)."""
+    schema = app.openapi_schema
+    components = schema.components
+    components.security_schemes = {
+        **(components.security_schemes or {}),
+        BEARER: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="An API key from TRADEWINDS_API_KEYS; the role listed on an "
+            "operation is the scope it needs (read < write < admin).",
+        ),
+    }
+    paths = schema.paths or {}
+    for route in app.routes:
+        item = paths.get(route.path_format)
+        if not isinstance(route, HTTPRoute) or item is None:
+            continue
+        for handler in route.route_handlers:
+            required = handler.opt.get(SCOPE_OPT)
+            if required == PUBLIC:
+                continue
+            role = required if required in Scope.__members__ else Scope.admin.name
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                if operation is not None:
+                    operation.security = [{BEARER: [role]}]

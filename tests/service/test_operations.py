@@ -1,0 +1,133 @@
+"""Metrics, request ids, JSON log lines and the body-size limit, in process."""
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.app import create_app
+from service.jsonlog import JsonFormatter, request_id
+from service.settings import Settings
+from tests.service.events_data import signal
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+BODY_LIMIT = 4096
+
+
+@pytest.fixture
+def ops(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
+    settings = Settings(data_dir=tmp_path / "data", max_body_bytes=BODY_LIMIT)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def scrape(client: TestClient[Litestar]) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_move_when_requests_are_made(ops: TestClient[Litestar]) -> None:
+    before = scrape(ops)
+    assert ops.post("/v1/events", json=signal("one")).status_code == 201
+    batch = {"events": [signal(f"b{i}") for i in range(7)]}
+    assert ops.post("/v1/events/batch", json=batch).status_code == 201
+    assert ops.get("/v1/events").status_code == 200
+    assert ops.post("/v1/events", json={"kind": "signal"}).status_code == 422
+    after = scrape(ops)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    route = {"method": "GET", "route": "/v1/events", "status": "200"}
+    assert moved("tradewinds_http_requests_total", **route) == 1
+    assert moved("tradewinds_http_request_duration_seconds_count", **route) == 1
+    assert moved("tradewinds_http_request_duration_seconds_bucket", **route, le="+Inf") == 1
+    refused = {"method": "POST", "route": "/v1/events", "status": "422"}
+    assert moved("tradewinds_http_requests_total", **refused) == 1
+    assert moved("tradewinds_events_appended_total") == 8
+    assert moved("tradewinds_batch_size_events_count") == 1
+    assert moved("tradewinds_batch_size_events_sum") == 7
+    assert value(after, "tradewinds_store_head") == 8
+    assert value(after, "tradewinds_projection_position") == 8
+    assert value(after, "tradewinds_projection_lag_records") == 0
+    assert value(after, "tradewinds_backtests", status="queued") == 0
+    build = [k for k in after if k[0] == "tradewinds_build_info"]
+    assert len(build) == 1
+    assert ("version", "0.1.0") in build[0][1]
+
+
+def test_requests_are_counted_by_route_template_not_path(ops: TestClient[Litestar]) -> None:
+    ops.get("/v1/scenarios/first")
+    ops.get("/v1/scenarios/second")
+    samples = scrape(ops)
+    labels = {"method": "GET", "route": "/v1/scenarios/{scenario_id}", "status": "404"}
+    assert value(samples, "tradewinds_http_requests_total", **labels) == 2
+    assert not any("first" in dict(k[1]).get("route", "") for k in samples)
+
+
+def test_apps_do_not_share_metrics(ops: TestClient[Litestar], tmp_path: Path) -> None:
+    ops.get("/health/live")
+    with TestClient(create_app(Settings(data_dir=tmp_path / "other"))) as other:
+        labels = {"method": "GET", "route": "/health/live", "status": "200"}
+        assert value(scrape(other), "tradewinds_http_requests_total", **labels) == 0
+        assert value(scrape(ops), "tradewinds_http_requests_total", **labels) == 1
+
+
+def test_a_sane_request_id_is_returned_and_an_odd_one_replaced(ops: TestClient[Litestar]) -> None:
+    sane = ops.get("/health/live", headers={"X-Request-ID": "trace-42.a:b_c"})
+    assert sane.headers["x-request-id"] == "trace-42.a:b_c"
+    odd = ops.get("/health/live", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert odd.headers["x-request-id"] not in ("", "bad id\twith spaces")
+    assert len(ops.get("/health/live").headers["x-request-id"]) == 32
+    missing = ops.get("/v1/events/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert missing.headers["x-request-id"]
+
+
+def test_the_access_line_has_the_request_id_and_no_payload(
+    ops: TestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tradewinds.access")
+    response = ops.post(
+        "/v1/events", json=signal("payload-marker"), headers={"X-Request-ID": "req-1"}
+    )
+    assert response.status_code == 201
+    (record,) = [r for r in caplog.records if r.name == "tradewinds.access"]
+    token = request_id.set("req-1")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["request_id"] == "req-1"
+    assert (line["method"], line["route"], line["status"]) == ("POST", "/v1/events", 201)
+    assert line["level"] == "info"
+    assert line["duration_ms"] >= 0
+    assert "payload-marker" not in json.dumps(line)
+
+
+def test_a_body_over_the_limit_is_refused_with_413_and_nothing_is_stored(
+    ops: TestClient[Litestar],
+) -> None:
+    events = [signal(f"e{i}", summary="x" * 400) for i in range(20)]
+    response = ops.post("/v1/events/batch", json={"events": events})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+    assert ops.get("/v1/events").json()["events"] == []
+    small = ops.post("/v1/events/batch", json={"events": events[:2]})
+    assert small.status_code == 201
