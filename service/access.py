@@ -8,6 +8,7 @@ a handler that states nothing needs ``admin`` (fail closed). With no keys
 configured every route is open: the command line then serves on loopback only.
 """
 
+import hashlib
 import hmac
 from collections.abc import Callable
 from enum import IntEnum
@@ -58,7 +59,7 @@ class ApiKeys:
     """The configured keys and their scopes. Its ``repr`` never shows a key."""
 
     def __init__(self, scopes: dict[str, Scope] | None = None) -> None:
-        self._keys = [(key.encode(), scope) for key, scope in (scopes or {}).items()]
+        self._keys = [(_digest(key.encode()), scope) for key, scope in (scopes or {}).items()]
 
     @classmethod
     def parse(cls, text: str) -> "ApiKeys":
@@ -96,12 +97,18 @@ class ApiKeys:
 
     def scope_of(self, presented: bytes) -> Scope | None:
         """The scope of ``presented``, comparing it with every configured key in
-        constant time (no early exit that would tell which key came close)."""
+        constant time: digests of equal length (so not even the keys' lengths show),
+        and no early exit that would tell which key came close."""
+        digest = _digest(presented)
         found: Scope | None = None
         for key, scope in self._keys:
-            if hmac.compare_digest(key, presented):
+            if hmac.compare_digest(key, digest):
                 found = scope
         return found
+
+
+def _digest(key: bytes) -> bytes:
+    return hashlib.sha256(key).digest()
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> bytes | None:
