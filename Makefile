@@ -22,6 +22,7 @@ run: $(BIN)/tradewinds
 
 test: uv
 	$(UV) sync --locked --extra dev
+	.ci/ensure-postgres
 	$(MAKE) lint typecheck pytest
 
 lint:

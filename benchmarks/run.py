@@ -27,6 +27,7 @@ from benchmarks.core import (
     scratch_dir,
 )
 from benchmarks.forecasts import FORECAST_BENCHMARKS
+from benchmarks.postgres import POSTGRES_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 
 BUSY_WARNING = 0.15
@@ -34,6 +35,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *WRITE_BENCHMARKS,
     *FORECAST_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
+    *POSTGRES_BENCHMARKS,
 )
 
 

@@ -22,7 +22,7 @@ carry into the log. Every event's ``timestamp`` is its ``recorded_at``.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -149,19 +149,44 @@ class RequestRecord(Aggregate):
         )
 
 
+class LeaseHeld(Exception):
+    """Another runner holds an unexpired lease on this backtest."""
+
+
 class BacktestRecord(Aggregate):
-    """A backtest as a job in the log: requested, then progress, then a result or
-    an error. Any replica can answer for it, and one that was running when the
-    service stopped is found unfinished and run again after a restart."""
+    """A backtest as a job in the log: requested, then claimed, progress, then a
+    result or an error. Any replica can answer for it, and one that was running
+    when the service stopped is found unfinished and run again after a restart.
+
+    Exactly one runner runs it: a runner first appends ``Claimed`` (its owner id
+    and a lease), and every later event it appends continues from the version it
+    saw, so the store's version check refuses a runner whose record moved on (two
+    claims at once: one wins). A ``Progressed`` event renews the lease for the
+    claim's length. Once the lease has expired (a runner killed or stalled),
+    another runner may claim it; the stalled one's next append then conflicts
+    and it stops.
+    """
 
     class Requested(Aggregate.Created):
         body: str
+
+    class Claimed(Aggregate.Event):
+        owner: str
+        lease_until: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.owner = self.owner
+            aggregate.lease_until = self.lease_until
+            aggregate.lease_length = self.lease_until - self.timestamp
 
     class Progressed(Aggregate.Event):
         progress: float
 
         def apply(self, aggregate: Any) -> None:
             aggregate.progress = self.progress
+            if aggregate.lease_until is not None:
+                renewed = self.timestamp + aggregate.lease_length
+                aggregate.lease_until = max(aggregate.lease_until, renewed)
 
     class Finished(Aggregate.Event):
         body: str
@@ -179,10 +204,23 @@ class BacktestRecord(Aggregate):
         self.body = body
         self.progress = 0.0
         self.finished = False
+        self.owner: str | None = None
+        self.lease_until: datetime | None = None
+        self.lease_length = timedelta(0)
 
     @classmethod
     def request(cls, backtest_id: UUID, body: str, recorded_at: datetime) -> "BacktestRecord":
         return cls._create(cls.Requested, id=backtest_id, body=body, timestamp=recorded_at)
+
+    def claim(self, owner: str, lease: timedelta, recorded_at: datetime) -> None:
+        """Take (or renew) the lease; ``LeaseHeld`` if another owner's has not expired."""
+        held = self.lease_until is not None and self.lease_until > recorded_at
+        if held and self.owner != owner:
+            msg = f"backtest {self.id} is run by {self.owner} until {self.lease_until}"
+            raise LeaseHeld(msg)
+        self.trigger_event(
+            self.Claimed, owner=owner, lease_until=recorded_at + lease, timestamp=recorded_at
+        )
 
     def advance(self, progress: float, recorded_at: datetime) -> None:
         self.trigger_event(self.Progressed, progress=progress, timestamp=recorded_at)

@@ -13,19 +13,22 @@ backtest that has no result yet.
 """
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import msgspec
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 
 from domain.backtests import BacktestRequest
-from domain.records import BacktestRecord
+from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import forecasts_on_grid, grid, open_samples
 from forecasts.model import RuleMatches, ScenarioModel
 from forecasts.scoring import ScenarioSamples, Scores, score
@@ -103,13 +106,26 @@ def scores_body(scores: Scores) -> str:
     return _encoder.encode(scores).decode()
 
 
+class LostLease(Exception):
+    """Another runner claimed the backtest after this one's lease expired."""
+
+
 class BacktestRunner:
+    """One worker thread per replica. A backtest requested here is run here unless
+    another runner claims it first; every ``scan_interval`` the runner also looks
+    for unfinished backtests whose lease has expired (their runner died or
+    stalled) and claims them. Claims are events on the record (see
+    ``BacktestRecord``), so exactly one runner at a time holds each."""
+
     def __init__(self, event_log: EventLog) -> None:
         self._log = event_log
         self._queue: queue.SimpleQueue[UUID | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="tradewinds-backtests", daemon=True)
         self._stopping = threading.Event()
         self.running: dict[UUID, float] = {}
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=event_log.settings.backtest_lease_s)
+        self.scan_interval = min(event_log.settings.backtest_lease_s / 3, 5.0)
 
     def start(self) -> None:
         self._thread.start()
@@ -123,33 +139,30 @@ class BacktestRunner:
     def submit(self, backtest_id: UUID) -> None:
         self._queue.put(backtest_id)
 
-    def _resume_unfinished(self) -> None:
+    def _unfinished(self) -> list[UUID]:
+        with self._log.index.reading():
+            unfinished = [
+                s for s in self._log.index.backtests.values() if s.status in ("queued", "running")
+            ]
+        return [s.id for s in sorted(unfinished, key=lambda s: s.position)]
+
+    def _work(self) -> None:
         while not self._log.ready() and not self._stopping.is_set():
             if self._log.projection_failed:
                 return
             time.sleep(0.05)
-        with self._log.index.reading():
-            unfinished = sorted(
-                (
-                    s
-                    for s in self._log.index.backtests.values()
-                    if s.status in ("queued", "running")
-                ),
-                key=lambda s: s.position,
-            )
-        for state in sorted(unfinished, key=lambda s: s.position):
-            self._queue.put(state.id)
-
-    def _work(self) -> None:
-        self._resume_unfinished()
-        done: set[UUID] = set()
+        pending = self._unfinished()
         while not self._stopping.is_set():
-            backtest_id = self._queue.get()
+            if pending:
+                backtest_id: UUID | None = pending.pop(0)
+            else:
+                try:
+                    backtest_id = self._queue.get(timeout=self.scan_interval)
+                except queue.Empty:
+                    pending = self._unfinished()
+                    continue
             if backtest_id is None or self._stopping.is_set():
                 return
-            if backtest_id in done:
-                continue
-            done.add(backtest_id)
             try:
                 self._run(backtest_id)
             except Exception:
@@ -158,40 +171,77 @@ class BacktestRunner:
     def _record(
         self, record: BacktestRecord, change: Callable[[BacktestRecord, datetime], None]
     ) -> None:
-        """Append one of the record's events through the group committer, and wait."""
+        """Append one of the record's events through the group committer, and wait.
+        ``LostLease`` if the record moved on in the store (another runner claimed it)."""
 
         def build(recorded_at: datetime) -> list[Aggregate]:
             change(record, recorded_at)
             return [record]
 
-        self._log.committer.submit(build).result()
+        try:
+            self._log.committer.submit(build).result()
+        except IntegrityError:
+            raise LostLease(str(record.id)) from None
+
+    def _claim(self, backtest_id: UUID) -> BacktestRecord | None:
+        """The record, claimed by this runner; None if finished or run elsewhere."""
+        record = self._log.get(backtest_id)
+        if not isinstance(record, BacktestRecord) or record.finished:
+            return None
+        now = datetime.fromtimestamp(self._log.head_time(), UTC)
+        lease_until = record.lease_until or now
+        if record.owner != self.owner and lease_until > now:
+            return None  # checked again, against the commit's time, when claiming
+        try:
+            self._record(record, lambda r, at: r.claim(self.owner, self.lease, at))
+        except (LeaseHeld, LostLease):
+            return None
+        return record
 
     def _run(self, backtest_id: UUID) -> None:
+        record = self._claim(backtest_id)
+        if record is None:
+            return
         if not self._log.index.reached(self._log.head(), 30):
             log.warning("index behind the store; backtest %s runs on what it has", backtest_id)
         state = self._log.index.backtests.get(backtest_id)
-        record = self._log.get(backtest_id)
-        if state is None or not isinstance(record, BacktestRecord) or record.finished:
+        if state is None:
             return
+        log.info("backtest %s claimed by %s", backtest_id, self.owner)
         known = state.requested_at.timestamp()
         reported = [-1.0]
+        renewed = [time.monotonic()]
+        renew_after = self.lease.total_seconds() / 3
 
         def progress(fraction: float) -> None:
             self.running[backtest_id] = fraction
-            if fraction - reported[0] >= PROGRESS_STEP and fraction < 1.0:
+            step = fraction - reported[0] >= PROGRESS_STEP and fraction < 1.0
+            if step or time.monotonic() - renewed[0] >= renew_after:
                 reported[0] = fraction
+                renewed[0] = time.monotonic()
                 self._record(record, lambda r, at: r.advance(round(fraction, 4), at))
 
         self.running[backtest_id] = 0.0
         try:
             progress(0.0)
             scores = evaluate(self._log.index, state.request, known, progress)
+        except LostLease:
+            log.warning("backtest %s was taken over by another runner", backtest_id)
+            return
         except Exception as e:
             log.exception("backtest %s failed", backtest_id)
             message = f"{type(e).__name__}: {e}"
-            self._record(record, lambda r, at: r.fail(message, at))
+            self._finish(record, lambda r, at: r.fail(message, at))
         else:
             body = scores_body(scores)
-            self._record(record, lambda r, at: r.finish(body, at))
+            self._finish(record, lambda r, at: r.finish(body, at))
         finally:
             self.running.pop(backtest_id, None)
+
+    def _finish(
+        self, record: BacktestRecord, change: Callable[[BacktestRecord, datetime], None]
+    ) -> None:
+        try:
+            self._record(record, change)
+        except LostLease:
+            log.warning("backtest %s was taken over by another runner", record.id)

@@ -42,6 +42,7 @@ from domain.records import (
 from domain.scenarios import Resolution, ScenarioDefinition, check_definition
 from service.committer import Build
 from service.log import EventLog
+from service.persistence import SharedStore
 
 _event_decoder = msgspec.json.Decoder(WorldEvent)
 _definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
@@ -113,8 +114,11 @@ def _stored_versions(log: EventLog, ids: Sequence[UUID]) -> dict[UUID, tuple[Bas
 
 
 def _positions(log: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
-    log.catch_up(log.settings.read_your_writes_wait_s)
-    return {i: log.index.events[i].position for i in ids}
+    """Positions of stored events, read from the store: another replica may have
+    stored them, and this replica's index may not have applied that write yet."""
+    recorder = log.app.recorder
+    assert isinstance(recorder, SharedStore)
+    return recorder.positions_of(ids)
 
 
 def request_fingerprint(endpoint: str, ids: Sequence[UUID], bodies: Sequence[str]) -> str:

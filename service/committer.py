@@ -2,8 +2,14 @@
 in one transaction, so many clients share one fsync.
 
 A job builds its aggregates in the writer thread, given the commit's
-``recorded_at``: the service clock is read once per commit, never goes back,
-and so ``recorded_at`` never decreases along the log (within one process).
+``recorded_at``: the service clock is read once per commit and never goes back.
+Several processes (replicas) may write to one store, each with its own clock,
+so each commit runs under the store's commit lock (one committer at a time,
+across processes): under it, the committer reads the ``recorded_at`` of the
+last stored record when another process wrote since its own last commit, and
+never stamps an earlier one. So ``recorded_at`` never decreases along the
+log's positions, as stored: every replica, and every replay, sees the same
+monotonic times.
 Each job's future is completed only after the transaction that holds it has
 committed. If a group hits a uniqueness conflict, the store does not say
 whose it was, so each job of the group is retried in a transaction of its own:
@@ -16,11 +22,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
+
+from service.persistence import SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="tradewinds-writer", daemon=True)
         self.commits = 0
         self.last_position = 0
+        self._seen_position = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -68,10 +78,25 @@ class GroupCommitter:
 
     def _now(self) -> datetime:
         now = self._clock()
-        if self._last_time is not None and now < self._last_time:
-            now = self._last_time + timedelta(microseconds=1)
+        floor = self._stored_floor()
+        if floor is not None and now < floor:
+            now = floor + timedelta(microseconds=1)
         self._last_time = now
         return now
+
+    def _stored_floor(self) -> datetime | None:
+        """The latest ``recorded_at`` in the store (under the commit lock): this
+        process's own last one, unless another process has committed since."""
+        head = self._app.recorder.max_notification_id() or 0
+        if head <= max(self.last_position, self._seen_position):
+            return self._last_time
+        (notification,) = self._app.recorder.select_notifications(head, 1)
+        event: Any = self._app.mapper.to_domain_event(notification)
+        stored: datetime = event.timestamp
+        self._seen_position = head
+        if self._last_time is not None and self._last_time > stored:
+            return self._last_time
+        return stored
 
     def _run(self) -> None:
         stopping = False
@@ -92,6 +117,14 @@ class GroupCommitter:
             self._commit(group)
 
     def _commit(self, group: list[_Job]) -> None:
+        recorder = self._app.recorder
+        if isinstance(recorder, SharedStore):
+            with recorder.commit_lock():
+                self._commit_locked(group)
+        else:
+            self._commit_locked(group)
+
+    def _commit_locked(self, group: list[_Job]) -> None:
         recorded_at = self._now()
         built: list[_Job] = []
         for job in group:

@@ -5,17 +5,56 @@ recorder has no ``subscribe()``, which its ``ProjectionRunner`` needs, so
 ``NotifyingSQLiteRecorder`` adds one: a subscription that pulls new
 notifications as soon as this process commits, and otherwise polls every
 ``poll_interval_s`` (writes from another process are seen within that bound).
+
+PostgreSQL (``TRADEWINDS_DATABASE_URL=postgresql://...``) is eventsourcing's
+own recorder (psycopg 3 and its pool; ``subscribe()`` is LISTEN/NOTIFY), so
+several replicas can share one log.
+
+Both recorders add two things the service needs when more than one process
+writes to the same log:
+
+- ``commit_lock()``: held by the group committer from reading the clock until
+  its transaction has committed, across every process on the store (a
+  PostgreSQL advisory lock; an ``flock`` on a file next to the SQLite file).
+  Under it, the committer reads the last stored ``recorded_at`` and never
+  stamps an earlier one, so ``recorded_at`` never decreases along the log
+  whichever replica wrote;
+- ``positions_of(ids)``: the positions of records' first events, read from the
+  store (for answering a conflict whose winner this process has not applied).
 """
 
+import fcntl
 import threading
+import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, unquote, urlsplit
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresSubscription,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from psycopg.sql import SQL, Identifier
 
 from service.settings import Settings
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """What the service adds to eventsourcing's application recorders."""
+
+    def commit_lock(self) -> Any:
+        """A context manager: one committer at a time, across processes."""
+
+    def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The position of each record's first event, for those stored."""
 
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
@@ -84,6 +123,30 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
         _subscribers.add(self.datastore.pool.db_name, subscription)
         return subscription
 
+    @contextmanager
+    def commit_lock(self) -> Iterator[None]:
+        lock_path = Path(self.datastore.pool.db_name + ".lock")
+        with lock_path.open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        statement = (
+            f"SELECT rowid FROM {self.events_table_name} "
+            "WHERE originator_id = ? AND originator_version = 1"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            for record_id in record_ids:
+                c.execute(statement, (record_id.hex,))
+                row = c.fetchone()
+                if row is not None:
+                    found[record_id] = row[0]
+        return found
+
 
 class SQLiteStoreFactory(SQLiteFactory):
     """eventsourcing's SQLite factory, with the subscribing recorder."""
@@ -100,11 +163,145 @@ class SQLiteStoreFactory(SQLiteFactory):
         return recorder
 
 
+class ListeningSubscription(PostgresSubscription):
+    """eventsourcing's LISTEN/NOTIFY subscription, with two fixes:
+
+    - upstream pulls once before its LISTEN is in place, so a commit in between
+      was not seen until the next one; here the first pull after LISTEN is forced;
+    - a pull at least every ``interval`` seconds regardless, a bound on how late a
+      commit can be seen even if a notification were lost.
+    """
+
+    def __init__(self, recorder: "SharedPostgresRecorder", gt: int | None, interval: float) -> None:
+        self._interval = interval
+        super().__init__(recorder=recorder, gt=gt)
+
+    def _listen(self) -> None:
+        channel = SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name))
+        try:
+            with self._recorder.datastore.get_connection() as conn:
+                conn.execute(channel)
+                self._has_been_notified.set()
+                last_pull = time.monotonic()
+                while not self._has_been_stopped and not self._thread_error:
+                    for _ in conn.notifies(timeout=min(0.1, self._interval), stop_after=1):
+                        self._has_been_notified.set()
+                        last_pull = time.monotonic()
+                    if time.monotonic() - last_pull >= self._interval:
+                        self._has_been_notified.set()
+                        last_pull = time.monotonic()
+        except BaseException as e:  # noqa: BLE001 - handed to the iterating thread, as upstream
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
+
+
+class SharedPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, with the commit lock and position lookup."""
+
+    poll_interval = 0.25
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock_key = f"tradewinds commit lock: {self.events_table_name}"
+        self._positions_statement = SQL(
+            "SELECT originator_id, notification_id FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+    @contextmanager
+    def commit_lock(self) -> Iterator[None]:
+        """A session advisory lock on a connection of its own: released by the
+        server if this process dies while holding it."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._lock_key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._lock_key,))
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> ListeningSubscription:
+        if topics:
+            msg = "the service subscribes to every topic"
+            raise NotImplementedError(msg)
+        return ListeningSubscription(self, gt, self.poll_interval)
+
+    def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._positions_statement, (list(record_ids),))
+            return {row["originator_id"]: row["notification_id"] for row in curs.fetchall()}
+
+
+class PostgresStoreFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, with the shared-store recorder."""
+
+    application_recorder_class = SharedPostgresRecorder
+    POLL_INTERVAL = "SUBSCRIPTION_POLL_S"
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        assert isinstance(recorder, SharedPostgresRecorder)
+        recorder.poll_interval = float(self.env.get(self.POLL_INTERVAL) or "0.25")
+        return recorder
+
+
+# Query parameters of TRADEWINDS_DATABASE_URL, and the eventsourcing settings they set.
+URL_PARAMETERS = {
+    "pool_size": PostgresFactory.POSTGRES_POOL_SIZE,
+    "max_overflow": PostgresFactory.POSTGRES_MAX_OVERFLOW,
+    "max_waiting": PostgresFactory.POSTGRES_MAX_WAITING,
+    "connect_timeout": PostgresFactory.POSTGRES_CONNECT_TIMEOUT,
+    "lock_timeout": PostgresFactory.POSTGRES_LOCK_TIMEOUT,
+    "idle_in_transaction_session_timeout": (
+        PostgresFactory.POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT
+    ),
+    "conn_max_age": PostgresFactory.POSTGRES_CONN_MAX_AGE,
+    "pre_ping": PostgresFactory.POSTGRES_PRE_PING,
+    "schema": PostgresFactory.POSTGRES_SCHEMA,
+}
+URL_DEFAULTS = {"connect_timeout": "5"}
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """eventsourcing's POSTGRES_* settings from a ``postgresql://`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        msg = f"TRADEWINDS_DATABASE_URL must start with postgresql://, not {parts.scheme}://"
+        raise DatabaseUrlError(msg)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or parts.username is None:
+        msg = "TRADEWINDS_DATABASE_URL needs a user and a database: postgresql://user:pw@host/db"
+        raise DatabaseUrlError(msg)
+    env = {
+        "PERSISTENCE_MODULE": "service.persistence:PostgresStoreFactory",
+        PostgresFactory.POSTGRES_DBNAME: dbname,
+        PostgresFactory.POSTGRES_HOST: parts.hostname or "localhost",
+        PostgresFactory.POSTGRES_PORT: str(parts.port or 5432),
+        PostgresFactory.POSTGRES_USER: unquote(parts.username),
+        PostgresFactory.POSTGRES_PASSWORD: unquote(parts.password or ""),
+    }
+    options = {**URL_DEFAULTS, **dict(parse_qsl(parts.query, keep_blank_values=True))}
+    unknown = sorted(set(options) - set(URL_PARAMETERS))
+    if unknown:
+        msg = f"unknown TRADEWINDS_DATABASE_URL parameters: {', '.join(unknown)}"
+        raise DatabaseUrlError(msg)
+    for name, value in options.items():
+        env[URL_PARAMETERS[name]] = value
+    return env
+
+
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing environment for the store these settings name."""
     if settings.database_url is not None:
-        msg = "PostgreSQL support arrives with the scale-out work (TRADEWINDS_DATABASE_URL)"
-        raise NotImplementedError(msg)
+        return {
+            **postgres_env(settings.database_url),
+            PostgresStoreFactory.POLL_INTERVAL: str(settings.poll_interval_s),
+            **settings.extra_env,
+        }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "service.persistence:SQLiteStoreFactory",

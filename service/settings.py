@@ -23,6 +23,8 @@ class Settings(Struct, kw_only=True, frozen=True):
     benchmark_routes: bool = False
     freeze_after_catch_up: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Replicas (README, "Running on PostgreSQL / two replicas locally").
+    backtest_lease_s: float = 30.0
     # Access and operations (README, "Configuration"): keys, limits, logs, shutdown.
     api_keys: ApiKeys = field(default_factory=ApiKeys)
     max_body_bytes: int = 4 * 1024 * 1024
@@ -58,6 +60,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["min_position_wait_s"] = float(env["TRADEWINDS_MIN_POSITION_WAIT_S"])
     if env.get("TRADEWINDS_BENCHMARK_ROUTES") == "1":
         values["benchmark_routes"] = True
+    if env.get("TRADEWINDS_BACKTEST_LEASE_S"):
+        values["backtest_lease_s"] = float(env["TRADEWINDS_BACKTEST_LEASE_S"])
     values.update(_operations_from_env(env))
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -6,11 +7,35 @@ from litestar.testing import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.support.postgres import PostgresCluster, PostgresUnavailable
+from tests.support.stores import STORES, Store, make_store
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session, started on first use. With
+    ``CI=true`` a missing PostgreSQL fails the tests; elsewhere they are skipped."""
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {e}")
+        pytest.skip(f"PostgreSQL tests skipped: {e}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> Store:
+    """The test's own empty store: SQLite, or a new PostgreSQL database."""
+    return make_store(request)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+def settings(store: Store, tmp_path: Path) -> Settings:
+    return store.settings(tmp_path / "data")
 
 
 @pytest.fixture

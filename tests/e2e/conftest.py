@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.server import ServerProcess
+from tests.support.stores import Store
 
 StartServer = Callable[[], ServerProcess]
 LOG_TAIL_LINES = 80
@@ -17,14 +18,17 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start_server(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[StartServer]:
-    """Starts a new server process on the test's data directory (a new port each time).
+def start_server(
+    request: pytest.FixtureRequest, data_dir: Path, store: Store
+) -> Iterator[StartServer]:
+    """Starts a new server process on the test's store and data directory (a new port
+    each time).
     Every process still running at the end is killed; the tail of the server log is
     attached to the test's report."""
     started: list[ServerProcess] = []
 
     def start() -> ServerProcess:
-        server = ServerProcess(data_dir)
+        server = ServerProcess(data_dir, env=store.server_env)
         started.append(server)
         return server.start()
 

@@ -12,14 +12,16 @@ from service.cli import import_lines
 from service.log import EventLog
 from service.settings import Settings
 from tests.support.server import ServerProcess
+from tests.support.stores import Store
 
 pytestmark = pytest.mark.e2e
 
+LEASE_S = 2  # a killed runner's lease: the restarted one takes over after it expires
 # Fine enough a grid that the run is still going when the server is killed.
 REQUEST = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "PT15M"}
 
 
-def heavy_store(data: Path, scenarios: int = 60) -> None:
+def heavy_store(settings: Settings, scenarios: int = 60) -> None:
     """Resolved scenarios whose rules match many demo events: a run takes a while."""
     lines = []
     for i in range(scenarios):
@@ -37,29 +39,31 @@ def heavy_store(data: Path, scenarios: int = 60) -> None:
         resolution = {"outcome": "yes", "resolved_at": "2026-10-01T00:00:00Z"}
         lines.append(msgspec.json.encode({"type": "resolution", "scenario_id": f"load-{i:03d}",
                                           "resolution": resolution}))  # fmt: skip
-    import_lines(Settings(data_dir=data), lines)
+    import_lines(settings, lines)
 
 
-def status_in_store(data: Path, backtest_id: str) -> str:
-    """The backtest's status as the log on disk tells it (no server running)."""
-    with EventLog(Settings(data_dir=data)) as log:
+def status_in_store(settings: Settings, backtest_id: str) -> str:
+    """The backtest's status as the log in the store tells it (no server running)."""
+    with EventLog(settings) as log:
         assert log.catch_up(30)
         return log.index.backtests[UUID(backtest_id)].status
 
 
-def test_a_killed_backtest_is_finished_after_restart(tmp_path: Path) -> None:
+def test_a_killed_backtest_is_finished_after_restart(tmp_path: Path, store: Store) -> None:
     data = tmp_path / "data"
-    heavy_store(data)
-    server = ServerProcess(data, extra_args=("--demo",)).start()
+    settings = store.settings(data)
+    heavy_store(settings)
+    env = {**store.server_env, "TRADEWINDS_BACKTEST_LEASE_S": str(LEASE_S)}
+    server = ServerProcess(data, extra_args=("--demo",), env=env).start()
     try:
         response = httpx.post(f"{server.base_url}/v1/backtests", json=REQUEST, timeout=10)
         assert response.status_code == 202
         backtest_id = response.json()["id"]
     finally:
         server.kill()
-    assert status_in_store(data, backtest_id) in ("queued", "running")
+    assert status_in_store(settings, backtest_id) in ("queued", "running")
 
-    with ServerProcess(data) as restarted:
+    with ServerProcess(data, env=env) as restarted:
         deadline = time.monotonic() + 120
         body = httpx.get(f"{restarted.base_url}/v1/backtests/{backtest_id}").json()
         while body["status"] not in ("done", "failed") and time.monotonic() < deadline:

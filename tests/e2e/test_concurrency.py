@@ -15,6 +15,7 @@ from tests.e2e.conftest import StartServer
 from tests.e2e.helpers import SCENARIO, Json, as_sent, async_http, by_id, http, list_all
 from tests.e2e.helpers import signal as event
 from tests.support.server import ServerProcess
+from tests.support.stores import STORES, make_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -24,10 +25,14 @@ BATCH_SIZE = 20
 RACERS = 40
 
 
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the races, which tell their own events apart by a unique summary."""
-    server = ServerProcess(tmp_path_factory.mktemp("shared") / "data")
+@pytest.fixture(scope="module", params=STORES)
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server (per store) for the races, which tell their own events apart by a
+    unique summary."""
+    store = make_store(request)
+    server = ServerProcess(tmp_path_factory.mktemp("shared") / "data", env=store.server_env)
     try:
         yield server.start()
     finally:

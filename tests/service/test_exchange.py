@@ -16,6 +16,7 @@ from service.exchange import ImportFailed, export_entries, write_jsonl
 from service.log import EventLog
 from service.settings import Settings
 from tests.service.events_data import approval, scenario, signal
+from tests.support.stores import Store
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -61,18 +62,20 @@ def test_export_lists_every_record_in_position_order(filled: Settings) -> None:
 
 
 def test_export_then_import_into_an_empty_store_reproduces_the_log(
-    filled: Settings, tmp_path: Path
+    filled: Settings, store: Store, tmp_path: Path
 ) -> None:
     exported = export_bytes(filled)
-    copy = Settings(data_dir=tmp_path / "copy")
+    copy = store.new_settings(tmp_path / "copy")
     report = import_lines(copy, exported.splitlines())
     assert (report.added, report.skipped) == (10, 0)
     assert export_bytes(copy) == exported
 
 
-def test_importing_the_same_file_twice_adds_nothing(filled: Settings, tmp_path: Path) -> None:
+def test_importing_the_same_file_twice_adds_nothing(
+    filled: Settings, store: Store, tmp_path: Path
+) -> None:
     exported = export_bytes(filled)
-    copy = Settings(data_dir=tmp_path / "copy")
+    copy = store.new_settings(tmp_path / "copy")
     import_lines(copy, exported.splitlines())
     report = import_lines(copy, exported.splitlines())
     assert (report.added, report.skipped) == (0, 10)
@@ -80,9 +83,9 @@ def test_importing_the_same_file_twice_adds_nothing(filled: Settings, tmp_path: 
 
 
 def test_import_keeps_recorded_at_so_known_at_answers_reproduce(
-    filled: Settings, tmp_path: Path
+    filled: Settings, store: Store, tmp_path: Path
 ) -> None:
-    copy = Settings(data_dir=tmp_path / "copy")
+    copy = store.new_settings(tmp_path / "copy")
     import_lines(copy, export_bytes(filled).splitlines())
     with TestClient(create_app(filled)) as a, TestClient(create_app(copy)) as b:
         assert a.get("/v1/events").json() == b.get("/v1/events").json()
@@ -132,19 +135,26 @@ def test_the_demo_timeline_loads_and_loading_it_again_adds_nothing(settings: Set
     assert (again.added, again.skipped) == (0, first.added)
 
 
-def test_the_command_line_exports_and_imports_files(filled: Settings, tmp_path: Path) -> None:
+def test_the_command_line_exports_and_imports_files(
+    filled: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dump = tmp_path / "log.jsonl"
+    monkeypatch.setenv("TRADEWINDS_DATABASE_URL", filled.database_url or "")
     assert main(["export", "--data-dir", str(filled.data_dir), "-o", str(dump)]) == 0
+    copy = store.new_settings(tmp_path / "copy")
+    monkeypatch.setenv("TRADEWINDS_DATABASE_URL", copy.database_url or "")
     assert main(["import", "--data-dir", str(tmp_path / "copy"), str(dump)]) == 0
-    assert export_bytes(Settings(data_dir=tmp_path / "copy")) == dump.read_bytes()
+    assert export_bytes(copy) == dump.read_bytes()
 
 
-def test_idempotency_keys_survive_export_and_import(settings: Settings, tmp_path: Path) -> None:
+def test_idempotency_keys_survive_export_and_import(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
     headers = {"Idempotency-Key": "analyst-7"}
     body = {"events": [signal("a"), signal("b")]}
     with TestClient(create_app(settings)) as client:
         first = client.post("/v1/events/batch", json=body, headers=headers).json()
-    copy = Settings(data_dir=tmp_path / "copy")
+    copy = store.new_settings(tmp_path / "copy")
     import_lines(copy, export_bytes(settings).splitlines())
     assert export_bytes(copy) == export_bytes(settings)
     with TestClient(create_app(copy)) as client:

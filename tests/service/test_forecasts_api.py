@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import given
@@ -371,7 +372,7 @@ class TestPolling:
     def test_min_position_not_reached_is_503_with_retry_after(
         self, settings: Settings, clock: Clock
     ) -> None:
-        quick = Settings(data_dir=settings.data_dir, min_position_wait_s=0.05)
+        quick = msgspec.structs.replace(settings, min_position_wait_s=0.05)
         with TestClient(create_app(quick, clock)) as client:
             response = client.get("/v1/forecasts", params={"min_position": 99})
             assert response.status_code == 503
