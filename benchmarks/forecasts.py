@@ -299,7 +299,7 @@ def replay_here(data_dir: Path, empty_dir: Path, gc_mode: str) -> dict[str, floa
         )
         return {
             "records": log.index.position,
-            "events": len(log.index.events),
+            "events": len(log.index.table),
             "scenarios": len(log.index.scenarios),
             "matches": matches,
             "seconds": seconds,

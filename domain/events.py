@@ -24,7 +24,10 @@ Percent = Annotated[float, Meta(ge=0, le=10_000, description="a percentage, non-
 Share = Annotated[float, Meta(ge=0, le=100, description="a share in percent, 0..100")]
 AwareTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset")]
 # "$(?!\n)": Python's "$" also matches before a final newline; ECMAScript's does not.
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://[^\s]+$(?!\n)")]
+# The white space a URL may not contain is spelt out: it is Python's "\s", which
+# also takes \x1c-\x1f and \x85 (ECMAScript's, in JSON Schema, does not).
+_WHITE_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+Url = Annotated[str, Meta(max_length=2000, pattern=rf"^https?://[^{_WHITE_SPACE}]+$(?!\n)")]
 ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$(?!\n)"
 AttributeName = Annotated[str, Meta(pattern=ATTRIBUTE_NAME_PATTERN)]
 AttributeValue = str | int | float | bool | list[str]
@@ -55,7 +58,8 @@ class BaseEvent(
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
 
     def __post_init__(self) -> None:
-        self.occurred_at = self.occurred_at.astimezone(UTC)
+        if self.occurred_at.tzinfo is not UTC:
+            self.occurred_at = self.occurred_at.astimezone(UTC)
 
 
 class _ExportDecision(BaseEvent, kw_only=True):

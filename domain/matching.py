@@ -17,6 +17,8 @@ The field catalogue is read from the msgspec event structs, so a field added to
 a kind is matchable without touching this module.
 """
 
+import math
+import operator
 import re
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
@@ -253,94 +255,215 @@ def _prepared(field: str, kinds: list[str], arg: Any) -> Any:
     return arg
 
 
+def _getter(field: str) -> Callable[[BaseEvent], Any]:
+    """Reads what a condition on ``field`` looks at (``field_value``, specialised)."""
+    if field == "source.name" or field.startswith("attributes."):
+        return lambda event: field_value(event, field)
+    return operator.attrgetter(field)
+
+
+def _shared_spec(kinds: list[str], field: str) -> FieldSpec | None:
+    """The field's spec when every listed kind has the same one."""
+    specs = {field_spec(kind, field) for kind in kinds}
+    return specs.pop() if len(specs) == 1 else None
+
+
+_TYPE_CHECKS: dict[ValueType, Callable[[Any], bool]] = {
+    "text": lambda a: isinstance(a, str),
+    "number": _is_number,
+    "bool": lambda a: isinstance(a, bool),
+    "time": lambda a: isinstance(a, datetime),
+}
+
+
+def _holds_one_of(spec: FieldSpec, args: list[Any]) -> Callable[[Any], bool]:
+    """The value (or, for a list field, one of its items) equals one of ``args``."""
+    members = frozenset(args)
+    if spec.is_list:
+        return lambda v: v is not None and not members.isdisjoint(v)
+    if len(args) == 1:
+        (only,) = args
+        return lambda v: v == only
+    return lambda v: v in members
+
+
+def _typed_test(spec: FieldSpec | None, op: str, arg: Any) -> Callable[[Any], bool] | None:
+    """The condition as a direct comparison, for a typed field whose values have
+    the field's type (what ``validate_match`` lets through); None otherwise.
+    Same answers as ``_test``: the event's value is of the field's type or None."""
+    if spec is None or spec.type == "any":
+        return None
+    fits = _TYPE_CHECKS[spec.type]
+    args = arg if isinstance(arg, list) else [arg]
+    if not args or not all(fits(a) for a in args) or isinstance(arg, list) != (op in _LISTY):
+        return None
+    if op in ("eq", "ne", "in", "nin") or (op == "contains" and spec.is_list):
+        held = _holds_one_of(spec, args)
+        return (lambda v: not held(v)) if op in ("ne", "nin") else held
+    if op == "contains" and spec.type == "text":
+        needle = arg.casefold()
+        return lambda v: v is not None and needle in v.casefold()
+    if op in _ORDERED and not spec.is_list and spec.type in ("number", "time"):
+        compare = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}[op]
+        return lambda v: v is not None and compare(v, arg)
+    return None
+
+
 def compile_match(match: Match) -> Predicate:
     """A predicate for a validated ``match``: cheap to call once per event."""
-    kinds = frozenset(match.kinds())
-    tests: list[tuple[str, Callable[[Any], bool]]] = []
+    kind_list = match.kinds()
+    kinds = frozenset(kind_list)
+    tests: list[tuple[Callable[[BaseEvent], Any], Callable[[Any], bool]]] = []
     for field, condition in match.where.items():
         op, arg = _operator(condition)
-        tests.append((field, _test(op, _prepared(field, list(kinds), arg))))
+        arg = _prepared(field, kind_list, arg)
+        typed = _typed_test(_shared_spec(kind_list, field), op, arg)
+        tests.append((_getter(field), typed or _test(op, arg)))
+
+    if len(tests) == 1:
+        ((get, test),) = tests
+
+        def one_condition(event: BaseEvent) -> bool:
+            return event.__struct_config__.tag in kinds and test(get(event))
+
+        return one_condition
 
     def predicate(event: BaseEvent) -> bool:
         if event.__struct_config__.tag not in kinds:
             return False
-        return all(test(field_value(event, field)) for field, test in tests)
+        for get, test in tests:  # noqa: SIM110 - a loop, not all() over a generator: hot path
+            if not test(get(event)):
+                return False
+        return True
 
     return predicate
 
 
-def _index_key(value: Any) -> tuple[str, Any] | None:
-    """A hashable key under which equal values (in the matcher's sense) meet."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int | float):
-        return ("number", float(value))
-    if isinstance(value, str):
-        return ("text", value)
-    return None
+def _selectivity(spec: FieldSpec) -> float:
+    """How many values a field can take (free text and numbers: unbounded)."""
+    if spec.type == "bool":
+        return 2
+    return math.inf if spec.allowed is None else len(spec.allowed)
 
 
-def _equality_key(match: Match) -> tuple[str, list[tuple[str, Any]]] | None:
-    """A field and the values one of which an event must hold for ``match`` to hold."""
+def _index_field(match: Match) -> tuple[str, FieldSpec, list[Any]] | None:
+    """The equality (or ``in``) condition to file ``match`` under: a typed, non-time
+    field every listed kind shares, one of whose values an event must hold; the one
+    with the most possible values when there are several."""
+    kinds = match.kinds()
+    best: tuple[str, FieldSpec, list[Any]] | None = None
     for field, condition in match.where.items():
         op, arg = _operator(condition)
-        specs = [field_spec(kind, field) for kind in match.kinds()]
-        if any(spec is None or spec.type == "time" for spec in specs):
+        spec = _shared_spec(kinds, field)
+        if op not in ("eq", "in") or spec is None or spec.type in ("any", "time"):
             continue
-        values = arg if op == "in" else [arg] if op == "eq" else None
-        if values is None:
-            continue
-        keys = [_index_key(v) for v in values]
-        if all(k is not None for k in keys):
-            return field, [k for k in keys if k is not None]
-    return None
+        values = arg if isinstance(arg, list) else [arg]
+        if best is None or _selectivity(spec) > _selectivity(best[1]):
+            best = (field, spec, values)
+    return best
+
+
+class _Group(Generic[K]):
+    """The rules that share one match: tested once per event."""
+
+    __slots__ = ("filed", "keys", "predicate")
+
+    def __init__(self, predicate: Predicate) -> None:
+        self.predicate = predicate
+        self.keys: dict[K, None] = {}
+        self.filed: list[tuple[str, str | None, Any]] = []
+
+
+class _FieldIndex(Generic[K]):
+    """The groups filed under one field of one kind, by value."""
+
+    __slots__ = ("by_value", "get", "is_list")
+
+    def __init__(self, field: str, is_list: bool) -> None:
+        self.get = _getter(field)
+        self.is_list = is_list
+        self.by_value: dict[Any, list[_Group[K]]] = {}
+
+    def candidates(self, event: BaseEvent) -> list[_Group[K]]:
+        value = self.get(event)
+        if value is None:
+            return []
+        if not self.is_list:
+            return self.by_value.get(value, [])
+        found: dict[int, _Group[K]] = {}
+        for item in value:
+            for group in self.by_value.get(item, ()):
+                found[id(group)] = group
+        return list(found.values())
 
 
 class RuleIndex(Generic[K]):
-    """Finds the rules an event may match without testing every rule.
+    """Which rules an event matches, without testing every rule.
 
-    A rule with an equality (or ``in``) condition is filed under its kinds, that
-    field and those values; an event meets it only if it holds such a value.
-    Other rules are filed under their kinds alone. The candidates still have to
-    pass the rule's full predicate.
+    Rules with the same match form one group whose predicate is tested once per
+    event. A group with an equality (or ``in``) condition is filed under its
+    kinds, that field and those values, so an event is tested only against the
+    groups one of whose values it holds; other groups are tested against every
+    event of their kinds.
     """
 
     def __init__(self) -> None:
-        self._keyed: dict[str, dict[str, dict[tuple[str, Any], set[K]]]] = {}
-        self._unkeyed: dict[str, set[K]] = {}
-        self._filed: dict[K, list[tuple[str, str | None, tuple[str, Any] | None]]] = {}
+        self._groups: dict[bytes, _Group[K]] = {}
+        self._group_of: dict[K, bytes] = {}
+        self._unkeyed: dict[str, list[_Group[K]]] = {}
+        self._keyed: dict[str, dict[str, _FieldIndex[K]]] = {}
 
     def add(self, key: K, match: Match) -> None:
-        filed: list[tuple[str, str | None, tuple[str, Any] | None]] = []
-        equality = _equality_key(match)
+        canonical = msgspec.json.encode(match, order="sorted")
+        group = self._groups.get(canonical)
+        if group is None:
+            group = self._groups[canonical] = _Group(compile_match(match))
+            self._file(group, match)
+        group.keys[key] = None
+        self._group_of[key] = canonical
+
+    def _file(self, group: _Group[K], match: Match) -> None:
+        indexed = _index_field(match)
         for kind in match.kinds():
-            if equality is None:
-                self._unkeyed.setdefault(kind, set()).add(key)
-                filed.append((kind, None, None))
+            if indexed is None:
+                self._unkeyed.setdefault(kind, []).append(group)
+                group.filed.append((kind, None, None))
                 continue
-            field, values = equality
-            by_value = self._keyed.setdefault(kind, {}).setdefault(field, {})
-            for value in values:
-                by_value.setdefault(value, set()).add(key)
-                filed.append((kind, field, value))
-        self._filed[key] = filed
+            field, spec, values = indexed
+            fields = self._keyed.setdefault(kind, {})
+            index = fields.get(field)
+            if index is None:
+                index = fields[field] = _FieldIndex(field, spec.is_list)
+            for value in dict.fromkeys(values):  # once each: equal values meet in one key
+                index.by_value.setdefault(value, []).append(group)
+                group.filed.append((kind, field, value))
 
     def remove(self, key: K) -> None:
-        for kind, field, value in self._filed.pop(key, []):
+        canonical = self._group_of.pop(key, None)
+        if canonical is None:
+            return
+        group = self._groups[canonical]
+        del group.keys[key]
+        if group.keys:
+            return
+        del self._groups[canonical]
+        for kind, field, value in group.filed:
             if field is None:
-                self._unkeyed[kind].discard(key)
+                self._unkeyed[kind].remove(group)
             else:
-                self._keyed[kind][field][value].discard(key)  # type: ignore[index]
+                self._keyed[kind][field].by_value[value].remove(group)
 
-    def candidates(self, event: BaseEvent) -> set[K]:
+    def matching(self, event: BaseEvent) -> list[K]:
+        """The keys of every rule whose match holds for ``event``."""
         kind = event.__struct_config__.tag
+        found: list[K] = []
         if not isinstance(kind, str):
-            return set()
-        found = set(self._unkeyed.get(kind, ()))
-        for field, by_value in self._keyed.get(kind, {}).items():
-            value = field_value(event, field)
-            for item in value if isinstance(value, list) else [value]:
-                key = _index_key(item)
-                if key is not None:
-                    found |= by_value.get(key, set())
+            return found
+        for group in self._unkeyed.get(kind, ()):
+            if group.predicate(event):
+                found.extend(group.keys)
+        for index in self._keyed.get(kind, {}).values():
+            for group in index.candidates(event):
+                if group.predicate(event):
+                    found.extend(group.keys)
         return found

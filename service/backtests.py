@@ -56,7 +56,8 @@ def _inputs(index: LogIndex, request: BacktestRequest, known: float) -> list[_In
         scenarios = index.matches.scenarios
         ids = request.scenario_ids if request.scenario_ids is not None else sorted(scenarios)
         retracted = dict(index.matches.retracted)
-        events = index.event_tuples() if request.rules else []
+        what_ifs = (request.rules or {}).values()
+        events = index.event_tuples(k for rules in what_ifs for r in rules for k in r.match.kinds())
         picked = []
         for scenario_id in ids:
             scenario = scenarios.get(scenario_id)

@@ -150,7 +150,7 @@ class Forecaster:
             for m, match in enumerate(rule_matches):
                 if not counted[r][0, m]:
                     continue
-                event = self.index.events[match.event_id]
+                event = self.index.table.get(match.event_id)
                 contribution = Contribution(
                     kind="event",
                     log_odds=float(rule.ln_b * weights[r][0, m]),

@@ -9,9 +9,8 @@ and idempotent retries wait on it.
 The index lives in memory: at start the runner replays the log from position 0.
 """
 
-import bisect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
@@ -25,13 +24,14 @@ from eventsourcing.projection import Projection
 from msgspec import Struct
 
 from domain.backtests import BacktestRequest
-from domain.events import BaseEvent, LoggedEvent, RetractedInfo, kind_of
+from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
+from service.eventtable import EventTable, microseconds
 from service.matchindex import MatchIndex
 
-_logged_decoder = msgspec.json.Decoder(LoggedEvent)
+_event_decoder = msgspec.json.Decoder(WorldEvent)
 _definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
 _request_decoder = msgspec.json.Decoder(BacktestRequest)
@@ -77,33 +77,12 @@ class BacktestState(Struct, kw_only=True):
     error: str | None = None
 
 
-class _Column:
-    """World events of one selection (all, or one kind) in position order."""
-
-    __slots__ = ("events", "positions")
-
-    def __init__(self) -> None:
-        self.positions: list[int] = []
-        self.events: list[Any] = []
-
-    def add(self, event: Any) -> None:
-        self.positions.append(event.position)
-        self.events.append(event)
-
-    def after(self, position: int) -> Iterator[Any]:
-        start = bisect.bisect_right(self.positions, position)
-        for i in range(start, len(self.events)):
-            yield self.events[i]
-
-
 class LogIndex(POPOTrackingRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._changed = threading.Condition(self._database_lock)
         self.position = 0
-        self.events: dict[UUID, Any] = {}
-        self._all = _Column()
-        self._by_kind: dict[str, _Column] = {}
+        self.table = EventTable()
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
         self.matches = MatchIndex()
@@ -118,33 +97,33 @@ class LogIndex(POPOTrackingRecorder):
     def add_event(
         self, event_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
     ) -> None:
-        self.add_events([(event_id, body, recorded_at, tracking.notification_id)])
+        self.add_events([(event_id.bytes, body, recorded_at, tracking.notification_id)])
 
-    def add_events(self, records: list[tuple[UUID, str, datetime, int]]) -> None:
-        """Apply accepted world events (id, body, recorded_at, position), in order."""
-        events = []
-        for event_id, body, recorded_at, position in records:
-            event = _logged_decoder.decode(body)
-            event.event_id = event_id
-            event.position = position
-            event.recorded_at = recorded_at
-            events.append(event)
+    def add_events(self, records: list[tuple[bytes, str, datetime, int]]) -> None:
+        """Apply accepted world events (id as 16 bytes, body, recorded_at, position),
+        in order."""
+        decoded = [(_event_decoder.decode(record[1]), record) for record in records]
+        table, matches = self.table, self.matches
         with self._database_lock:
-            for event in events:
-                self.events[event.event_id] = event
-                self._all.add(event)
-                self._by_kind.setdefault(kind_of(event), _Column()).add(event)
-                self.matches.add_event(
-                    event, event.event_id, event.position, event.recorded_at.timestamp()
+            for event, (key, body, recorded_at, position) in decoded:
+                self._advance(position)
+                recorded_us = microseconds(recorded_at)
+                table.append(
+                    key,
+                    body,
+                    event.__struct_config__.tag,
+                    event.occurred_at.timestamp(),
+                    position,
+                    recorded_us,
                 )
-                self._advance(event.position)
+                matches.add_event(event, key, position, recorded_us / 1e6)
             self._changed.notify_all()
 
     def retract_event(
         self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
     ) -> None:
         with self._database_lock:
-            self.events[event_id].retracted = RetractedInfo(recorded_at=recorded_at, reason=reason)
+            self.table.retract(event_id, RetractedInfo(recorded_at=recorded_at, reason=reason))
             self.matches.retract(event_id, tracking.notification_id, recorded_at.timestamp())
             self._track(tracking)
 
@@ -163,7 +142,6 @@ class LogIndex(POPOTrackingRecorder):
             recorded_at=recorded_at,
             definition=_definition_decoder.decode(body),
         )
-        events = self.event_tuples()
         with self._database_lock:
             if slug is None:
                 slug = self.scenario_slugs[record_id]
@@ -171,14 +149,21 @@ class LogIndex(POPOTrackingRecorder):
             else:
                 self.scenario_slugs[record_id] = slug
                 self.scenarios[slug] = ScenarioState(id=slug, versions=[entry])
+            kinds = frozenset(k for rule in entry.definition.rules for k in rule.match.kinds())
             self.matches.add_version(
-                slug, version, entry.position, recorded_at, entry.definition, events
+                slug,
+                version,
+                entry.position,
+                recorded_at,
+                entry.definition,
+                self.table.of_kinds(kinds),
             )
             self._track(tracking)
 
-    def event_tuples(self) -> list[tuple[BaseEvent, UUID, int, float]]:
-        """Every world event applied so far: (event, id, position, recorded_at seconds)."""
-        return [(e, e.event_id, e.position, e.recorded_at.timestamp()) for e in self._all.events]
+    def event_tuples(self, kinds: Iterable[str]) -> list[tuple[BaseEvent, UUID, int, float]]:
+        """The world events of these kinds applied so far: (event, id, position,
+        recorded_at in seconds). Callers hold ``reading()``."""
+        return list(self.table.of_kinds(frozenset(kinds)))
 
     def request_backtest(
         self, backtest_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
@@ -280,20 +265,16 @@ class LogIndex(POPOTrackingRecorder):
         kind: str | None = None,
         occurred_from: datetime | None = None,
         occurred_to: datetime | None = None,
-    ) -> tuple[list[BaseEvent], int | None]:
+    ) -> tuple[list[Any], int | None]:
         """A page of world events after a position, and the cursor of the next page
         (None when nothing more matches)."""
-        column = self._all if kind is None else self._by_kind.get(kind, _Column())
-        page: list[BaseEvent] = []
-        for event in column.after(after):
-            if occurred_from is not None and event.occurred_at < occurred_from:
-                continue
-            if occurred_to is not None and event.occurred_at > occurred_to:
-                continue
-            if len(page) == limit:
-                return page, page[-1].position  # type: ignore[attr-defined]
-            page.append(event)
-        return page, None
+        return self.table.page(
+            after,
+            limit,
+            kind,
+            None if occurred_from is None else occurred_from.timestamp(),
+            None if occurred_to is None else occurred_to.timestamp(),
+        )
 
     def scenario_list(self) -> list[ScenarioState]:
         with self._database_lock:

@@ -13,15 +13,16 @@ Every change that can move a scenario's numbers bumps its ``generation``;
 events that match nothing move nothing, which is what lets a poller get 304.
 """
 
-import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from uuid import UUID
 
 import numpy as np
 
 from domain.events import BaseEvent
-from domain.matching import Predicate, RuleIndex, compile_match
+from domain.matching import RuleIndex, compile_match
 from domain.scenarios import Rule, ScenarioDefinition
 from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
 
@@ -30,30 +31,45 @@ def seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
-@dataclass(order=True)
+@dataclass
 class Match:
     occurred: float
     position: int
-    recorded: float = field(compare=False)
-    event_id: UUID = field(compare=False)
+    recorded: float
+    event_id: UUID
+
+
+ORDER = attrgetter("occurred", "position")
+"""How a rule's matches are ordered: by occurred_at, then position."""
 
 
 @dataclass
 class VersionMatches:
-    """One scenario version: its model and, per rule, the sorted matches."""
+    """One scenario version: its model and, per rule, its matches. They are kept
+    in log order as they arrive and sorted when read (a sort of nearly sorted
+    lists; inserting each in place cost a Python-level comparison per step)."""
 
     version: int
     position: int
     recorded: float
     definition: ScenarioDefinition
     model: ScenarioModel
-    predicates: list[Predicate]
-    kinds: list[frozenset[str]]
-    matches: list[list[Match]]
+    found: list[list[Match]]
+    _sorted: bool = False
     _arrays: list[RuleMatches] | None = None
 
+    @property
+    def matches(self) -> list[list[Match]]:
+        """Per rule, its matches in ``ORDER``."""
+        if not self._sorted:
+            for rule_matches in self.found:
+                rule_matches.sort(key=ORDER)
+            self._sorted = True
+        return self.found
+
     def add(self, rule: int, match: Match) -> None:
-        bisect.insort(self.matches[rule], match)
+        self.found[rule].append(match)
+        self._sorted = False
         self._arrays = None
 
     def invalidate(self) -> None:
@@ -121,7 +137,9 @@ class ScenarioMatches:
         self.generation += 1
 
 
-def scan(rules: list[Rule], events: list[tuple[BaseEvent, UUID, int, float]]) -> list[list[Match]]:
+def scan(
+    rules: list[Rule], events: Iterable[tuple[BaseEvent, UUID, int, float]]
+) -> list[list[Match]]:
     """Every event each rule matches, sorted by (occurred_at, position)."""
     predicates = [compile_match(r.match) for r in rules]
     kinds = [frozenset(r.match.kinds()) for r in rules]
@@ -132,7 +150,7 @@ def scan(rules: list[Rule], events: list[tuple[BaseEvent, UUID, int, float]]) ->
             if kind in kinds[rule] and predicate(event):
                 found[rule].append(Match(seconds(event.occurred_at), position, recorded, event_id))
     for rule_matches in found:
-        rule_matches.sort()
+        rule_matches.sort(key=ORDER)
     return found
 
 
@@ -151,15 +169,19 @@ class MatchIndex:
         self._matched_by: dict[UUID, set[str]] = {}
         self.generation = 0
 
-    def add_event(self, event: BaseEvent, event_id: UUID, position: int, recorded: float) -> None:
-        for slug, rule in self._rules.candidates(event):
-            current = self.scenarios[slug].current
-            if current.predicates[rule](event):
-                match = Match(seconds(event.occurred_at), position, recorded, event_id)
-                current.add(rule, match)
-                self._matched_by.setdefault(event_id, set()).add(slug)
-                self.scenarios[slug].touch()
-                self.generation += 1
+    def add_event(self, event: BaseEvent, key: bytes, position: int, recorded: float) -> None:
+        """Add ``event`` (its id's 16 bytes are ``key``) to the rules it matches."""
+        found = self._rules.matching(event)
+        if not found:
+            return
+        occurred = seconds(event.occurred_at)
+        event_id = UUID(bytes=key)
+        for slug, rule in found:
+            scenario = self.scenarios[slug]
+            scenario.current.add(rule, Match(occurred, position, recorded, event_id))
+            self._matched_by.setdefault(event_id, set()).add(slug)
+            scenario.touch()
+            self.generation += 1
 
     def retract(self, event_id: UUID, position: int, recorded: float) -> None:
         self.retracted[event_id] = recorded
@@ -178,25 +200,21 @@ class MatchIndex:
         position: int,
         recorded_at: datetime,
         definition: ScenarioDefinition,
-        events: list[tuple[BaseEvent, UUID, int, float]],
+        events: Iterable[tuple[BaseEvent, UUID, int, float]],
     ) -> None:
         """Record a version and rebuild its matches from ``events`` (all applied so far)."""
         scenario = self.scenarios.get(slug)
         if scenario is None:
             scenario = self.scenarios[slug] = ScenarioMatches(slug, recorded_at)
-        predicates = [compile_match(r.match) for r in definition.rules]
         entry = VersionMatches(
             version=version,
             position=position,
             recorded=seconds(recorded_at),
             definition=definition,
             model=model_of(definition, scenario.first_recorded),
-            predicates=predicates,
-            kinds=[frozenset(r.match.kinds()) for r in definition.rules],
-            matches=[[] for _ in definition.rules],
+            found=scan(definition.rules, events),
         )
-        entry.matches = scan(definition.rules, events)
-        for rule_matches in entry.matches:
+        for rule_matches in entry.found:
             for match in rule_matches:
                 self._matched_by.setdefault(match.event_id, set()).add(slug)
         previous = scenario.versions[-1] if scenario.versions else None

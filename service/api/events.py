@@ -93,7 +93,7 @@ class EventsController(Controller):
     @get("/{event_id:uuid}", summary="One world event", opt=needs(Scope.read))
     async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
         event: Any = await await_record(
-            log, lambda: log.index.events.get(event_id), f"no event {event_id}"
+            log, lambda: log.index.table.get(event_id), f"no event {event_id}"
         )
         return event  # type: ignore[no-any-return]
 

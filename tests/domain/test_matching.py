@@ -15,7 +15,7 @@ from msgspec import inspect as mi
 
 from domain.errors import FieldError
 from domain.events import KIND_TYPES, LoggedEvent, WorldEvent
-from domain.matching import Match, compile_match, field_spec, validate_match
+from domain.matching import Match, RuleIndex, compile_match, field_spec, validate_match
 
 Body = dict[str, Any]
 
@@ -881,3 +881,40 @@ def test_compiled_time_conditions_agree_with_the_documented_semantics(
     m = _decoded(match_body, Match)
     assert validate_match(m, "m") == []
     assert compile_match(m)(_decoded(body, WorldEvent)) is oracle(match_body, body)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(pairs=st.lists(cases(), min_size=1, max_size=8), removed=st.sets(st.integers(0, 15)))
+def test_the_rule_index_finds_exactly_the_rules_whose_match_holds(
+    pairs: list[tuple[Body, Body]], removed: set[int]
+) -> None:
+    """Filed twice (two scenarios sharing each rule), some removed again: the index
+    answers what testing every remaining rule would."""
+    index: RuleIndex[int] = RuleIndex()
+    rules = {}
+    for i, (match_body, _) in enumerate(pairs * 2):
+        rules[i] = _decoded(match_body, Match)
+        index.add(i, rules[i])
+    for i in removed & set(rules):
+        index.remove(i)
+        del rules[i]
+    for _, body in pairs:
+        event = _decoded(body, WorldEvent)
+        expected = {i for i, m in rules.items() if oracle(msgspec.to_builtins(m), body)}
+        found = index.matching(event)
+        assert len(found) == len(set(found))
+        assert set(found) == expected
+
+
+def test_the_rule_index_tests_a_shared_match_once() -> None:
+    calls = []
+    index: RuleIndex[str] = RuleIndex()
+    shared = match("purchase_ban", summary={"contains": "drone"})
+    for key in ("a", "b", "c"):
+        index.add(key, shared)
+    group = next(iter(index._groups.values()))
+    predicate = group.predicate
+    group.predicate = lambda e: calls.append(e) or predicate(e)  # type: ignore[assignment]
+    hit = event("purchase_ban", summary="Drone makers listed")
+    assert sorted(index.matching(hit)) == ["a", "b", "c"]
+    assert len(calls) == 1
