@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -210,15 +210,25 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
     @contextmanager
-    def commit_lock(self) -> Iterator[None]:
+    def _advisory_lock(self, key: str) -> Iterator[None]:
         """A session advisory lock on a connection of its own: released by the
         server if this process dies while holding it."""
         with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._lock_key,))
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._lock_key,))
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def commit_lock(self) -> AbstractContextManager[None]:
+        return self._advisory_lock(self._lock_key)
+
+    def create_table(self) -> None:
+        """One process at a time: replicas starting together on an empty database
+        (or a replica and its own projection runner) would otherwise race on
+        eventsourcing's CREATE statements ("tuple concurrently updated")."""
+        with self._advisory_lock(f"tradewinds schema: {self.events_table_name}"):
+            super().create_table()
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> ListeningSubscription:
         if topics:

@@ -2,6 +2,7 @@
 replica holds (its own writer, its own index), sharing only the store."""
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -12,7 +13,8 @@ import pytest
 from domain.events import WorldEvent
 from domain.records import EventRecord
 from service.commands import append_events
-from service.log import EventLog
+from service.log import EventLog, TradewindsStore
+from service.persistence import eventsourcing_env
 from service.settings import Settings
 
 BODY = '{"kind":"signal","occurred_at":"2025-01-01T00:00:00Z","summary":"s","label":"x"}'
@@ -55,9 +57,9 @@ def slow(settings: Settings, slow_clock: FixedClock) -> Iterator[EventLog]:
 
 
 def write(log: EventLog) -> tuple[int, datetime]:
-    (recording,) = log.committer.submit(
-        lambda at: [EventRecord.record(uuid4(), BODY, at)]
-    ).result(timeout=10)
+    (recording,) = log.committer.submit(lambda at: [EventRecord.record(uuid4(), BODY, at)]).result(
+        timeout=10
+    )
     timestamp: datetime = recording.domain_event.timestamp  # type: ignore[attr-defined]
     return recording.notification.id, timestamp
 
@@ -118,3 +120,30 @@ def test_a_conflict_with_a_write_this_replica_has_not_applied_is_answered_from_t
     finally:
         lagging.close()
     assert len(stored_times(settings)) == 5  # 3 events and 2 keys, each stored once
+
+
+def test_replicas_starting_together_on_an_empty_store_create_it_once(settings: Settings) -> None:
+    """Every replica creates the schema on start if it is missing; racing on an empty
+    PostgreSQL database, eventsourcing's CREATE statements failed with "tuple
+    concurrently updated" until creation was serialised."""
+    starters = 6
+    barrier = threading.Barrier(starters)
+    failures: list[BaseException] = []
+    stores: list[TradewindsStore] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            stores.append(TradewindsStore(eventsourcing_env(settings)))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(starters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert failures == []
+    assert len(stores) == starters
