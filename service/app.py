@@ -25,7 +25,7 @@ from service.forecasting import Forecaster
 from service.log import EventLog, utc_now
 from service.metrics import Metrics, metrics_route
 from service.observe import Observe
-from service.openapi import add_discriminators
+from service.openapi import add_discriminators, optional_parameters
 from service.settings import Settings
 
 API_VERSION = "0.1.0"
@@ -108,7 +108,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
-        on_startup=[lambda app: add_discriminators(app.openapi_schema), add_security],
+        on_startup=[
+            lambda app: add_discriminators(app.openapi_schema),
+            optional_parameters,
+            add_security,
+        ],
         debug=False,
         logging_config=None,  # the command line configures logging (JSON lines)
         guards=[scope_guard(settings.api_keys)],
@@ -136,5 +140,6 @@ def openapi_document(app: Litestar) -> dict[str, Any]:
     """The OpenAPI document as served, with discriminators on the event unions."""
     schema = app.openapi_schema
     add_discriminators(schema)
+    optional_parameters(app)
     add_security(app)
     return schema.to_schema()

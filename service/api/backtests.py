@@ -14,8 +14,10 @@ from domain.errors import Conflict, FieldError, InvalidInput
 from domain.records import BacktestRecord
 from forecasts.scoring import Scores
 from service.access import Scope, needs
+from service.api.bodies import strict_json_body
 from service.api.deps import Backtests, Log
 from service.api.reads import await_record, own_writes_visible
+from service.api.responses import problem_responses
 from service.api.schemas import BacktestList, BacktestView
 from service.backtests import BacktestRunner
 from service.commands import commit
@@ -75,8 +77,15 @@ def _svg(backtest_id: UUID, result: str) -> bytes:
 class BacktestsController(Controller):
     path = "/v1/backtests"
     tags = ["backtests"]
+    before_request = staticmethod(strict_json_body)
 
-    @post("/", status_code=202, summary="Start a backtest", opt=needs(Scope.admin))
+    @post(
+        "/",
+        status_code=202,
+        summary="Start a backtest",
+        opt=needs(Scope.admin),
+        responses=problem_responses(415),
+    )
     async def start(
         self, data: JSONBody[BacktestRequest], log: Log, backtests: Backtests
     ) -> Response[BacktestView]:
@@ -100,7 +109,12 @@ class BacktestsController(Controller):
         headers = {"Location": f"/v1/backtests/{backtest_id}"}
         return Response(view, status_code=202, headers=headers)
 
-    @get("/", summary="Recent backtests, newest first", opt=needs(Scope.read))
+    @get(
+        "/",
+        summary="Recent backtests, newest first",
+        opt=needs(Scope.read),
+        responses=problem_responses(),
+    )
     async def list_backtests(
         self,
         log: Log,
@@ -116,6 +130,7 @@ class BacktestsController(Controller):
         "/{backtest_id:uuid}",
         summary="A backtest: status, progress, scores",
         opt=needs(Scope.read),
+        responses=problem_responses(404),
     )
     async def get_backtest(
         self, backtest_id: BacktestId, log: Log, backtests: Backtests
@@ -127,6 +142,7 @@ class BacktestsController(Controller):
         summary="The reliability diagram (SVG)",
         media_type="image/svg+xml",
         opt=needs(Scope.read),
+        responses=problem_responses(404, 409),
     )
     async def reliability(self, backtest_id: BacktestId, log: Log) -> Response[bytes]:
         state = await _state(log, backtest_id)

@@ -5,14 +5,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
 from service.access import Scope, needs
+from service.api.bodies import strict_json_body
 from service.api.deps import Log, MetricsDep
 from service.api.reads import await_record, own_writes_visible
+from service.api.responses import problem_responses
 from service.api.schemas import EventPage
 from service.commands import Receipt, append_events, retract_event
 
@@ -29,6 +32,17 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _repeated(data_container: object) -> dict[int, ResponseSpec]:
+    """The 200 of an append that was already stored (same event_id or Idempotency-Key)."""
+    return {
+        200: ResponseSpec(
+            data_container=data_container,
+            description="already stored: the first answer again",
+            generate_examples=False,
+        )
+    }
+
+
 def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise InvalidInput([FieldError(name, "needs a time zone offset")])
@@ -38,8 +52,15 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 class EventsController(Controller):
     path = "/v1/events"
     tags = ["events"]
+    before_request = staticmethod(strict_json_body)
 
-    @post("/", status_code=201, summary="Append one event", opt=needs(Scope.write))
+    @post(
+        "/",
+        status_code=201,
+        summary="Append one event",
+        opt=needs(Scope.write),
+        responses=_repeated(Receipt) | problem_responses(409, 415),
+    )
     async def append(
         self,
         data: JSONBody[WorldEvent],
@@ -57,6 +78,7 @@ class EventsController(Controller):
         status_code=201,
         summary="Append 1..1000 events atomically",
         opt=needs(Scope.write),
+        responses=_repeated(list[Receipt]) | problem_responses(409, 415),
     )
     async def append_batch(
         self,
@@ -70,7 +92,12 @@ class EventsController(Controller):
             metrics.appended(len(receipts), batch=True)
         return Response(receipts, status_code=201 if created else 200)
 
-    @get("/", summary="Page through world events in position order", opt=needs(Scope.read))
+    @get(
+        "/",
+        summary="Page through world events in position order",
+        opt=needs(Scope.read),
+        responses=problem_responses(),
+    )
     async def list_events(
         self,
         log: Log,
@@ -90,7 +117,12 @@ class EventsController(Controller):
         )
         return EventPage(events=events, next_after=next_after)
 
-    @get("/{event_id:uuid}", summary="One world event", opt=needs(Scope.read))
+    @get(
+        "/{event_id:uuid}",
+        summary="One world event",
+        opt=needs(Scope.read),
+        responses=problem_responses(404),
+    )
     async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
         event: Any = await await_record(
             log, lambda: log.index.table.get(event_id), f"no event {event_id}"
@@ -102,6 +134,7 @@ class EventsController(Controller):
         status_code=201,
         summary="Retract an event",
         opt=needs(Scope.write),
+        responses=problem_responses(404, 409, 415),
     )
     async def retract(self, event_id: EventId, data: JSONBody[Retraction], log: Log) -> Receipt:
         return await retract_event(log, event_id, data.reason)

@@ -15,6 +15,7 @@ from litestar.response.base import ASGIResponse
 from domain.errors import FieldError, InvalidInput, NotFound
 from service.api.deps import ForecasterDep
 from service.api.reads import own_writes_visible
+from service.api.responses import NOT_MODIFIED, problem_responses
 from service.api.schemas import ForecastDetail, ForecastList, History, ScenarioId
 from service.forecasting import Query, etag_of
 from service.log import EventLog
@@ -141,7 +142,9 @@ class ForecastsController(Controller):
         responses={
             200: ResponseSpec(
                 data_container=ForecastList, description="forecasts", generate_examples=False
-            )
+            ),
+            304: NOT_MODIFIED,
+            **problem_responses(503),
         },
     )
     async def list_forecasts(
@@ -170,7 +173,9 @@ class ForecastsController(Controller):
         responses={
             200: ResponseSpec(
                 data_container=ForecastDetail, description="forecast", generate_examples=False
-            )
+            ),
+            304: NOT_MODIFIED,
+            **problem_responses(404, 503),
         },
     )
     async def get_forecast(
@@ -201,7 +206,9 @@ class ForecastsController(Controller):
         responses={
             200: ResponseSpec(
                 data_container=History, description="history", generate_examples=False
-            )
+            ),
+            304: NOT_MODIFIED,
+            **problem_responses(404, 503),
         },
     )
     async def history(

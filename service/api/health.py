@@ -1,6 +1,7 @@
 """Liveness and readiness (ready once the index has caught up with the store at start)."""
 
 from litestar import Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.access import PUBLIC, needs
 from service.api.deps import Log
@@ -12,7 +13,17 @@ async def live() -> dict[str, str]:
     return {"status": "live"}
 
 
-@get("/health/ready", tags=["operations"], summary="Caught up with the store", opt=needs(PUBLIC))
+@get(
+    "/health/ready",
+    tags=["operations"],
+    summary="Caught up with the store",
+    opt=needs(PUBLIC),
+    responses={
+        503: ResponseSpec(
+            data_container=Health, description="not caught up yet", generate_examples=False
+        )
+    },
+)
 async def ready(log: Log) -> Response[Health]:
     is_ready = log.ready()
     body = Health(

@@ -16,29 +16,25 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
-from msgspec import Struct
 
 from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from service.access import Forbidden, Unauthenticated
 from service.api.forecasts import ProjectionBehind
+from service.api.responses import PROBLEM_JSON, Problem
 
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 _AT_PATH = re.compile(r"\s*-\s*at `\$(?P<path>[^`]*)`$")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 _LEADING_FIELD = re.compile(r"^`(?P<name>[A-Za-z_][\w.]*)`")
 
 
-class Problem(Struct, omit_defaults=True, kw_only=True):
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] | None = None
-
-
-def problem(status: int, detail: str, errors: list[FieldError] | None = None) -> Response[Problem]:
+def problem(
+    status: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
     title = HTTPStatus(status).phrase
     body = Problem(
         type=f"https://tradewinds.invalid/problems/{title.lower().replace(' ', '-')}",
@@ -47,7 +43,8 @@ def problem(status: int, detail: str, errors: list[FieldError] | None = None) ->
         detail=detail,
         errors=errors,
     )
-    headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 503:
+        headers = {"Retry-After": "1", **(headers or {})}
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -93,7 +90,8 @@ def _is_malformed_json(message: str) -> bool:
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    return problem(exc.status_code, exc.detail)
+    """Keeps the exception's headers (``Allow`` on a 405, litestar sets it)."""
+    return problem(exc.status_code, exc.detail, headers=exc.headers)
 
 
 def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
@@ -129,6 +127,11 @@ def _decode(request: Request[Any, Any, Any], exc: msgspec.DecodeError) -> Respon
     return problem(400, f"the body is not valid JSON: {exc}")
 
 
+def _invalid(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Problem]:
+    """A body that is JSON but not of the route's type (``service.api.bodies``)."""
+    return problem(422, "the request breaks the contract", [field_error(str(exc))])
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _validation,
     HTTPException: _http,
@@ -137,5 +140,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Unauthenticated: _unauthenticated,
     Forbidden: _forbidden,
     msgspec.DecodeError: _decode,
+    msgspec.ValidationError: _invalid,
     Exception: _unexpected,
 }

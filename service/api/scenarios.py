@@ -1,12 +1,15 @@
 """Scenarios: define or revise, list, read, versions, resolve."""
 
 from litestar import Controller, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from domain.scenarios import Resolution, ScenarioDefinition
 from service.access import Scope, needs
+from service.api.bodies import strict_json_body
 from service.api.deps import Log
 from service.api.reads import await_record, own_writes_visible
+from service.api.responses import problem_responses
 from service.api.schemas import (
     ResolutionView,
     ScenarioId,
@@ -56,20 +59,44 @@ async def _state(log: Log, scenario_id: str) -> ScenarioState:
 class ScenariosController(Controller):
     path = "/v1/scenarios"
     tags = ["scenarios"]
+    before_request = staticmethod(strict_json_body)
 
-    @put("/{scenario_id:str}", summary="Define or revise a scenario", opt=needs(Scope.admin))
+    @put(
+        "/{scenario_id:str}",
+        status_code=201,
+        summary="Define or revise a scenario",
+        opt=needs(Scope.admin),
+        responses={
+            200: ResponseSpec(
+                data_container=ScenarioReceipt,
+                description="revised (or the same definition again: no new version)",
+                generate_examples=False,
+            ),
+            **problem_responses(409, 415),
+        },
+    )
     async def define(
         self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], log: Log
     ) -> Response[ScenarioReceipt]:
         receipt, created = await define_scenario(log, scenario_id, data)
         return Response(receipt, status_code=201 if created else 200)
 
-    @get("/", summary="Every scenario, current version", opt=needs(Scope.read))
+    @get(
+        "/",
+        summary="Every scenario, current version",
+        opt=needs(Scope.read),
+        responses=problem_responses(),
+    )
     async def list_scenarios(self, log: Log) -> ScenarioList:
         await own_writes_visible(log)
         return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
 
-    @get("/{scenario_id:str}", summary="One scenario, current version", opt=needs(Scope.read))
+    @get(
+        "/{scenario_id:str}",
+        summary="One scenario, current version",
+        opt=needs(Scope.read),
+        responses=problem_responses(404),
+    )
     async def get_scenario(self, scenario_id: ScenarioId, log: Log) -> ScenarioView:
         return scenario_view(await _state(log, scenario_id))
 
@@ -77,6 +104,7 @@ class ScenariosController(Controller):
         "/{scenario_id:str}/versions",
         summary="Every version of a scenario",
         opt=needs(Scope.read),
+        responses=problem_responses(404),
     )
     async def versions(self, scenario_id: ScenarioId, log: Log) -> ScenarioVersions:
         state = await _state(log, scenario_id)
@@ -98,6 +126,7 @@ class ScenariosController(Controller):
         status_code=201,
         summary="Resolve a scenario",
         opt=needs(Scope.admin),
+        responses=problem_responses(404, 409, 415),
     )
     async def resolve(
         self, scenario_id: ScenarioId, data: JSONBody[Resolution], log: Log
