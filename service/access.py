@@ -2,21 +2,20 @@
 
 Every route handler states what it needs in its ``opt``: ``{"scope": "read"}``,
 ``"write"`` or ``"admin"`` (each includes the ones before it), or ``"public"``
-for health, metrics and the OpenAPI document. One guard, installed on the app,
-checks the ``Authorization: Bearer <key>`` header against the configured keys;
-a handler that states nothing needs ``admin`` (fail closed). With no keys
-configured every route is open: the command line then serves on loopback only.
+for health, metrics and the OpenAPI document. One middleware
+(``service.api.authorize``) checks the ``Authorization: Bearer <key>`` header
+against the configured keys before the handler reads anything; a handler that
+states nothing needs ``admin`` (fail closed). With no keys configured every
+route is open (and the middleware is not installed): the command line then
+serves on loopback only.
 """
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any
 
 from litestar import Litestar
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 from litestar.routes import HTTPRoute
 
@@ -111,37 +110,34 @@ def _digest(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()
 
 
-def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> bytes | None:
-    header = connection.headers.get("authorization")
-    if header is None:
-        return None
-    kind, _, token = header.partition(" ")
-    if kind.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip().encode()
+def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"authorization":
+            kind, _, token = value.partition(b" ")
+            token = token.strip()
+            return token if kind.lower() == b"bearer" and token else None
+    return None
 
 
-def scope_guard(
-    keys: ApiKeys,
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
-    """The app's one guard: the route's scope against the presented key's."""
-
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        required = str(handler.opt.get(SCOPE_OPT))
-        if required == PUBLIC or not keys:
-            return
-        need = Scope[required] if required in Scope.__members__ else Scope.admin
-        presented = _bearer(connection)
-        if presented is None:
-            raise Unauthenticated("an API key is needed: Authorization: Bearer <key>")
-        scope = keys.scope_of(presented)
-        if scope is None:
-            raise Unauthenticated("the API key is not known")
-        if scope < need:
-            msg = f"this needs the {need.name} scope; the key has {scope.name}"
-            raise Forbidden(msg)
-
-    return guard
+def authorize(keys: ApiKeys, required: object, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Pass, or raise ``Unauthenticated`` / ``Forbidden``: the route's scope
+    (``required``, from its handler's ``opt``) against the presented key's."""
+    if required == PUBLIC or not keys:
+        return
+    need = (
+        Scope[required]
+        if isinstance(required, str) and required in Scope.__members__
+        else Scope.admin
+    )
+    presented = _bearer(headers)
+    if presented is None:
+        raise Unauthenticated("an API key is needed: Authorization: Bearer <key>")
+    scope = keys.scope_of(presented)
+    if scope is None:
+        raise Unauthenticated("the API key is not known")
+    if scope < need:
+        msg = f"this needs the {need.name} scope; the key has {scope.name}"
+        raise Forbidden(msg)
 
 
 BEARER = "bearer"

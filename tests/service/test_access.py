@@ -114,6 +114,7 @@ def test_the_scope_matrix(keyed: TestClient[Litestar]) -> None:
             elif status in (401, 403):
                 assert response.headers["content-type"] == "application/problem+json"
                 assert response.json()["status"] == status
+                assert response.headers["x-request-id"]
                 if status == 401:
                     assert response.headers["www-authenticate"].startswith("Bearer")
     assert failures == []

@@ -1,0 +1,36 @@
+"""The middleware that enforces each route's scope (``service.access``).
+
+A middleware rather than a litestar guard: a guard is given a copy of the route
+handler on every call (and a plain function guard runs in a worker thread),
+which costs more than the whole of a cached forecast poll. This reads the
+same ``opt`` from the matched handler in the scope, and answers a refusal
+through the one error map (``service.api.problems``) itself, inside the
+middleware that logs and counts requests and sets ``X-Request-ID``.
+"""
+
+from typing import Any
+
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from service.access import SCOPE_OPT, ApiKeys, Forbidden, Unauthenticated, authorize
+from service.api.problems import EXCEPTION_HANDLERS
+
+
+class Authorize(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, keys: ApiKeys) -> None:
+        self.keys = keys
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        try:
+            authorize(self.keys, scope["route_handler"].opt.get(SCOPE_OPT), scope["headers"])
+        except (Unauthenticated, Forbidden) as refused:
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = EXCEPTION_HANDLERS[type(refused)](request, refused)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            return
+        await next_app(scope, receive, send)
