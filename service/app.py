@@ -12,8 +12,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
-from service.access import PUBLIC, Scope, add_security, needs, scope_guard
+from service.access import PUBLIC, Scope, add_security, needs
 from service.api import health
+from service.api.authorize import Authorize
 from service.api.backtests import BacktestsController
 from service.api.baseline import same_bytes
 from service.api.events import EventsController
@@ -115,8 +116,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         ],
         debug=False,
         logging_config=None,  # the command line configures logging (JSON lines)
-        guards=[scope_guard(settings.api_keys)],
-        middleware=[Observe(metrics, access_log=settings.access_log)],
+        middleware=[
+            Observe(metrics, access_log=settings.access_log),
+            *([Authorize(settings.api_keys)] if settings.api_keys else []),
+        ],
         request_max_body_size=settings.max_body_bytes,
     )
     metrics.watch(lambda: app.state)
