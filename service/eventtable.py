@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,20 +23,10 @@ import msgspec
 
 from domain.events import KIND_TYPES, BaseEvent, LoggedEvent, RetractedInfo
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_US = timedelta(microseconds=1)
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
 
 _logged_decoder = msgspec.json.Decoder(LoggedEvent)
-
-
-def microseconds(moment: datetime) -> int:
-    return (moment - EPOCH) // ONE_US
-
-
-def from_microseconds(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
 
 
 class EventTable:
@@ -49,7 +39,7 @@ class EventTable:
 
     def __init__(self) -> None:
         self.positions = array("q")
-        self.recorded_us = array("q")
+        self.recorded = array("d")
         self.occurred = array("d")
         self.bodies: list[str] = []
         self._ids: list[bytes] = []
@@ -63,13 +53,15 @@ class EventTable:
         return len(self.bodies)
 
     def append(
-        self, key: bytes, body: str, kind: str, occurred: float, position: int, recorded_us: int
+        self, key: bytes, body: str, kind: str, occurred: float, position: int, recorded: float
     ) -> None:
-        """Add the event whose id is ``key`` (the 16 bytes of its ``UUID``)."""
+        """Add the event whose id is ``key`` (the 16 bytes of its ``UUID``); times in
+        seconds since the epoch (``datetime.timestamp()``, which ``fromtimestamp``
+        turns back into the same microsecond)."""
         row = len(self.bodies)
         code = KIND_CODES[kind]
         self.positions.append(position)
-        self.recorded_us.append(recorded_us)
+        self.recorded.append(recorded)
         self.occurred.append(occurred)
         self.bodies.append(body)
         self._ids.append(key)
@@ -93,7 +85,7 @@ class EventTable:
         event = _logged_decoder.decode(self.bodies[row])
         event.event_id = self.event_id(row)
         event.position = self.positions[row]
-        event.recorded_at = from_microseconds(self.recorded_us[row])
+        event.recorded_at = datetime.fromtimestamp(self.recorded[row], UTC)
         event.retracted = self._retracted.get(row)
         return event
 
@@ -148,5 +140,5 @@ class EventTable:
                     _logged_decoder.decode(self.bodies[row]),
                     self.event_id(row),
                     self.positions[row],
-                    self.recorded_us[row] / 1e6,
+                    self.recorded[row],
                 )

@@ -28,7 +28,7 @@ from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
-from service.eventtable import EventTable, microseconds
+from service.eventtable import EventTable
 from service.matchindex import MatchIndex
 
 _event_decoder = msgspec.json.Decoder(WorldEvent)
@@ -107,16 +107,16 @@ class LogIndex(POPOTrackingRecorder):
         with self._database_lock:
             for event, (key, body, recorded_at, position) in decoded:
                 self._advance(position)
-                recorded_us = microseconds(recorded_at)
+                recorded = recorded_at.timestamp()
                 table.append(
                     key,
                     body,
                     event.__struct_config__.tag,
                     event.occurred_at.timestamp(),
                     position,
-                    recorded_us,
+                    recorded,
                 )
-                matches.add_event(event, key, position, recorded_us / 1e6)
+                matches.add_event(event, key, position, recorded)
             self._changed.notify_all()
 
     def retract_event(

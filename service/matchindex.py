@@ -31,7 +31,7 @@ def seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     occurred: float
     position: int
