@@ -23,6 +23,7 @@ run: $(BIN)/tradewinds
 test: uv
 	$(UV) sync --locked --extra dev
 	.ci/ensure-postgres
+	.ci/ensure-chromium
 	$(MAKE) lint typecheck pytest
 
 lint:

@@ -22,6 +22,7 @@ from service.api.forecasts import ForecastsController
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.scenarios import ScenariosController
 from service.backtests import BacktestRunner
+from service.dashboard import dashboard_routes
 from service.forecasting import Forecaster
 from service.log import EventLog, utc_now
 from service.metrics import Metrics, metrics_route
@@ -92,6 +93,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     ]
     metrics = Metrics(API_VERSION)
     handlers.append(metrics_route(metrics))
+    handlers.extend(dashboard_routes())
 
     def provide_metrics() -> Metrics:
         return metrics

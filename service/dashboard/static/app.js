@@ -1,0 +1,46 @@
+// The dashboard's entry point: hash routing between the views, the live poller,
+// the key button. Views are modules exporting a function (main, ...params)
+// that renders into <main> and returns {destroy}.
+
+import { forgetKey, storedKey } from "./api.js";
+import { backtests } from "./backtests.js";
+import { events } from "./events.js";
+import * as live from "./live.js";
+import { overview } from "./overview.js";
+import { scenario } from "./scenario.js";
+
+const ROUTES = [
+  [/^#?\/?$/, "overview", overview],
+  [/^#\/scenario\/([^/]+)$/, "overview", scenario],
+  [/^#\/events$/, "events", events],
+  [/^#\/backtests(?:\/([^/]+))?$/, "backtests", backtests],
+];
+
+const main = document.getElementById("main");
+let current = null;
+
+function route() {
+  const hash = location.hash || "#/";
+  const found = ROUTES.find(([pattern]) => pattern.test(hash));
+  const [pattern, section, view] = found || ROUTES[0];
+  const params = (hash.match(pattern) || []).slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p)));
+  if (current) current.destroy();
+  for (const link of document.querySelectorAll("nav a[data-view]")) {
+    if (link.dataset.view === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  current = view(main, ...params);
+  const title = document.getElementById("view-title");
+  document.title = `${title ? title.textContent : "Dashboard"} · Tradewinds`;
+  // After navigating, keyboard and screen-reader users start at the new heading.
+  if (title && document.activeElement && document.activeElement.closest("nav, main")) title.focus();
+}
+
+document.getElementById("forget-key").hidden = !storedKey();
+document.getElementById("forget-key").addEventListener("click", () => {
+  forgetKey();
+  live.refresh();
+});
+window.addEventListener("hashchange", route);
+live.start();
+route();

@@ -1,0 +1,328 @@
+"""The dashboard (``GET /``) in a real headless Chromium against a real
+``tradewinds serve --demo``: what it shows is what the API serves, it updates
+without a reload, its waterfall adds up, the keyboard reaches every control, and
+with API keys it asks for one.
+
+Debian's chromium (``.ci/ensure-chromium`` installs it), driven by Playwright
+(never ``playwright install``). Screenshots at 1280x800 and 390x844 go to
+``test-artifacts/screenshots/`` (git-ignored) for a person to look at.
+"""
+
+import math
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+POLL_MS = 1000  # the page's poll interval in these tests (?poll=)
+WAIT_MS = 15_000  # how long an expectation may wait for the page to catch up
+MANUS = "manus-mofcom-action-2027"  # timing "none": no time term, stable between ticks
+NVIDIA = "china-formal-nvidia-ban-2027"  # timing "uniform": has a time term
+READ_KEY, ADMIN_KEY = "dashboard-read-key", "dashboard-admin-key"
+MINUS = "\u2212"  # the page writes negative log-odds with a real minus sign
+
+
+def pct(p: float | None) -> str:
+    """As the page writes a probability (format.js: ``(p * 100).toFixed(1)``, which
+    rounds the exact binary value half up)."""
+    if p is None:
+        return "—"
+    return f"{Decimal(p * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+def expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run .ci/ensure-chromium (as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        # launch() starts from a fresh temporary user data dir, removed on close.
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("dashboard") / "data"
+    with ServerProcess(data, extra_args=("--demo",)) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A new browser context per test: its own sessionStorage and cookies."""
+    context = browser.new_context(viewport=SIZES["desktop"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def screenshots(page: Page, name: str) -> None:
+    """Full-page screenshots at both sizes (the page is left at the desktop size)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.wait_for_timeout(150)  # let layout settle after the resize
+        page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png", full_page=True)
+    page.set_viewport_size(SIZES["desktop"])
+
+
+def open_overview(page: Page, server: ServerProcess) -> None:
+    page.goto(f"{server.base_url}/?poll={POLL_MS}#/")
+    expect(page.locator("li.scenario").first).to_be_visible(timeout=WAIT_MS)
+
+
+def test_the_page_and_its_files_are_served_without_a_key_and_offline(
+    demo: ServerProcess,
+) -> None:
+    with httpx.Client(base_url=demo.base_url) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        for asset in ("/dashboard/app.js", "/dashboard/dashboard.css"):
+            assert client.get(asset).status_code == 200
+    assert "http" not in page.text.replace(demo.base_url, "")  # nothing from elsewhere
+
+
+def test_the_overview_shows_every_scenario_as_the_api_serves_it(
+    page: Page, demo: ServerProcess
+) -> None:
+    open_overview(page, demo)
+    forecasts = httpx.get(f"{demo.base_url}/v1/forecasts").json()["forecasts"]
+    expect(page.locator("li.scenario")).to_have_count(len(forecasts))
+    expect(page.locator("li.scenario svg.spark path.line")).to_have_count(len(forecasts))
+    # One snapshot of what the page shows, and the API's answer for the same as_of.
+    shown = page.evaluate(
+        """() => ({
+          asOf: document.querySelector("ul.scenarios").dataset.asOf,
+          rows: [...document.querySelectorAll("li.scenario")].map((li) => ({
+            id: li.dataset.scenarioId,
+            title: li.querySelector("h2").textContent,
+            probability: li.querySelector("[data-probability]").textContent,
+            status: li.querySelector(".status").textContent.trim(),
+          })),
+        })"""
+    )
+    served = httpx.get(f"{demo.base_url}/v1/forecasts", params={"as_of": shown["asOf"]}).json()
+    expected = {
+        f["scenario_id"]: (f["title"], pct(f["probability"]), f["status"])
+        for f in served["forecasts"]
+    }
+    got = {r["id"]: (r["title"], r["probability"], r["status"]) for r in shown["rows"]}
+    assert got.keys() == expected.keys()
+    words = {"open": "Open", "resolved_yes": "Resolved: yes", "resolved_no": "Resolved: no"}
+    for scenario_id, (title, probability, status) in expected.items():
+        assert got[scenario_id][:2] == (title, probability), scenario_id
+        assert got[scenario_id][2].endswith(words[status]), scenario_id
+    screenshots(page, "overview")
+
+    page.get_by_label("Open only").check()
+    open_count = sum(f["status"] == "open" for f in served["forecasts"])
+    expect(page.locator("li.scenario:visible")).to_have_count(open_count)
+    page.get_by_label("Search").fill("manus")
+    expect(page.locator("li.scenario:visible")).to_have_count(1)
+    expect(page.locator("li.scenario:visible h2")).to_have_text(expected[MANUS][0])
+
+
+def test_the_waterfall_adds_up_to_the_served_probability(page: Page, demo: ServerProcess) -> None:
+    for scenario_id in (MANUS, NVIDIA):
+        page.goto(f"{demo.base_url}/?poll={POLL_MS}#/scenario/{scenario_id}")
+        table = page.locator("table.waterfall")
+        expect(table).to_be_visible(timeout=WAIT_MS)
+        shown = page.evaluate(
+            """() => {
+              const t = document.querySelector("table.waterfall");
+              const rows = [...t.querySelectorAll("tbody tr")];
+              return {
+                kinds: rows.map((r) => r.dataset.kind),
+                logOdds: rows.map((r) => Number(r.dataset.logOdds)),
+                effects: rows.map((r) => r.querySelector("[data-effect]").textContent),
+                sum: t.querySelector("[data-logit-sum]").textContent,
+                probability: t.querySelector("[data-final-probability]").textContent,
+                headline: document.querySelector(".headline [data-probability]").textContent,
+                asOf: document.querySelector(".facts").textContent,
+              };
+            }"""
+        )
+        served = httpx.get(f"{demo.base_url}/v1/forecasts/{scenario_id}").json()
+        kinds = [c["kind"] for c in served["contributions"]]
+        assert shown["kinds"] == kinds
+        # The exact numbers the page drew add up to the served logit and probability ...
+        assert math.fsum(shown["logOdds"]) == pytest.approx(served["logit"], abs=1e-9)
+        assert expit(math.fsum(shown["logOdds"])) == pytest.approx(served["probability"], 1e-9)
+        assert shown["probability"] == shown["headline"] == pct(served["probability"])
+        # ... and so do the rounded ones it wrote, within their rounding.
+        written = [
+            float(e.replace("▲", "").replace("▼", "").replace(MINUS, "-").strip())
+            for e in shown["effects"]
+        ]
+        total = float(shown["sum"].replace(MINUS, "-"))
+        assert abs(sum(written) - total) <= 0.0005 * (len(written) + 1)
+        assert total == pytest.approx(served["logit"], abs=0.0005)
+        if scenario_id == NVIDIA:
+            assert kinds[-1] == "time"
+    marks = page.locator("svg.history path.mark")
+    expect(marks).to_have_count(sum(k == "event" for k in kinds))
+    expect(page.locator("svg.history path.band95")).to_have_count(1)
+    expect(page.locator("svg.history path.band80")).to_have_count(1)
+    screenshots(page, "scenario")
+
+
+def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:
+    """Every visible interactive element of the page, the ones Tab reaches (from the
+    top of the document, until focus comes back round), and any reached element
+    without a visible focus outline."""
+    page.evaluate(
+        """() => {
+          const selector = 'a[href], button, input, select, textarea, summary, [tabindex]';
+          let n = 0;
+          for (const el of document.querySelectorAll(selector)) {
+            el.dataset.tabProbe = String(n++);
+          }
+          document.activeElement?.blur();
+        }"""
+    )
+    interactive = set(
+        page.evaluate(
+            """() => [...document.querySelectorAll('[data-tab-probe]')]
+                .filter((el) => el.tabIndex >= 0 && !el.disabled
+                  && !el.closest('[hidden], dialog:not([open])')
+                  && el.getClientRects().length > 0)
+                .map((el) => el.dataset.tabProbe)"""
+        )
+    )
+    reached: list[str] = []
+    unmarked: list[str] = []
+    for _ in range(len(interactive) + 5):
+        page.keyboard.press("Tab")
+        probe = page.evaluate(
+            """() => {
+              const el = document.activeElement;
+              if (!el || el === document.body) return null;
+              const style = getComputedStyle(el);
+              const visible = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+              return [el.dataset.tabProbe ?? el.tagName, visible];
+            }"""
+        )
+        if probe is None:
+            continue
+        if reached and probe[0] == reached[0]:
+            break
+        reached.append(probe[0])
+        if not probe[1]:
+            unmarked.append(probe[0])
+    return interactive, set(reached), unmarked
+
+
+@pytest.mark.parametrize("view", ["#/", f"#/scenario/{NVIDIA}", "#/events", "#/backtests"])
+def test_tab_reaches_every_control_with_a_visible_focus(
+    page: Page, demo: ServerProcess, view: str
+) -> None:
+    page.goto(f"{demo.base_url}/?poll=60000{view}")
+    expect(page.locator("#view-title")).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_load_state("networkidle")
+    interactive, reached, unmarked = tab_through(page)
+    assert len(interactive) >= 4
+    assert interactive - reached == set()
+    assert unmarked == []
+
+
+def test_a_new_event_changes_the_shown_probability_without_a_reload(
+    page: Page, demo: ServerProcess
+) -> None:
+    open_overview(page, demo)
+    shown = page.locator(f'li[data-scenario-id="{MANUS}"] [data-probability]')
+    before = httpx.get(f"{demo.base_url}/v1/forecasts/{MANUS}").json()
+    expect(shown).to_have_text(pct(before["probability"]), timeout=WAIT_MS)
+    page.evaluate("() => { window.notReloaded = true; }")
+    occurred = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    receipt = httpx.post(
+        f"{demo.base_url}/v1/events",
+        json={
+            "kind": "regulatory_action",
+            "occurred_at": occurred,
+            "summary": "MOFCOM opens a formal investigation into Meta's purchase of Manus",
+            "authority": "China Ministry of Commerce",
+            "target_company": "Manus",
+            "action": "formal investigation",
+        },
+    )
+    assert receipt.status_code == 201, receipt.text
+    after = httpx.get(
+        f"{demo.base_url}/v1/forecasts/{MANUS}",
+        params={"min_position": receipt.json()["position"]},
+    ).json()
+    assert pct(after["probability"]) != pct(before["probability"])
+    expect(shown).to_have_text(pct(after["probability"]), timeout=WAIT_MS)
+    assert page.evaluate("() => window.notReloaded") is True
+    expect(page.locator("#announcer")).to_contain_text(pct(after["probability"]))
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("dashboard-keyed") / "data"
+    keys = f"{READ_KEY}:read,{ADMIN_KEY}:admin"
+    with ServerProcess(data, extra_args=("--demo",), env={"TRADEWINDS_API_KEYS": keys}) as server:
+        yield server
+
+
+def test_with_api_keys_the_page_asks_for_a_read_key_and_keeps_it_in_the_tab(
+    page: Page, keyed: ServerProcess
+) -> None:
+    assert httpx.get(f"{keyed.base_url}/v1/forecasts").status_code == 401
+    page.goto(f"{keyed.base_url}/?poll={POLL_MS}#/")
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible(timeout=WAIT_MS)
+    expect(dialog).to_contain_text("read scope")
+    screenshots(page, "key-dialog")
+    page.get_by_label("API key", exact=True).fill("not-a-key")
+    page.get_by_role("button", name="Use this key").click()
+    expect(dialog).to_be_visible()  # refused: asked again
+    page.get_by_label("API key", exact=True).fill(READ_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    expect(dialog).to_be_hidden()
+    forecasts = httpx.get(
+        f"{keyed.base_url}/v1/forecasts", headers={"Authorization": f"Bearer {READ_KEY}"}
+    ).json()["forecasts"]
+    expect(page.locator("li.scenario")).to_have_count(len(forecasts), timeout=WAIT_MS)
+    storage = page.evaluate(
+        "() => [JSON.stringify(sessionStorage), JSON.stringify(localStorage), document.cookie]"
+    )
+    assert READ_KEY in storage[0]
+    assert READ_KEY not in storage[1]
+    assert storage[2] == ""
