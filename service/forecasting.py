@@ -77,6 +77,8 @@ class Forecaster:
         self._lock = threading.Lock()
         self._scenario_cache: dict[str, tuple[tuple[float, int], Forecast, int]] = {}
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def now(self) -> float:
         """The current time rounded down to the tick."""
@@ -224,7 +226,9 @@ class Forecaster:
         key = (self.now(), self.index.matches.generation)
         cached = self._list_cache
         if cached is not None and cached[0] == key:
+            self.cache_hits += 1
             return cached[1], cached[2]
+        self.cache_misses += 1
         with self._lock:
             body = _encoder.encode(self.all(Query(as_of=key[0]), cache=True))
             self._list_cache = (key, body, etag_of(body))

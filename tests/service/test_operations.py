@@ -72,6 +72,25 @@ def test_metrics_move_when_requests_are_made(ops: TestClient[Litestar]) -> None:
     assert ("version", "0.1.0") in build[0][1]
 
 
+def test_forecast_polls_count_cache_hits_and_misses(ops: TestClient[Litestar]) -> None:
+    before = scrape(ops)
+    first = ops.get("/v1/forecasts")
+    assert (
+        ops.get("/v1/forecasts", headers={"If-None-Match": first.headers["etag"]}).status_code
+        == 304
+    )
+    assert ops.post("/v1/events", json=signal("moves nothing")).status_code == 201
+    assert ops.get("/v1/forecasts").status_code == 200
+    after = scrape(ops)
+    hits = value(after, "tradewinds_forecast_cache_hits_total") - value(
+        before, "tradewinds_forecast_cache_hits_total"
+    )
+    misses = value(after, "tradewinds_forecast_cache_misses_total") - value(
+        before, "tradewinds_forecast_cache_misses_total"
+    )
+    assert (hits, misses) == (2, 1)
+
+
 def test_requests_are_counted_by_route_template_not_path(ops: TestClient[Litestar]) -> None:
     ops.get("/v1/scenarios/first")
     ops.get("/v1/scenarios/second")
