@@ -21,6 +21,7 @@ from service.api.events import EventsController
 from service.api.forecasts import ForecastsController
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.scenarios import ScenariosController
+from service.api.stream import stream_forecasts
 from service.backtests import BacktestRunner
 from service.dashboard import dashboard_routes
 from service.forecasting import Forecaster
@@ -29,6 +30,7 @@ from service.metrics import Metrics, metrics_route
 from service.observe import Observe
 from service.openapi import add_discriminators, optional_parameters
 from service.settings import Settings
+from service.stream import ForecastStream
 
 API_VERSION = "0.1.0"
 T = TypeVar("T")
@@ -50,6 +52,7 @@ class Services:
         self._log: EventLog | None = None
         self._forecaster: Forecaster | None = None
         self._backtests: BacktestRunner | None = None
+        self._stream: ForecastStream | None = None
 
     def start(self, log: EventLog, forecaster: Forecaster, backtests: BacktestRunner) -> None:
         self._log, self._forecaster, self._backtests = log, forecaster, backtests
@@ -62,6 +65,12 @@ class Services:
 
     def backtests(self) -> BacktestRunner:
         return _started(self._backtests)
+
+    def start_push(self, stream: ForecastStream) -> None:
+        self._stream = stream
+
+    def stream(self) -> ForecastStream:
+        return _started(self._stream)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Litestar:
@@ -77,9 +86,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         app.state.forecaster = Forecaster(log, clock, settings.tick_seconds)
         app.state.backtests = runner
         services.start(log, app.state.forecaster, runner)
+        stream = ForecastStream(log, app.state.forecaster)
+        stream.start()
+        app.state.stream = stream
+        services.start_push(stream)
         try:
             yield
         finally:
+            await to_thread.run_sync(stream.stop)
             await to_thread.run_sync(runner.stop)
             await to_thread.run_sync(log.close)
 
@@ -88,6 +102,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         ScenariosController,
         Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),
         BacktestsController,
+        stream_forecasts,
         health.live,
         health.ready,
     ]
@@ -106,6 +121,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
             "log": Provide(services.log, sync_to_thread=False),
             "forecaster": Provide(services.forecaster, sync_to_thread=False),
             "backtests": Provide(services.backtests, sync_to_thread=False),
+            "stream": Provide(services.stream, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,

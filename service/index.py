@@ -256,6 +256,17 @@ class LogIndex(POPOTrackingRecorder):
         with self._changed:
             return self._changed.wait_for(lambda: self.position >= position, timeout)
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait (up to ``timeout``) until ``condition``, checked whenever a record is
+        applied or ``wake`` is called; False if the time passed first."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def wake(self) -> None:
+        """Have every waiter check its condition again."""
+        with self._changed:
+            self._changed.notify_all()
+
     # --- reading --------------------------------------------------------------
 
     def list_events(

@@ -34,6 +34,17 @@ class Settings(Struct, kw_only=True, frozen=True):
     max_connections: int = 1000
     shutdown_timeout_s: int = 10
     access_log: bool = True
+    # Push (README, "The forecast stream" and "Alerts").
+    stream_heartbeat_s: float = 15.0
+    stream_horizon_positions: int = 10_000
+    stream_max_queued: int = 1000
+    stream_max_s: float = 3600.0
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_max_attempts: int = 20
+    webhook_lease_s: float = 60.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -63,6 +74,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     if env.get("TRADEWINDS_BACKTEST_LEASE_S"):
         values["backtest_lease_s"] = float(env["TRADEWINDS_BACKTEST_LEASE_S"])
     values.update(_operations_from_env(env))
+    values.update(_push_from_env(env))
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -91,4 +103,26 @@ def _operations_from_env(env: Mapping[str, str]) -> dict[str, object]:
             values[name] = parse(env[variable])
     if env.get("TRADEWINDS_ACCESS_LOG") == "0":
         values["access_log"] = False
+    return values
+
+
+def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """The forecast stream and alert webhooks."""
+    values: dict[str, object] = {}
+    for name, parse in (
+        ("stream_heartbeat_s", float),
+        ("stream_horizon_positions", int),
+        ("stream_max_queued", int),
+        ("stream_max_s", float),
+        ("webhook_timeout_s", float),
+        ("webhook_retry_base_s", float),
+        ("webhook_retry_max_s", float),
+        ("webhook_max_attempts", int),
+        ("webhook_lease_s", float),
+    ):
+        variable = f"TRADEWINDS_{name.upper()}"
+        if env.get(variable):
+            values[name] = parse(env[variable])
+    if env.get("TRADEWINDS_WEBHOOK_ALLOW_PRIVATE") == "1":
+        values["webhook_allow_private"] = True
     return values

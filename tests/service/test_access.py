@@ -40,6 +40,7 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/forecasts"): "read",
     ("GET", "/v1/forecasts/{scenario_id}"): "read",
     ("GET", "/v1/forecasts/{scenario_id}/history"): "read",
+    ("GET", "/v1/forecasts/stream"): "read",
     ("POST", "/v1/backtests"): "admin",
     ("GET", "/v1/backtests"): "read",
     ("GET", "/v1/backtests/{backtest_id}"): "read",
@@ -53,7 +54,8 @@ DASHBOARD_ROUTES = {("GET", "/"): PUBLIC, ("GET", "/dashboard/{file_path}"): PUB
 
 
 def keyed_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", api_keys=ApiKeys(KEYS))
+    # The forecast stream ends after stream_max_s, so the matrix can read its answer.
+    return Settings(data_dir=tmp_path / "data", api_keys=ApiKeys(KEYS), stream_max_s=0.1)
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,8 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
         api_keys=ApiKeys({ADMIN_KEY: KeyScope.admin}),
         # A min_position beyond the head waits this long before its 503.
         min_position_wait_s=0.05,
+        # The forecast stream ends after this, so its responses have an end to check.
+        stream_max_s=0.2,
     )
     _seed(app_settings)
     APP_UNDER_TEST.app = create_app(app_settings)

@@ -1,0 +1,419 @@
+"""The forecast stream: which scenarios' served numbers changed, pushed to subscribers.
+
+One notifier thread per app follows the index: when its position moves (or a
+new tick of the clock begins), it evaluates the scenarios that could have moved
+(``generation`` changed; on a tick every one), keeps the numbers served last,
+and hands each change, encoded once as a Server-Sent Event, to every
+subscriber's asyncio queue (``loop.call_soon_threadsafe``). An idle subscriber
+is one queue and one suspended generator: no thread, no timer of its own
+besides its heartbeat wait.
+
+A subscriber that resumes after a position L (``Last-Event-ID``) is registered
+by the notifier itself, under the index lock, at the notifier's head H: first
+the changes in (L, H] are computed from the log (knowledge cuts at the
+``recorded_at`` of each record a scenario depends on, evaluated at the
+notifier's current tick), then it receives live changes, which all come after
+H. So nothing is missed or repeated at the seam. A resume from further back
+than ``stream_horizon_positions`` (or from a position this replica has not
+reached) gets a ``reset`` event and the current state instead.
+
+Event ids: a change caused by records has the id of the newest record the
+forecast depends on (its ``position``); a change caused by the tick alone has
+the head's position. Several changes can share an id (one event moving several
+scenarios; one tick moving all of them): only the last event of such a run
+carries ``id:``, so a client cut off inside the run resumes before it and gets
+the whole run again (at least once, never a gap).
+"""
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from service.api.schemas import Forecast
+from service.forecasting import Forecaster, Query
+from service.log import EventLog
+from service.matchindex import MatchIndex, ScenarioMatches
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = b": heartbeat\n\n"
+CLOSE = b""
+"""Put on a subscriber's queue: the stream ends (shutdown, or the subscriber fell
+too far behind; it reconnects with its Last-Event-ID)."""
+
+
+class StreamForecast(msgspec.Struct, kw_only=True):
+    """The ``data`` of a ``forecast`` event."""
+
+    scenario_id: str
+    probability: float | None
+    interval80: tuple[float, float] | None
+    interval95: tuple[float, float] | None
+    status: Literal["open", "resolved_yes", "resolved_no", "annulled", "expired"]
+    position: int
+    as_of: datetime
+
+
+class StreamReset(msgspec.Struct, kw_only=True):
+    """The ``data`` of a ``reset`` event: the forecast events that follow (up to the
+    next event with an id) are the whole current state at ``position``."""
+
+    position: int
+    reason: Literal["start", "horizon", "ahead"]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What was served for one scenario, and why it changed."""
+
+    forecast: StreamForecast
+    event_id: int
+    cause: Literal["records", "tick"]
+
+    @property
+    def key(self) -> tuple[float | None, str]:
+        return (self.forecast.probability, self.forecast.status)
+
+    def encoded(self, *, with_id: bool) -> bytes:
+        data = _encoder.encode(self.forecast)
+        if with_id:
+            return b"event: forecast\nid: %d\ndata: %s\n\n" % (self.event_id, data)
+        return b"event: forecast\ndata: %s\n\n" % data
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A scenario's served probability moved: from ``before`` (None: first seen) to
+    ``after``, by the records in (``since``, ``after.forecast.position``] or the tick."""
+
+    before: Served | None
+    after: Served
+    since: int
+
+
+def sse_run(changes: Iterable[Served]) -> bytes:
+    """Encode changes (in id order); ``id:`` only on the last of each run of equal ids."""
+    items = list(changes)
+    parts = [
+        item.encoded(with_id=i + 1 == len(items) or items[i + 1].event_id != item.event_id)
+        for i, item in enumerate(items)
+    ]
+    return b"".join(parts)
+
+
+def _reset(position: int, reason: Literal["start", "horizon", "ahead"], with_id: bool) -> bytes:
+    data = _encoder.encode(StreamReset(position=position, reason=reason))
+    if with_id:
+        return b"event: reset\nid: %d\ndata: %s\n\n" % (position, data)
+    return b"event: reset\ndata: %s\n\n" % data
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream: its filter, where it resumes from, and its queue."""
+
+    loop: asyncio.AbstractEventLoop
+    scenarios: frozenset[str] | None
+    after: int | None
+    max_queued: int
+    queue: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    closed: bool = False
+
+    def watches(self, scenario_id: str) -> bool:
+        return self.scenarios is None or scenario_id in self.scenarios
+
+    def offer(self, chunk: bytes) -> None:
+        """From the notifier thread: queue ``chunk`` on the subscriber's loop."""
+        if chunk and not self.closed:
+            try:
+                self.loop.call_soon_threadsafe(self._put, chunk)
+            except RuntimeError:  # the loop is closed
+                self.closed = True
+
+    def _put(self, chunk: bytes) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= self.max_queued:
+            self.closed = True  # too slow: end its stream; it resumes from its last id
+            chunk = CLOSE
+        self.queue.put_nowait(chunk)
+
+
+ChangeListener = Callable[[list[Change]], None]
+
+
+class ForecastStream:
+    """The shared notifier (one thread) and its subscribers."""
+
+    def __init__(self, event_log: EventLog, forecaster: Forecaster) -> None:
+        self.log = event_log
+        self._index = event_log.index
+        self._forecaster = forecaster
+        settings = event_log.settings
+        self.horizon = settings.stream_horizon_positions
+        self.max_queued = settings.stream_max_queued
+        self._lock = threading.Lock()
+        self._subscribers: set[Subscriber] = set()
+        self._pending: list[Subscriber] = []
+        self._listeners: list[ChangeListener] = []
+        self._served: dict[str, Served] = {}
+        self._generations: dict[str, int] = {}
+        self._head = 0
+        self._tick = 0.0
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tradewinds-stream", daemon=True)
+
+    # --- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        with self._lock:
+            for subscriber in [*self._subscribers, *self._pending]:
+                subscriber.offer(CLOSE)
+                subscriber.closed = True
+            self._subscribers.clear()
+            self._pending.clear()
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener`` (in the notifier thread) with every batch of changes."""
+        self._listeners.append(listener)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers) + len(self._pending)
+
+    def subscribe(self, scenarios: frozenset[str] | None, after: int | None) -> Subscriber:
+        """Register a subscriber (from the event loop); its first chunk (a replay, or a
+        reset and the current state) is queued by the notifier."""
+        subscriber = Subscriber(asyncio.get_running_loop(), scenarios, after, self.max_queued)
+        with self._lock:
+            if self._stopping.is_set():
+                subscriber.closed = True
+                subscriber.queue.put_nowait(CLOSE)
+                return subscriber
+            self._pending.append(subscriber)
+        self._wake()
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.closed = True
+        with self._lock:
+            self._subscribers.discard(subscriber)
+            if subscriber in self._pending:
+                self._pending.remove(subscriber)
+
+    def _wake(self) -> None:
+        self._index.wake()
+
+    # --- the notifier thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self.log.ready():
+                if self._stopping.wait(0.05) or self.log.projection_failed:
+                    return
+            with self._index.reading():
+                self._head = self._index.position
+                self._tick = self._forecaster.now()
+                self._changes_locked(since=self._head, tick_moved=True)
+            self._started.set()
+            while not self._stopping.is_set():
+                self._wait()
+                if self._stopping.is_set():
+                    return
+                self._step()
+        except Exception:
+            log.exception("the forecast stream's notifier stopped")
+
+    def _wait(self) -> None:
+        tick = self._forecaster.tick
+        now = self._forecaster.clock().timestamp()
+        timeout = min(1.0, max(0.01, self._tick + tick - now))
+
+        def due() -> bool:
+            return (
+                self._index.position != self._head or bool(self._pending) or self._stopping.is_set()
+            )
+
+        self._index.wait_until(due, timeout)
+
+    def _step(self) -> None:
+        with self._index.reading():
+            head, tick = self._index.position, self._forecaster.now()
+            changes: list[Change] = []
+            if head != self._head or tick != self._tick:
+                since = self._head
+                tick_moved = tick != self._tick
+                self._head, self._tick = head, tick
+                changes = self._changes_locked(since, tick_moved=tick_moved)
+            with self._lock:
+                pending, self._pending = self._pending, []
+                subscribers = list(self._subscribers)
+            first = [(s, self._first_chunk(s)) for s in pending if not s.closed]
+        if changes:
+            served = [c.after for c in changes]
+            for subscriber in subscribers:
+                subscriber.offer(
+                    sse_run(s for s in served if subscriber.watches(s.forecast.scenario_id))
+                )
+            for listener in self._listeners:
+                try:
+                    listener(changes)
+                except Exception:
+                    log.exception("a forecast change listener failed")
+        with self._lock:
+            for subscriber, chunk in first:
+                if not subscriber.closed:
+                    subscriber.offer(chunk)
+                    self._subscribers.add(subscriber)
+
+    def _changes_locked(self, since: int, *, tick_moved: bool) -> list[Change]:
+        """Evaluate what may have moved since the last step (the index lock is held)."""
+        query = Query(as_of=self._tick)
+        changes: list[Change] = []
+        for scenario in self._index.matches.scenarios.values():
+            moved = self._generations.get(scenario.id) != scenario.generation
+            if not moved and not tick_moved:
+                continue
+            self._generations[scenario.id] = scenario.generation
+            found = self._forecaster.evaluate(scenario, query, detail=False)
+            if found is None:
+                continue
+            forecast, _, position = found
+            caused = moved and position > since
+            after = Served(
+                forecast=_stream_forecast(forecast, position, self._tick),
+                event_id=position if caused else self._head,
+                cause="records" if caused else "tick",
+            )
+            before = self._served.get(scenario.id)
+            if before is not None and before.key == after.key:
+                continue
+            self._served[scenario.id] = after
+            changes.append(Change(before, after, since))
+        changes.sort(key=lambda c: (c.after.event_id, c.after.forecast.scenario_id))
+        return changes
+
+    # --- a new subscriber's first chunk -----------------------------------------
+
+    def _first_chunk(self, subscriber: Subscriber) -> bytes:
+        after = subscriber.after
+        if after is None:
+            return self._snapshot(subscriber, "start")
+        if after > self._head:
+            return self._snapshot(subscriber, "ahead")
+        if self._head - after > self.horizon:
+            return self._snapshot(subscriber, "horizon")
+        replayed: list[Served] = []
+        for scenario in self._index.matches.scenarios.values():
+            if subscriber.watches(scenario.id):
+                replayed.extend(self._replay(scenario, after))
+        replayed.sort(key=lambda s: (s.event_id, s.forecast.scenario_id))
+        return sse_run(replayed)
+
+    def _snapshot(
+        self, subscriber: Subscriber, reason: Literal["start", "horizon", "ahead"]
+    ) -> bytes:
+        current = [
+            Served(forecast=s.forecast, event_id=self._head, cause=s.cause)
+            for scenario_id, s in sorted(self._served.items())
+            if subscriber.watches(scenario_id)
+        ]
+        return _reset(self._head, reason, with_id=not current) + sse_run(current)
+
+    def _replay(self, scenario: ScenarioMatches, after: int) -> list[Served]:
+        """The changes of one scenario's served numbers after position ``after``, as
+        the log tells them: one evaluation per commit (``recorded_at``) that holds a
+        record the scenario depends on."""
+        cuts = sorted({r for p, r in _dependencies(self._index.matches, scenario) if p > after})
+        if not cuts:
+            return []
+        previous = self._evaluate(scenario, math.nextafter(cuts[0], -math.inf))
+        out: list[Served] = []
+        for cut in cuts:
+            current = self._evaluate(scenario, cut)
+            if current is None or current.forecast.position > self._head:
+                continue
+            if previous is None or previous.key != current.key:
+                out.append(current)
+            previous = current
+        return out
+
+    def _evaluate(self, scenario: ScenarioMatches, known: float) -> Served | None:
+        found = self._forecaster.evaluate(
+            scenario, Query(as_of=self._tick, known=known), detail=False
+        )
+        if found is None:
+            return None
+        forecast, _, position = found
+        return Served(_stream_forecast(forecast, position, self._tick), position, "records")
+
+
+def _dependencies(matches: MatchIndex, scenario: ScenarioMatches) -> Iterable[tuple[int, float]]:
+    """(position, recorded_at) of every record the scenario's numbers depend on."""
+    retractions = matches.retraction_positions
+    for version in scenario.versions:
+        yield version.position, version.recorded
+        for rule_matches in version.found:
+            for m in rule_matches:
+                yield m.position, m.recorded
+                retraction = retractions.get(m.event_id)
+                if retraction is not None:
+                    yield retraction[1], retraction[0]
+    if scenario.resolution is not None:
+        yield scenario.resolution_position, scenario.resolution.recorded_at
+
+
+def _stream_forecast(forecast: Forecast, position: int, as_of: float) -> StreamForecast:
+    return StreamForecast(
+        scenario_id=forecast.scenario_id,
+        probability=forecast.probability,
+        interval80=forecast.interval80,
+        interval95=forecast.interval95,
+        status=forecast.status,
+        position=position,
+        as_of=datetime.fromtimestamp(as_of, UTC),
+    )
+
+
+async def events(
+    stream: ForecastStream, subscriber: Subscriber, heartbeat_s: float, max_s: float
+) -> AsyncIterator[bytes]:
+    """The subscriber's chunks, with a heartbeat comment whenever it has been idle."""
+    deadline = time.monotonic() + max_s
+    try:
+        yield b"retry: 1000\n\n"
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                chunk = await asyncio.wait_for(subscriber.queue.get(), min(heartbeat_s, left))
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    return
+                yield HEARTBEAT
+                continue
+            if chunk == CLOSE:
+                return
+            yield chunk
+    finally:
+        stream.unsubscribe(subscriber)
