@@ -21,7 +21,7 @@ STATIC = Path(__file__).with_name("static")
 REVALIDATE = CacheControlHeader(no_cache=True)
 # Everything the page loads comes from this origin: no CDN, no external font.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
     "style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",

@@ -10,10 +10,12 @@ Debian's chromium (``.ci/ensure-chromium`` installs it), driven by Playwright
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,7 +230,7 @@ def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:
     )
     reached: list[str] = []
     unmarked: list[str] = []
-    for _ in range(len(interactive) + 5):
+    for _ in range(3 * len(interactive) + 10):  # a date input takes a Tab per part
         page.keyboard.press("Tab")
         probe = page.evaluate(
             """() => {
@@ -243,6 +245,8 @@ def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:
             continue
         if reached and probe[0] == reached[0]:
             break
+        if reached and probe[0] == reached[-1]:
+            continue
         reached.append(probe[0])
         if not probe[1]:
             unmarked.append(probe[0])
@@ -326,3 +330,70 @@ def test_with_api_keys_the_page_asks_for_a_read_key_and_keeps_it_in_the_tab(
     assert READ_KEY in storage[0]
     assert READ_KEY not in storage[1]
     assert storage[2] == ""
+
+
+def all_events(server: ServerProcess, **params: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = httpx.get(
+            f"{server.base_url}/v1/events", params={"after": after, "limit": 1000, **params}
+        ).json()
+        found.extend(page["events"])
+        if page["next_after"] is None or not page["events"]:
+            return found
+        after = page["next_after"]
+
+
+def test_the_events_view_lists_the_latest_first_with_what_each_moved(
+    page: Page, demo: ServerProcess
+) -> None:
+    page.goto(f"{demo.base_url}/?poll=60000#/events")
+    items = page.locator("ol.event-list > li")
+    expect(items.first).to_be_visible(timeout=WAIT_MS)
+    events = all_events(demo)
+    newest = [e["event_id"] for e in reversed(events)][:50]
+    assert items.evaluate_all("(lis) => lis.map((li) => li.dataset.eventId)") == newest
+    # The MOFCOM review of the Manus deal moved the Manus scenario by ln 2.
+    review = page.locator('li[data-event-id="7f3a0000-0000-4000-8000-000000000055"]')
+    expect(review.locator(".moved-list")).to_contain_text("+0.693")
+    expect(review.locator(".moved-list a").first).to_have_attribute("href", f"#/scenario/{MANUS}")
+    screenshots(page, "events")
+
+    page.get_by_label("Kind").select_option("negotiation")
+    negotiations = [e["event_id"] for e in reversed(all_events(demo, kind="negotiation"))]
+    expect(items).to_have_count(len(negotiations), timeout=WAIT_MS)
+    assert items.evaluate_all("(lis) => lis.map((li) => li.dataset.eventId)") == negotiations
+
+
+def test_a_backtest_asks_for_an_admin_key_then_shows_progress_and_scores(
+    page: Page, keyed: ServerProcess
+) -> None:
+    page.goto(f"{keyed.base_url}/?poll=60000#/backtests")
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible(timeout=WAIT_MS)
+    page.get_by_label("API key", exact=True).fill(READ_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    page.get_by_label("From").fill("2025-01-01")
+    page.get_by_label("To").fill("2026-11-01")
+    page.get_by_label("Step").select_option("P30D")
+    page.get_by_role("button", name="Start backtest").click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("admin scope")
+    expect(dialog).to_contain_text("the key has read")
+    page.get_by_label("API key", exact=True).fill(ADMIN_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    expect(page).to_have_url(re.compile(r"#/backtests/[0-9a-f-]{36}$"), timeout=WAIT_MS)
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "done", timeout=60_000)
+    backtest_id = page.url.rsplit("/", 1)[1]
+    served = httpx.get(
+        f"{keyed.base_url}/v1/backtests/{backtest_id}",
+        headers={"Authorization": f"Bearer {READ_KEY}"},
+    ).json()
+    assert served["request"]["step"] == "P30D"
+    scenario_rows = page.locator("table").nth(1).locator("tbody tr")
+    expect(scenario_rows).to_have_count(len(served["scores"]["scenarios"]))
+    image = page.locator("img.reliability")
+    expect(image).to_have_attribute("src", re.compile("^blob:"))
+    page.wait_for_function("() => document.querySelector('img.reliability').naturalWidth > 0")
+    screenshots(page, "backtest")

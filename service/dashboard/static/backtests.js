@@ -1,6 +1,177 @@
-import { h, put } from "./dom.js";
+// Backtests: start one (needs an admin key), watch its progress, read its
+// scores and the reliability diagram.
 
-export function backtests(main) {
-  put(main, h("h1", { id: "view-title", tabindex: "-1" }, "backtests"));
-  return { destroy() {} };
+import { get, request } from "./api.js";
+import { h, put } from "./dom.js";
+import { dayTime } from "./format.js";
+
+const POLL_MS = 1000;
+const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
+
+const OVERALL = [
+  ["brier", "Brier score", "mean squared error of the forecasts (lower is better)"],
+  ["brier_prior", "Brier, prior alone", "baseline: the scenarios' priors, never updated"],
+  ["brier_half", "Brier, always 50%", "baseline: a coin"],
+  ["skill", "Skill", "1 − Brier / Brier of the prior (above 0: better than the prior)"],
+  ["log", "Log score", "mean negative log-likelihood (lower is better)"],
+  ["ece", "Calibration error (ECE)", "mean gap between forecast and observed frequency"],
+  ["sharpness", "Sharpness", "variance of the forecasts"],
+  ["n_samples", "Samples", ""],
+  ["n_scenarios", "Scenarios", ""],
+];
+
+function table(caption, head, rows) {
+  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `${caption}, scrollable` },
+    h("table", {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, head.map(([text, cls]) => h("th", { scope: "col", class: cls || null }, text)))),
+      h("tbody", {}, rows)));
+}
+
+export function backtests(main, id) {
+  let timer = null;
+  let alive = true;
+  const title = h("h1", { id: "view-title", tabindex: "-1" }, id ? "Backtest" : "Backtests");
+  const body = h("div", {});
+  put(main, id ? h("p", { class: "back" }, h("a", { href: "#/backtests" }, "← All backtests")) : null, title, body);
+
+  if (id) watch(id);
+  else overview();
+
+  async function overview() {
+    const scenarios = h("select", { id: "bt-scenarios", multiple: true, size: "5" });
+    const error = h("p", { class: "error", role: "alert" });
+    const submit = h("button", { type: "submit" }, "Start backtest");
+    const form = h("form", { class: "card", "aria-labelledby": "h-start", onsubmit: start },
+      h("h2", { id: "h-start" }, "Start a backtest"),
+      h("p", { class: "hint" }, "Scores the forecasts the log would have given at each step against how the scenarios resolved. Starting one needs a key with the admin scope."),
+      h("div", { class: "form-grid" },
+        h("div", { class: "field" }, h("label", { for: "bt-from" }, "From"), h("input", { id: "bt-from", type: "date", required: true, value: "2025-01-01" })),
+        h("div", { class: "field" }, h("label", { for: "bt-to" }, "To"), h("input", { id: "bt-to", type: "date", required: true, value: new Date().toISOString().slice(0, 10) })),
+        h("div", { class: "field" }, h("label", { for: "bt-step" }, "Step"),
+          h("select", { id: "bt-step" },
+            h("option", { value: "P1D" }, "daily"), h("option", { value: "P7D", selected: true }, "weekly"), h("option", { value: "P30D" }, "every 30 days"))),
+        h("div", { class: "field" }, h("label", { for: "bt-scenarios" }, "Scenarios (none chosen: all resolved ones)"), scenarios),
+        h("div", { class: "field" }, submit)),
+      error);
+    const recent = h("div", {}, h("p", { class: "hint" }, "Loading…"));
+    put(body, form, h("section", { "aria-labelledby": "h-recent" }, h("h2", { id: "h-recent" }, "Recent backtests"), recent));
+
+    async function start(e) {
+      e.preventDefault();
+      error.textContent = "";
+      submit.disabled = true;
+      const chosen = [...scenarios.selectedOptions].map((o) => o.value);
+      const payload = {
+        from: `${document.getElementById("bt-from").value}T00:00:00Z`,
+        to: `${document.getElementById("bt-to").value}T00:00:00Z`,
+        step: document.getElementById("bt-step").value,
+        ...(chosen.length ? { scenario_ids: chosen } : {}),
+      };
+      try {
+        const { data } = await request("/v1/backtests", { method: "POST", body: payload }, "admin");
+        location.hash = `#/backtests/${encodeURIComponent(data.id)}`;
+      } catch (err) {
+        const fields = (err.problem && err.problem.errors) || [];
+        error.textContent = err.status === 401 || err.status === 403
+          ? "Not started: this needs a key with the admin scope."
+          : `Not started: ${err.message}${fields.length ? ` (${fields.map((f) => `${f.field}: ${f.message}`).join("; ")})` : ""}`;
+      } finally {
+        submit.disabled = false;
+      }
+    }
+
+    try {
+      const [{ scenarios: all }, { backtests: list }] = await Promise.all([get("/v1/scenarios"), get("/v1/backtests?limit=20")]);
+      put(scenarios, all.filter((s) => s.resolution).map((s) => h("option", { value: s.id }, s.definition.title)));
+      put(recent, list.length
+        ? table("Newest first", [["Backtest"], ["Requested"], ["Window"], ["Step"], ["Status"], ["Brier", "num"], ["Skill", "num"]],
+            list.map((b) => h("tr", {},
+              h("th", { scope: "row" }, h("a", { href: `#/backtests/${encodeURIComponent(b.id)}` }, b.id.slice(0, 8))),
+              h("td", {}, dayTime(b.requested_at)),
+              h("td", {}, `${b.request.from.slice(0, 10)} – ${b.request.to.slice(0, 10)}`),
+              h("td", {}, b.request.step),
+              h("td", {}, b.status === "running" ? `running (${Math.round(b.progress * 100)}%)` : b.status),
+              h("td", { class: "num" }, b.scores ? num(b.scores.overall.brier) : "—"),
+              h("td", { class: "num" }, b.scores ? num(b.scores.overall.skill) : "—"))))
+        : h("p", {}, "None yet."));
+    } catch (err) {
+      put(recent, h("p", { class: "error" }, `Could not load backtests: ${err.message}`));
+    }
+  }
+
+  function watch(backtestId) {
+    const path = `/v1/backtests/${encodeURIComponent(backtestId)}`;
+    const progress = h("progress", { id: "bt-progress", max: "1", value: "0" });
+    const statusLine = h("p", { role: "status" }, "Loading…");
+    const results = h("div", {});
+    put(body,
+      h("div", { class: "field" }, h("label", { for: "bt-progress" }, "Progress"), progress),
+      statusLine, results);
+
+    async function tick() {
+      let b;
+      try {
+        b = await get(path);
+      } catch (err) {
+        statusLine.textContent = err.status === 404 ? "There is no such backtest." : `Could not load it: ${err.message}`;
+        return;
+      }
+      if (!alive) return;
+      title.textContent = `Backtest ${b.id.slice(0, 8)}`;
+      progress.value = b.progress;
+      const span = `${b.request.from.slice(0, 10)} to ${b.request.to.slice(0, 10)}, step ${b.request.step}`;
+      const only = (b.request.scenario_ids || []).length ? ` · ${b.request.scenario_ids.join(", ")}` : "";
+      statusLine.textContent = `${b.status} · ${Math.round(b.progress * 100)}% · ${span}${only}`;
+      statusLine.dataset.status = b.status;
+      if (b.status === "failed") put(results, h("p", { class: "error" }, `Failed: ${b.error}`));
+      else if (b.status === "done") showScores(b, results, path);
+      else timer = setTimeout(tick, POLL_MS);
+    }
+    tick();
+  }
+
+  async function showScores(b, results, path) {
+    const { overall, scenarios, calibration } = b.scores;
+    const img = h("img", { class: "reliability", alt: `Reliability diagram: forecast probability against observed frequency in ${calibration.length} bins (the calibration table below has the numbers).` });
+    put(results,
+      h("h2", {}, "Scores"),
+      table("Over every sample", [["Measure"], ["Value", "num"], ["Meaning"]],
+        OVERALL.map(([key, label, meaning]) => h("tr", {},
+          h("th", { scope: "row" }, label),
+          h("td", { class: "num" }, key.startsWith("n_") ? String(overall[key]) : num(overall[key])),
+          h("td", { class: "muted" }, meaning)))),
+      h("h2", {}, "By scenario"),
+      table("Per scenario", [["Scenario"], ["Outcome"], ["Brier", "num"], ["Prior's Brier", "num"], ["Skill", "num"], ["Log", "num"], ["Samples", "num"]],
+        scenarios.map((s) => h("tr", {},
+          h("th", { scope: "row" }, h("a", { href: `#/scenario/${encodeURIComponent(s.scenario_id)}` }, s.scenario_id)),
+          h("td", {}, s.outcome),
+          h("td", { class: "num" }, num(s.brier)),
+          h("td", { class: "num" }, num(s.brier_prior)),
+          h("td", { class: `num ${s.skill > 0 ? "up" : s.skill < 0 ? "down" : ""}` }, `${s.skill > 0 ? "▲ " : s.skill < 0 ? "▼ " : ""}${num(s.skill)}`),
+          h("td", { class: "num" }, num(s.log)),
+          h("td", { class: "num" }, String(s.n_samples))))),
+      h("h2", {}, "Calibration"),
+      img,
+      table("Forecasts grouped by probability", [["Bin"], ["Mean forecast", "num"], ["Observed rate", "num"], ["Samples", "num"]],
+        calibration.map((c) => h("tr", {},
+          h("th", { scope: "row" }, `${Math.round(c.lo * 100)}–${Math.round(c.hi * 100)}%`),
+          h("td", { class: "num" }, num(c.mean_forecast)),
+          h("td", { class: "num" }, num(c.observed_rate)),
+          h("td", { class: "num" }, String(c.count))))));
+    try {
+      // Fetched (not an <img src>) so that the API key goes with it.
+      const { data } = await request(`${path}/reliability.svg`, { accept: "image/svg+xml" });
+      img.src = URL.createObjectURL(data);
+    } catch (err) {
+      img.alt = `The reliability diagram could not be loaded: ${err.message}`;
+    }
+  }
+
+  return {
+    destroy() {
+      alive = false;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -1,6 +1,123 @@
+// Events: the latest world events first, filterable by kind, each with what it
+// moved (the contributions of the forecast details reference event ids).
+
+import { get } from "./api.js";
 import { h, put } from "./dom.js";
+import { day, dayTime, logOdds } from "./format.js";
+import { state, subscribe } from "./live.js";
+
+const KINDS = [
+  "export_approval", "export_restriction", "purchase_ban", "tariff_change", "licensing_deal",
+  "material_export_control", "joint_venture", "negotiation", "acquisition", "regulatory_action",
+  "market_share_report", "signal",
+];
+const PAGE = 50;
+const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
+
+/** Every event after `after` to the end of the log (pages of 1000). */
+async function eventsAfter(after, kind) {
+  const found = [];
+  let cursor = after;
+  for (;;) {
+    const query = new URLSearchParams({ after: String(cursor), limit: "1000" });
+    if (kind) query.set("kind", kind);
+    const page = await get(`/v1/events?${query}`);
+    found.push(...page.events);
+    if (page.next_after === null || page.events.length === 0) return found;
+    cursor = page.next_after;
+  }
+}
+
+/** The newest `count` events: the log is paged forward only, so start a window
+ * before the newest position known and widen it until it holds enough. */
+async function latest(count, kind) {
+  const head = state.data ? state.data.position : 0;
+  let span = 4 * count;
+  for (;;) {
+    const after = Math.max(0, head - span);
+    const found = await eventsAfter(after, kind);
+    if (found.length >= count || after === 0) return found.slice(-count).reverse();
+    span *= 4;
+  }
+}
+
+/** event id -> [{id, title, log_odds, rule, closed}] over every scenario's contributions
+ * (a closed scenario's as they stood just before it closed). */
+async function movedBy() {
+  const [{ forecasts }, { scenarios }] = await Promise.all([get("/v1/forecasts"), get("/v1/scenarios")]);
+  const closedAt = new Map(scenarios.map((s) => [s.id, s.resolution ? s.resolution.resolved_at : null]));
+  const details = await Promise.all(forecasts.map((f) => {
+    const path = `/v1/forecasts/${encodeURIComponent(f.scenario_id)}`;
+    if (f.status === "open") return get(path).then((d) => ({ ...d, closed: false }));
+    const at = closedAt.get(f.scenario_id) || (f.status === "expired" ? f.deadline : null);
+    if (!at) return Promise.resolve({ ...f, closed: true });
+    return get(`${path}?as_of=${iso(Date.parse(at) - 1000)}`).then((d) => ({ ...d, closed: true }));
+  }));
+  const moved = new Map();
+  for (const d of details) {
+    for (const c of d.contributions || []) {
+      if (c.kind !== "event") continue;
+      if (!moved.has(c.event_id)) moved.set(c.event_id, []);
+      moved.get(c.event_id).push({ id: d.scenario_id, title: d.title, log_odds: c.log_odds, rule: c.rule, closed: d.closed });
+    }
+  }
+  return moved;
+}
 
 export function events(main) {
-  put(main, h("h1", { id: "view-title", tabindex: "-1" }, "events"));
-  return { destroy() {} };
+  let count = PAGE;
+  let kind = "";
+  const list = h("ol", { class: "event-list", "aria-label": "Events, newest first" });
+  const status = h("p", { class: "count", role: "status" }, "Loading…");
+  const more = h("button", { type: "button", class: "quiet", onclick: () => { count += PAGE; load(); } }, "Show older events");
+  put(main,
+    h("h1", { id: "view-title", tabindex: "-1" }, "Events"),
+    h("p", { class: "lede" }, "The latest world events in the log, newest first, with the forecasts each one moved (in log-odds)."),
+    h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+      h("div", { class: "field" },
+        h("label", { for: "event-kind" }, "Kind"),
+        h("select", { id: "event-kind", onchange: (e) => { kind = e.target.value; count = PAGE; load(); } },
+          h("option", { value: "" }, "All kinds"),
+          KINDS.map((k) => h("option", { value: k }, k.replaceAll("_", " ")))))),
+    status, list, h("p", {}, more));
+
+  function item(ev, moved) {
+    const effects = moved.get(ev.event_id) || [];
+    return h("li", { "data-event-id": ev.event_id },
+      h("h2", { class: ev.retracted ? "retracted" : null }, ev.summary),
+      h("p", { class: "meta" },
+        h("span", { class: "kind" }, ev.kind.replaceAll("_", " ")), " · occurred ",
+        h("time", { datetime: ev.occurred_at }, day(ev.occurred_at)),
+        ` · recorded ${dayTime(ev.recorded_at)} · position ${ev.position}`,
+        ev.source ? ` · ${ev.source.name}` : "",
+        (ev.tags || []).length ? ` · tags: ${ev.tags.join(", ")}` : ""),
+      ev.retracted ? h("p", { class: "error" }, `Retracted ${dayTime(ev.retracted.recorded_at)}: ${ev.retracted.reason}`) : null,
+      effects.length
+        ? h("ul", { class: "moved-list", "aria-label": "What it moved" }, effects.map((m) =>
+            h("li", {},
+              h("a", { href: `#/scenario/${encodeURIComponent(m.id)}` }, m.title), " ",
+              h("span", { class: m.log_odds >= 0 ? "up" : "down" }, `${m.log_odds >= 0 ? "▲" : "▼"} ${logOdds(m.log_odds)}`),
+              ` (rule ${m.rule})`, m.closed ? " before it closed" : "")))
+        : h("p", { class: "meta" }, "Moved no forecast."));
+  }
+
+  let loading = 0;
+  async function load() {
+    const ticket = ++loading;
+    try {
+      const [found, moved] = await Promise.all([latest(count, kind), movedBy()]);
+      if (ticket !== loading) return;
+      put(list, found.map((ev) => item(ev, moved)));
+      status.textContent = `${found.length} ${found.length === 1 ? "event" : "events"}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, newest first.`;
+      more.hidden = found.length < count;
+    } catch (error) {
+      if (ticket === loading) status.textContent = `Could not load events: ${error.message}`;
+    }
+  }
+
+  const unsubscribe = subscribe((data, previous) => {
+    if (!previous) load();
+    else if (data.position !== previous.position) load();
+  });
+  return { destroy: unsubscribe };
 }

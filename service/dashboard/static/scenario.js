@@ -161,7 +161,7 @@ export function scenario(main, id) {
     put(why.body,
       h("p", { class: "hint" }, intro),
       h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Contributions, scrollable" },
-        h("table", { class: "waterfall" },
+        h("table", { class: "waterfall stack" },
           h("caption", {}, "Contributions from the prior to the current logit"),
           h("thead", {}, h("tr", {},
             h("th", { scope: "col" }, "#"),
@@ -173,39 +173,39 @@ export function scenario(main, id) {
             h("th", { scope: "col", class: "num" }, "Probability"),
             h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Bar"), h("span", { "aria-hidden": "true" }, "")))),
           h("tbody", {}, steps.map((st) => h("tr", { "data-kind": st.c.kind, "data-log-odds": String(st.c.log_odds) },
-            h("td", {}, st.number ?? ""),
+            h("td", { "data-label": "Event" }, st.number ?? ""),
             h("th", { scope: "row" }, describe(st.c)),
-            h("td", { class: "date" }, st.c.occurred_at ? day(st.c.occurred_at) : ""),
-            h("td", {}, st.c.rule || ""),
-            h("td", { class: `num ${st.c.kind === "prior" ? "" : st.c.log_odds >= 0 ? "up" : "down"}`, "data-effect": "" },
+            h("td", { class: "date", "data-label": "Date" }, st.c.occurred_at ? day(st.c.occurred_at) : ""),
+            h("td", { "data-label": "Rule" }, st.c.rule || ""),
+            h("td", { class: `num ${st.c.kind === "prior" ? "" : st.c.log_odds >= 0 ? "up" : "down"}`, "data-effect": "", "data-label": "Effect" },
               `${st.c.kind === "prior" ? "" : st.c.log_odds >= 0 ? "▲ " : "▼ "}${logOdds(st.c.log_odds)}`),
-            h("td", { class: "num" }, logOdds(st.after)),
-            h("td", { class: "num" }, pct(expit(st.after))),
+            h("td", { class: "num", "data-label": "Running logit" }, logOdds(st.after)),
+            h("td", { class: "num", "data-label": "Probability" }, pct(expit(st.after))),
             h("td", {}, waterfallBar(st.before, st.after, scale, { kind: st.c.kind === "prior" ? "prior" : "step" }))))),
           h("tfoot", {}, h("tr", {},
             h("td", {}),
             h("th", { scope: "row", colspan: "3" }, "Sum of the contributions"),
-            h("td", { class: "num", "data-logit-sum": String(running) }, logOdds(running)),
-            h("td", { class: "num", "data-logit": String(explain.logit) }, logOdds(explain.logit)),
-            h("td", { class: "num", "data-final-probability": "" }, pct(explain.probability)),
+            h("td", { class: "num", "data-logit-sum": String(running), "data-label": "Sum" }, logOdds(running)),
+            h("td", { class: "num", "data-logit": String(explain.logit), "data-label": "Served logit" }, logOdds(explain.logit)),
+            h("td", { class: "num", "data-final-probability": "", "data-label": "Probability" }, pct(explain.probability)),
             h("td", {}, waterfallBar(0, running, scale, { kind: "total" })))))));
   }
 
   function drawRules(def) {
     put(rules.body,
       h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Rules, scrollable" },
-        h("table", {},
+        h("table", { class: "stack" },
           h("caption", {}, `Prior ${pct(def.prior)}; timing ${def.timing || "uniform"}. Each match multiplies the odds by the Bayes factor (adds its log to the logit).`),
           h("thead", {}, h("tr", {},
             ["Rule", "Matches", "Bayes factor", "Half-life", "Repeat discount", "Reasoning"].map((t, i) =>
               h("th", { scope: "col", class: i >= 2 && i <= 4 ? "num" : null }, t)))),
           h("tbody", {}, (def.rules || []).map((r) => h("tr", {},
             h("th", { scope: "row" }, r.name),
-            h("td", {}, h("code", {}, describeMatch(r.match))),
-            h("td", { class: "num" }, `×${r.bayes_factor} (${logOdds(Math.log(r.bayes_factor))})`),
-            h("td", { class: "num" }, r.half_life_days ? `${r.half_life_days} days` : "none"),
-            h("td", { class: "num" }, r.repeat_discount ?? "none"),
-            h("td", {}, r.reasoning || "")))))));
+            h("td", { "data-label": "Matches" }, h("code", {}, describeMatch(r.match))),
+            h("td", { class: "num", "data-label": "Bayes factor" }, `×${r.bayes_factor} (${logOdds(Math.log(r.bayes_factor))})`),
+            h("td", { class: "num", "data-label": "Half-life" }, r.half_life_days ? `${r.half_life_days} days` : "none"),
+            h("td", { class: "num", "data-label": "Repeat discount" }, r.repeat_discount ?? "none"),
+            h("td", { "data-label": "Reasoning" }, r.reasoning || "")))))));
   }
 
   function drawVersions(list) {
@@ -226,7 +226,7 @@ export function scenario(main, id) {
       return out.length ? out.join(", ") : "no change";
     };
     put(versions.body,
-      h("table", {},
+      h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Versions, scrollable" }, h("table", {},
         h("caption", {}, "Every version is kept; forecasts use the newest."),
         h("thead", {}, h("tr", {},
           h("th", { scope: "col", class: "num" }, "Version"),
@@ -237,7 +237,7 @@ export function scenario(main, id) {
           h("th", { scope: "row", class: "num" }, String(v.version)),
           h("td", {}, dayTime(v.recorded_at)),
           h("td", { class: "num" }, String(v.position)),
-          h("td", {}, changes(i ? list[i - 1].definition : null, v.definition)))))));
+          h("td", {}, changes(i ? list[i - 1].definition : null, v.definition))))))));
   }
 
   load();
