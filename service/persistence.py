@@ -203,7 +203,8 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lock_key = f"tradewinds commit lock: {self.events_table_name}"
+        self._table = f"{self.datastore.schema}.{self.events_table_name}"
+        self._lock_key = f"tradewinds commit lock: {self._table}"
         self._positions_statement = SQL(
             "SELECT originator_id, notification_id FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) AND originator_version = 1"
@@ -227,7 +228,7 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         """One process at a time: replicas starting together on an empty database
         (or a replica and its own projection runner) would otherwise race on
         eventsourcing's CREATE statements ("tuple concurrently updated")."""
-        with self._advisory_lock(f"tradewinds schema: {self.events_table_name}"):
+        with self._advisory_lock(f"tradewinds schema: {self._table}"):
             super().create_table()
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> ListeningSubscription:

@@ -29,7 +29,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest) -> Store:
-    """The test's own empty store: SQLite, or a new PostgreSQL database."""
+    """The test's own empty store: SQLite, or a new PostgreSQL schema."""
     return make_store(request)
 
 

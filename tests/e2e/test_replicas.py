@@ -36,7 +36,7 @@ StartReplicas = Callable[..., Replicas]
 
 @pytest.fixture
 def database_url(postgres_cluster: PostgresCluster) -> str:
-    return postgres_cluster.new_database()
+    return postgres_cluster.new_store()
 
 
 @pytest.fixture

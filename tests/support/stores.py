@@ -1,6 +1,6 @@
 """The two stores the service runs on, as the tests see them: a fresh log per
-test, on SQLite (a file in the test's directory) or PostgreSQL (a new database
-on the session's throwaway cluster)."""
+test, on SQLite (a file in the test's directory) or PostgreSQL (a new schema on
+the session's throwaway cluster)."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,7 @@ class Store:
         self.url = self.new_url()
 
     def new_url(self) -> str | None:
-        """A new empty PostgreSQL database (None on SQLite, where the directory is the store)."""
+        """A new empty PostgreSQL store (None on SQLite, where the directory is the store)."""
         return self._new_database() if self._new_database is not None else None
 
     def settings(self, data_dir: Path, **values: object) -> Settings:
@@ -42,5 +42,5 @@ def make_store(request: pytest.FixtureRequest) -> Store:
     PostgreSQL ones come from the session's cluster (fixture ``postgres_cluster``)."""
     if request.param == "postgresql":
         cluster = request.getfixturevalue("postgres_cluster")
-        return Store("postgresql", cluster.new_database)
+        return Store("postgresql", cluster.new_store)
     return Store("sqlite", None)
