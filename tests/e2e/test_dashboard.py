@@ -257,7 +257,7 @@ def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:
 def test_tab_reaches_every_control_with_a_visible_focus(
     page: Page, demo: ServerProcess, view: str
 ) -> None:
-    page.goto(f"{demo.base_url}/?poll=60000{view}")
+    page.goto(f"{demo.base_url}/?live=poll&poll=60000{view}")  # networkidle: no stream
     expect(page.locator("#view-title")).to_be_visible(timeout=WAIT_MS)
     page.wait_for_load_state("networkidle")
     interactive, reached, unmarked = tab_through(page)
@@ -266,10 +266,13 @@ def test_tab_reaches_every_control_with_a_visible_focus(
     assert unmarked == []
 
 
+@pytest.mark.parametrize("live", ["stream", "poll"])
 def test_a_new_event_changes_the_shown_probability_without_a_reload(
-    page: Page, demo: ServerProcess
+    page: Page, demo: ServerProcess, live: str
 ) -> None:
-    open_overview(page, demo)
+    """Over the forecast stream, and over ETag polling (the fallback)."""
+    page.goto(f"{demo.base_url}/?poll={POLL_MS}&live={live}#/")
+    expect(page.locator("body")).to_have_attribute("data-live", live, timeout=WAIT_MS)
     shown = page.locator(f'li[data-scenario-id="{MANUS}"] [data-probability]')
     before = httpx.get(f"{demo.base_url}/v1/forecasts/{MANUS}").json()
     expect(shown).to_have_text(pct(before["probability"]), timeout=WAIT_MS)
@@ -280,7 +283,7 @@ def test_a_new_event_changes_the_shown_probability_without_a_reload(
         json={
             "kind": "regulatory_action",
             "occurred_at": occurred,
-            "summary": "MOFCOM opens a formal investigation into Meta's purchase of Manus",
+            "summary": f"MOFCOM opens a formal investigation into the Manus deal ({live})",
             "authority": "China Ministry of Commerce",
             "target_company": "Manus",
             "action": "formal investigation",

@@ -35,8 +35,13 @@ export function put(el, ...children) {
   return fill(el, {}, children);
 }
 
-/** Say something to screen readers (the polite live region in the header). */
+/** Say something to screen readers (the polite live region in the header).
+ * What is said within a moment of the last message is added to it. */
+let lastSaid = 0;
 export function announce(text) {
   const region = document.getElementById("announcer");
-  if (region) region.textContent = text;
+  if (!region) return;
+  const now = Date.now();
+  region.textContent = now - lastSaid < 1500 && region.textContent ? `${region.textContent}; ${text}` : text;
+  lastSaid = now;
 }
