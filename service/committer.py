@@ -76,18 +76,20 @@ class GroupCommitter:
         """The service clock (for readers; commits use ``_now``)."""
         return self._clock()
 
-    def _now(self) -> datetime:
+    def _now(self, head: int | None = None) -> datetime:
         now = self._clock()
-        floor = self._stored_floor()
+        floor = self._stored_floor(head)
         if floor is not None and now < floor:
             now = floor + timedelta(microseconds=1)
         self._last_time = now
         return now
 
-    def _stored_floor(self) -> datetime | None:
-        """The latest ``recorded_at`` in the store (under the commit lock): this
-        process's own last one, unless another process has committed since."""
-        head = self._app.recorder.max_notification_id() or 0
+    def _stored_floor(self, head: int | None) -> datetime | None:
+        """The latest ``recorded_at`` in the store (under the commit lock, ``head``
+        its last position): this process's own last one, unless another process has
+        committed since."""
+        if head is None:
+            head = self._app.recorder.max_notification_id() or 0
         if head <= max(self.last_position, self._seen_position):
             return self._last_time
         (notification,) = self._app.recorder.select_notifications(head, 1)
@@ -119,13 +121,13 @@ class GroupCommitter:
     def _commit(self, group: list[_Job]) -> None:
         recorder = self._app.recorder
         if isinstance(recorder, SharedStore):
-            with recorder.commit_lock():
-                self._commit_locked(group)
+            with recorder.commit_lock() as head:
+                self._commit_locked(group, head)
         else:
-            self._commit_locked(group)
+            self._commit_locked(group, None)
 
-    def _commit_locked(self, group: list[_Job]) -> None:
-        recorded_at = self._now()
+    def _commit_locked(self, group: list[_Job], head: int | None) -> None:
+        recorded_at = self._now(head)
         built: list[_Job] = []
         for job in group:
             try:

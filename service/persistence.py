@@ -50,8 +50,9 @@ from service.settings import Settings
 class SharedStore(Protocol):
     """What the service adds to eventsourcing's application recorders."""
 
-    def commit_lock(self) -> Any:
-        """A context manager: one committer at a time, across processes."""
+    def commit_lock(self) -> AbstractContextManager[int]:
+        """One committer at a time, across processes; gives the store's last
+        position (0 when empty) as read under the lock."""
 
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The position of each record's first event, for those stored."""
@@ -124,12 +125,12 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
         return subscription
 
     @contextmanager
-    def commit_lock(self) -> Iterator[None]:
+    def commit_lock(self) -> Iterator[int]:
         lock_path = Path(self.datastore.pool.db_name + ".lock")
         with lock_path.open("a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                yield
+                yield self.max_notification_id() or 0
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
@@ -221,8 +222,19 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
-    def commit_lock(self) -> AbstractContextManager[None]:
-        return self._advisory_lock(self._lock_key)
+    @contextmanager
+    def commit_lock(self) -> Iterator[int]:
+        """The advisory lock and the head read in one round trip (pipelined: the
+        server runs them in order)."""
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline():
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._lock_key,))
+                head = conn.execute(self.max_notification_id_statement)
+            row = head.fetchone()
+            try:
+                yield (row["max"] if row is not None else None) or 0
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._lock_key,))
 
     def create_table(self) -> None:
         """One process at a time: replicas starting together on an empty database
