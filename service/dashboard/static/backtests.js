@@ -21,8 +21,14 @@ const OVERALL = [
 ];
 
 function table(caption, head, rows) {
+  // At phone width the rows stack; each cell then shows its column's name.
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => {
+      if (cell.tagName === "TD") cell.dataset.label = head[i][0];
+    });
+  }
   return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `${caption}, scrollable` },
-    h("table", {},
+    h("table", { class: "stack" },
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, head.map(([text, cls]) => h("th", { scope: "col", class: cls || null }, text)))),
       h("tbody", {}, rows)));

@@ -73,8 +73,7 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 /** The history chart: 95% and 80% bands, the line, and a mark under the time
  * axis for each event (▲ raised the odds, ▼ lowered them), numbered to match
  * the table of events. */
-export function historyChart(points, marks, { label = "" } = {}) {
-  const width = 760;
+export function historyChart(points, marks, { label = "", width = 760 } = {}) {
   const height = 300;
   const m = { left: 44, right: 12, top: 12, bottom: 70 };
   const svg = s("svg", {
@@ -104,7 +103,7 @@ export function historyChart(points, marks, { label = "" } = {}) {
   for (let d = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)); d.getTime() <= t1; d.setUTCMonth(d.getUTCMonth() + 1)) {
     months.push(new Date(d));
   }
-  const every = Math.max(1, Math.ceil(months.length / 8));
+  const every = Math.max(1, Math.ceil(months.length / Math.max(3, Math.floor(width / 90))));
   months.forEach((d, i) => {
     if (i % every) return;
     const xx = xt(d.getTime());

@@ -126,7 +126,8 @@ export function scenario(main, id) {
         h("li", {}, h("span", { class: "swatch b80" }), "80% interval"),
         h("li", {}, h("span", { class: "swatch b95" }), "95% interval"),
         h("li", {}, "▲ event raised the odds, ▼ lowered them (numbers as in the table below)")),
-      historyChart(points, marks, { label }),
+      // Drawn at the width it will be shown at (at most 760), so its text stays readable.
+      historyChart(points, marks, { label, width: Math.round(Math.min(760, Math.max(320, history.body.clientWidth))) }),
       h("p", { class: "hint" }, `One point every ${stepDays === 1 ? "day" : `${stepDays} days`}, evaluated with the events that had occurred by then.`));
   }
 
