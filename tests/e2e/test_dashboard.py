@@ -317,6 +317,10 @@ def test_with_api_keys_the_page_asks_for_a_read_key_and_keeps_it_in_the_tab(
     expect(dialog).to_be_visible(timeout=WAIT_MS)
     expect(dialog).to_contain_text("read scope")
     screenshots(page, "key-dialog")
+    page.get_by_role("button", name="Cancel").click()  # declined: asked again only on request
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Enter API key").click()
+    expect(dialog).to_be_visible()
     page.get_by_label("API key", exact=True).fill("not-a-key")
     page.get_by_role("button", name="Use this key").click()
     expect(dialog).to_be_visible()  # refused: asked again

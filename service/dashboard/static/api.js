@@ -27,6 +27,7 @@ function keepKey(key) {
 }
 
 let asking = null;
+let declined = false; // the dialog was cancelled: do not open it again by itself
 
 /** Open the key dialog; resolves true once a key was entered, false on cancel.
  * Requests that fail together share one dialog. */
@@ -55,10 +56,14 @@ export function askForKey(message) {
         return;
       }
       keepKey(key);
+      declined = false;
+      document.getElementById("enter-key").hidden = true;
       done(true);
     };
     const onCancel = (e) => {
       e.preventDefault();
+      declined = true;
+      document.getElementById("enter-key").hidden = false;
       done(false);
     };
     const cancel = document.getElementById("key-cancel");
@@ -111,6 +116,7 @@ export async function request(path, options = {}, scope = "read") {
     } catch (error) {
       if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) throw error;
       const detail = error.status === 403 ? ` The key given was refused: ${error.message}.` : "";
+      if (declined && scope === "read") throw error; // until the user asks for the dialog
       if (!(await askForKey(SCOPE_MESSAGES[scope] + detail))) throw error;
     }
   }

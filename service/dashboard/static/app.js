@@ -2,7 +2,7 @@
 // the key button. Views are modules exporting a function (main, ...params)
 // that renders into <main> and returns {destroy}.
 
-import { forgetKey, storedKey } from "./api.js";
+import { askForKey, forgetKey, storedKey } from "./api.js";
 import { backtests } from "./backtests.js";
 import { events } from "./events.js";
 import * as live from "./live.js";
@@ -24,6 +24,7 @@ function route() {
   const found = ROUTES.find(([pattern]) => pattern.test(hash));
   const [pattern, section, view] = found || ROUTES[0];
   const params = (hash.match(pattern) || []).slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p)));
+  const fromPage = document.activeElement && document.activeElement.closest("nav, main");
   if (current) current.destroy();
   for (const link of document.querySelectorAll("nav a[data-view]")) {
     if (link.dataset.view === section) link.setAttribute("aria-current", "page");
@@ -33,13 +34,19 @@ function route() {
   const title = document.getElementById("view-title");
   document.title = `${title ? title.textContent : "Dashboard"} · Tradewinds`;
   // After navigating, keyboard and screen-reader users start at the new heading.
-  if (title && document.activeElement && document.activeElement.closest("nav, main")) title.focus();
+  if (title && fromPage) title.focus();
 }
 
 document.getElementById("forget-key").hidden = !storedKey();
 document.getElementById("forget-key").addEventListener("click", () => {
   forgetKey();
   live.refresh();
+});
+document.getElementById("enter-key").addEventListener("click", async () => {
+  if (await askForKey("This service needs an API key with the read scope to show its data.")) {
+    live.refresh();
+    route();
+  }
 });
 window.addEventListener("hashchange", route);
 live.start();

@@ -147,7 +147,8 @@ export function historyChart(points, marks, { label = "", width = 760 } = {}) {
   }
   const last = values[values.length - 1];
   svg.append(s("circle", { class: "dot", cx: x(last.t), cy: y(last.probability), r: 3.5 }));
-  svg.append(s("text", { class: "tick strong", x: x(last.t) - 6, y: y(last.probability) - 8, "text-anchor": "end" }, pct(last.probability)));
+  const labelY = y(last.probability) < m.top + 20 ? y(last.probability) + 18 : y(last.probability) - 8;
+  svg.append(s("text", { class: "tick strong", x: x(last.t) - 6, y: labelY, "text-anchor": "end" }, pct(last.probability)));
   return svg;
 }
 
