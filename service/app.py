@@ -13,7 +13,9 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from service.access import PUBLIC, Scope, add_security, needs
+from service.alerts import Alerter, DeliveryWorker
 from service.api import health
+from service.api.alerts import AlertsController
 from service.api.authorize import Authorize
 from service.api.backtests import BacktestsController
 from service.api.baseline import same_bytes
@@ -87,13 +89,17 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         app.state.backtests = runner
         services.start(log, app.state.forecaster, runner)
         stream = ForecastStream(log, app.state.forecaster)
+        stream.on_change(Alerter(log, app.state.forecaster).on_changes)
         stream.start()
+        webhooks = DeliveryWorker(log)
+        webhooks.start()
         app.state.stream = stream
         services.start_push(stream)
         try:
             yield
         finally:
             await to_thread.run_sync(stream.stop)
+            await to_thread.run_sync(webhooks.stop)
             await to_thread.run_sync(runner.stop)
             await to_thread.run_sync(log.close)
 
@@ -103,6 +109,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),
         BacktestsController,
         stream_forecasts,
+        AlertsController,
         health.live,
         health.ready,
     ]

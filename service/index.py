@@ -28,6 +28,7 @@ from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
+from service.alertindex import ALERT_HANDLERS, AlertIndex
 from service.eventtable import EventTable
 from service.matchindex import MatchIndex
 
@@ -87,6 +88,7 @@ class LogIndex(POPOTrackingRecorder):
         self.scenario_slugs: dict[UUID, str] = {}
         self.matches = MatchIndex()
         self.backtests: dict[UUID, BacktestState] = {}
+        self.alerts = AlertIndex()
 
     def reading(self) -> AbstractContextManager[bool]:
         """Hold off the projection while a reader evaluates (a few ms at most)."""
@@ -216,6 +218,12 @@ class LogIndex(POPOTrackingRecorder):
                 ),
                 tracking.notification_id,
             )
+            self._track(tracking)
+
+    def apply_alert_record(self, record: Any, tracking: Tracking) -> None:
+        """An alert or delivery record (``service.alertindex``)."""
+        with self._database_lock:
+            ALERT_HANDLERS[type(record)](self.alerts, record, tracking.notification_id)
             self._track(tracking)
 
     def skip(self, tracking: Tracking) -> None:
@@ -358,3 +366,5 @@ _HANDLERS: dict[type, Callable[[LogIndex, Any, Tracking], None]] = {
     ScenarioRecord.Revised: _revised,
     ResolutionRecord.Recorded: _resolved,
 }
+
+_HANDLERS.update(dict.fromkeys(ALERT_HANDLERS, LogIndex.apply_alert_record))

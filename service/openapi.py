@@ -13,6 +13,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import ParameterKwarg
 from litestar.routes import HTTPRoute
 
+from domain.alerts import AlertDefinition
 from domain.backtests import BacktestRequest
 from domain.events import KIND_TYPES, LOGGED_TYPES, EventBatch, WorldEvent
 from domain.matching import Operator
@@ -25,6 +26,7 @@ BODY_TYPES: tuple[Any, ...] = (
     Resolution,
     Retraction,
     BacktestRequest,
+    AlertDefinition,
 )
 """Every type a route decodes from a request body (``JSONBody[T]``)."""
 
