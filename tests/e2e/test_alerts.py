@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.helpers import SCENARIO, Json, http, signal
 from tests.e2e.receiver import Receiver
 from tests.e2e.sse import Stream
+from tests.support.postgres import PostgresCluster
 from tests.support.server import ServerProcess
 from tests.support.stores import Store
 
@@ -177,3 +178,39 @@ def test_a_pending_delivery_survives_a_restart(
     assert {r.headers["Tradewinds-Delivery"] for r in received} == {listed["id"]}
     assert {r.body for r in received} == {first.body}
     assert received[-1].headers["Tradewinds-Signature"] == first.headers["Tradewinds-Signature"]
+
+
+def test_two_replicas_send_each_delivery_once(
+    tmp_path: Path, postgres_cluster: PostgresCluster
+) -> None:
+    """Both replicas see the crossing and both try to record and send it: one delivery
+    is recorded, and it is sent once."""
+    env = {"TRADEWINDS_DATABASE_URL": postgres_cluster.new_store(), **ENV}
+    replicas = [ServerProcess(tmp_path / name, env=env) for name in ("a", "b")]
+    try:
+        for replica in replicas:
+            replica.start()
+        a, b = replicas
+        with Receiver() as receiver, http(a.base_url) as on_a, http(b.base_url) as on_b:
+            p0 = setup(on_a)
+            streams = [Stream(client, params={"scenario": "alpha"}) for client in (on_a, on_b)]
+            try:
+                for stream in streams:
+                    # each replica's notifier serves alpha: the next change has a before
+                    assert any(e.event == "forecast" for e in stream.initial_state())
+                define_alert(on_a, receiver.url, sigmoid(logit(p0) + 0.5 * LN3))
+                moved = append(on_a)
+                for stream in streams:
+                    stream.until("alpha", moved["position"])
+            finally:
+                for stream in streams:
+                    stream.close()
+            (on_a_listed,) = wait_for_status(on_a, "succeeded")
+            (on_b_listed,) = wait_for_status(on_b, "succeeded")
+            received = list(receiver.received)
+    finally:
+        for replica in replicas:
+            replica.kill()
+    assert on_a_listed == on_b_listed
+    assert on_a_listed["attempts"] == 1
+    assert [r.headers["Tradewinds-Delivery"] for r in received] == [on_a_listed["id"]]
