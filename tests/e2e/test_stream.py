@@ -1,12 +1,16 @@
 """The forecast stream through a real server: changes arrive, a resumed stream gets
 what it missed exactly once, the scenario filter."""
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from tests.e2e.conftest import StartServer
 from tests.e2e.helpers import SCENARIO, Json, http, signal
 from tests.e2e.sse import Stream
+from tests.support.server import ServerProcess
+from tests.support.stores import Store
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +128,34 @@ def test_a_resume_beyond_what_the_replica_has_is_a_reset(start_server: StartServ
             stream.close()
     assert state[0].data["reason"] == "ahead"
     assert [e.data["scenario_id"] for e in state[1:]] == ["alpha"]
+
+
+def test_a_resume_beyond_the_horizon_is_a_reset_to_the_current_state(
+    tmp_path: Path, store: Store
+) -> None:
+    env = {**store.server_env, "TRADEWINDS_STREAM_HORIZON_POSITIONS": "2"}
+    with ServerProcess(tmp_path / "data", env=env) as server, http(server.base_url) as client:
+        define(client, "alpha", "a")
+        first = append(client, "a")
+        for _ in range(3):
+            last = append(client, "a")
+        stream = Stream(client, last_id=str(first))
+        try:
+            state = stream.initial_state()
+        finally:
+            stream.close()
+    assert state[0].data == {"position": last, "reason": "horizon"}
+    (alpha,) = state[1:]
+    assert alpha.data["position"] == last
+    assert alpha.id == str(last)
+
+
+def test_an_idle_stream_gets_heartbeats(tmp_path: Path, store: Store) -> None:
+    env = {**store.server_env, "TRADEWINDS_STREAM_HEARTBEAT_S": "0.1"}
+    with (
+        ServerProcess(tmp_path / "data", env=env) as server,
+        http(server.base_url) as client,
+        client.stream("GET", "/v1/forecasts/stream") as response,
+    ):
+        lines = response.iter_lines()
+        assert next(line for line in lines if line.startswith(":")) == ": heartbeat"
