@@ -1,0 +1,145 @@
+"""The forecast stream's notifier, in process, on a store with a clock the test moves:
+changes replayed from the log after a position, and changes made by the tick alone.
+(The stream through HTTP is tested against real servers in tests/e2e/test_stream.py.)"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+import pytest
+
+from domain.events import WorldEvent
+from domain.records import EventRecord, ScenarioRecord
+from domain.scenarios import ScenarioDefinition
+from service.commands import event_body
+from service.forecasting import Forecaster
+from service.log import EventLog
+from service.settings import Settings
+from service.stream import ForecastStream, Subscriber
+from tests.service.events_data import signal
+
+DEFINITION = {
+    "title": "t", "question": "q", "opens_at": "2025-01-01T00:00:00Z",
+    "deadline": "2027-01-01T00:00:00Z", "prior": 0.2,
+    "rules": [{"name": "r", "match": {"kind": "signal", "where": {"label": "a"}},
+               "bayes_factor": 3}],
+}  # fmt: skip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class MovingLog:
+    """A log on the test's store with a moving clock; every write is its own commit,
+    one second after the last, so knowledge cuts tell them apart."""
+
+    def __init__(self, log: EventLog, clock: Clock) -> None:
+        self.log, self.clock = log, clock
+
+    def _commit(self, build: Any) -> int:
+        self.clock.now += timedelta(seconds=1)
+        (recording, *_) = self.log.committer.submit(build).result()
+        position: int = recording.notification.id
+        assert self.log.index.reached(position, 10)
+        return position
+
+    def define(self, slug: str) -> int:
+        body = msgspec.json.encode(msgspec.convert(DEFINITION, ScenarioDefinition)).decode()
+        return self._commit(lambda at: [ScenarioRecord.define(slug, body, at)])
+
+    def append(self, label: str = "a") -> tuple[UUID, int]:
+        event_id = uuid4()
+        body = event_body(msgspec.convert(signal(label), WorldEvent))  # type: ignore[arg-type]
+        return event_id, self._commit(lambda at: [EventRecord.record(event_id, body, at)])
+
+    def retract(self, event_id: UUID) -> int:
+        record = self.log.get(event_id)
+
+        def build(at: datetime) -> list[EventRecord]:
+            record.retract("wrong", at)
+            return [record]
+
+        return self._commit(build)
+
+
+@pytest.fixture
+def moving(tmp_path: Path) -> Iterator[MovingLog]:
+    clock = Clock()
+    with EventLog(Settings(data_dir=tmp_path / "data"), clock) as log:
+        assert log.catch_up(10)
+        yield MovingLog(log, clock)
+
+
+def forecasts(chunk: bytes) -> list[tuple[str | None, dict[str, Any]]]:
+    """(id, data) of each forecast event in a chunk."""
+    found = []
+    for block in chunk.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if fields.get("event") == "forecast":
+            found.append((fields.get("id"), json.loads(fields["data"])))
+    return found
+
+
+async def first_chunk(stream: ForecastStream, after: int | None) -> tuple[Subscriber, bytes]:
+    subscriber = stream.subscribe(None, after)
+    return subscriber, await asyncio.wait_for(subscriber.queue.get(), 30)
+
+
+def started(moving: MovingLog) -> ForecastStream:
+    stream = ForecastStream(moving.log, Forecaster(moving.log, moving.clock, 60))
+    stream.start()
+    return stream
+
+
+async def test_a_resume_replays_each_change_after_the_position_from_the_log(
+    moving: MovingLog,
+) -> None:
+    defined = moving.define("alpha")
+    first, p1 = moving.append()
+    _, p2 = moving.append()
+    moving.append("unmatched")
+    p3 = moving.retract(first)
+    stream = started(moving)
+    try:
+        _, chunk = await first_chunk(stream, defined)
+        replayed = forecasts(chunk)
+        _, later = await first_chunk(stream, p2)
+    finally:
+        await asyncio.to_thread(stream.stop)
+    assert [(i, d["position"]) for i, d in replayed] == [(str(p), p) for p in (p1, p2, p3)]
+    up1, up2, down = (d["probability"] for _, d in replayed)
+    assert up1 < up2
+    assert down < up2
+    assert [d["position"] for _, d in forecasts(later)] == [p3]
+
+
+async def test_a_new_tick_streams_what_the_clock_moved_with_the_head_as_id(
+    moving: MovingLog,
+) -> None:
+    defined = moving.define("alpha")
+    moving.define("beta")
+    _, head = moving.append("unmatched")
+    stream = started(moving)
+    try:
+        subscriber, chunk = await first_chunk(stream, None)
+        before = {d["scenario_id"]: d for _, d in forecasts(chunk)}
+        moving.clock.now += timedelta(days=30)
+        moved = forecasts(await asyncio.wait_for(subscriber.queue.get(), 30))
+    finally:
+        await asyncio.to_thread(stream.stop)
+    assert [d["scenario_id"] for _, d in moved] == ["alpha", "beta"]
+    assert [i for i, _ in moved] == [None, str(head)]  # one run: the id on its last event
+    for _, data in moved:
+        assert data["position"] == before[data["scenario_id"]]["position"] <= defined + 1
+        assert data["probability"] != before[data["scenario_id"]]["probability"]
+        assert data["as_of"] > before[data["scenario_id"]]["as_of"]
