@@ -94,12 +94,15 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def screenshots(page: Page, name: str) -> None:
-    """Full-page screenshots at both sizes (the page is left at the desktop size)."""
+    """Full-page screenshots at both sizes (the page is left at the desktop size).
+    At both, nothing may stick out sideways: wide tables scroll inside their own box."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
         page.wait_for_timeout(150)  # let layout settle after the resize
         page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png", full_page=True)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{name} is {width} px wide at {size}"
     page.set_viewport_size(SIZES["desktop"])
 
 
@@ -277,6 +280,8 @@ def test_a_new_event_changes_the_shown_probability_without_a_reload(
     before = httpx.get(f"{demo.base_url}/v1/forecasts/{MANUS}").json()
     expect(shown).to_have_text(pct(before["probability"]), timeout=WAIT_MS)
     page.evaluate("() => { window.notReloaded = true; }")
+    title_link = page.locator(f'li[data-scenario-id="{MANUS}"] h2 a')
+    title_link.focus()
     occurred = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     receipt = httpx.post(
         f"{demo.base_url}/v1/events",
@@ -297,6 +302,7 @@ def test_a_new_event_changes_the_shown_probability_without_a_reload(
     assert pct(after["probability"]) != pct(before["probability"])
     expect(shown).to_have_text(pct(after["probability"]), timeout=WAIT_MS)
     assert page.evaluate("() => window.notReloaded") is True
+    expect(title_link).to_be_focused()  # the update did not take the keyboard focus away
     expect(page.locator("#announcer")).to_contain_text(pct(after["probability"]))
 
 

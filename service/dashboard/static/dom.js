@@ -45,3 +45,20 @@ export function announce(text) {
   region.textContent = now - lastSaid < 1500 && region.textContent ? `${region.textContent}; ${text}` : text;
   lastSaid = now;
 }
+
+const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+/** Run `render` (which replaces what is inside `container`) and put the focus
+ * back on the same control: the n-th focusable one inside the element with the
+ * same `data-key` (a live update must not throw a keyboard user out). */
+export function keepingFocus(container, render) {
+  const focused = document.activeElement;
+  const holder = focused && container.contains(focused) ? focused.closest("[data-key]") : null;
+  const key = holder ? holder.dataset.key : null;
+  const index = holder ? [...holder.querySelectorAll(FOCUSABLE)].indexOf(focused) : -1;
+  render();
+  if (key === null) return;
+  const again = [container, ...container.querySelectorAll("[data-key]")].find((el) => el.dataset.key === key);
+  const target = again ? again.querySelectorAll(FOCUSABLE)[index] || again.querySelector(FOCUSABLE) : null;
+  if (target) target.focus({ preventScroll: true });
+}

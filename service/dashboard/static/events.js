@@ -2,7 +2,7 @@
 // moved (the contributions of the forecast details reference event ids).
 
 import { get } from "./api.js";
-import { h, put } from "./dom.js";
+import { h, keepingFocus, put } from "./dom.js";
 import { day, dayTime, logOdds } from "./format.js";
 import { state, subscribe } from "./live.js";
 
@@ -83,7 +83,7 @@ export function events(main) {
 
   function item(ev, moved) {
     const effects = moved.get(ev.event_id) || [];
-    return h("li", { "data-event-id": ev.event_id },
+    return h("li", { "data-event-id": ev.event_id, "data-key": ev.event_id },
       h("h2", { class: ev.retracted ? "retracted" : null }, ev.summary),
       h("p", { class: "meta" },
         h("span", { class: "kind" }, ev.kind.replaceAll("_", " ")), " · occurred ",
@@ -107,7 +107,7 @@ export function events(main) {
     try {
       const [found, moved] = await Promise.all([latest(count, kind), movedBy()]);
       if (ticket !== loading) return;
-      put(list, found.map((ev) => item(ev, moved)));
+      keepingFocus(list, () => put(list, found.map((ev) => item(ev, moved))));
       status.textContent = `${found.length} ${found.length === 1 ? "event" : "events"}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, newest first.`;
       more.hidden = found.length < count;
     } catch (error) {

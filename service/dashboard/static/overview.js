@@ -180,7 +180,13 @@ export function overview(main) {
       (!filters.text || `${r.f.title} ${r.question || ""} ${r.f.scenario_id}`.toLowerCase().includes(filters.text)));
     visible.sort(SORTS[filters.sort].compare);
     for (const r of rows.values()) r.el.hidden = !visible.includes(r);
-    list.append(...visible.map((r) => r.el), ...[...rows.values()].filter((r) => r.el.hidden).map((r) => r.el));
+    const order = [...visible, ...[...rows.values()].filter((r) => r.el.hidden)].map((r) => r.el);
+    if (order.some((el, i) => list.children[i] !== el)) {
+      // Moving nodes drops focus: put it back where it was (a live update must not steal it).
+      const focused = list.contains(document.activeElement) ? document.activeElement : null;
+      list.append(...order);
+      if (focused) focused.focus({ preventScroll: true });
+    }
     count.textContent = `${visible.length} of ${rows.size} scenarios`;
   }
 

@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { historyChart, waterfallBar } from "./charts.js";
-import { h, put } from "./dom.js";
+import { h, keepingFocus, put } from "./dom.js";
 import { day, dayTime, expit, logOdds, pct, range, relative, STATUS } from "./format.js";
 import { subscribe } from "./live.js";
 
@@ -32,7 +32,7 @@ export function describeMatch(match) {
 
 function section(id, title) {
   const body = h("div", {});
-  const el = h("section", { "aria-labelledby": id }, h("h2", { id }, title), body);
+  const el = h("section", { "aria-labelledby": id, "data-key": id }, h("h2", { id }, title), body);
   return { el, body };
 }
 
@@ -63,6 +63,7 @@ export function scenario(main, id) {
         error.status === 404 ? `There is no scenario "${id}".` : `Could not load it: ${error.message}`));
       return;
     }
+    const revised = !shown || shown.version !== fc.version;
     shown = { probability: fc.probability, version: fc.version };
     const def = sc.definition;
     heading.textContent = def.title;
@@ -77,9 +78,11 @@ export function scenario(main, id) {
 
     drawHeadline(fc, sc);
     await drawHistory(fc, def, explain, closedAt);
-    drawWaterfall(fc, explain);
-    drawRules(def);
-    drawVersions(vs.versions);
+    keepingFocus(why.el, () => drawWaterfall(fc, explain));
+    if (revised) {
+      drawRules(def);
+      drawVersions(vs.versions);
+    }
   }
 
   function drawHeadline(fc, sc) {
