@@ -119,8 +119,14 @@ def test_the_page_and_its_files_are_served_without_a_key_and_offline(
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in page.headers["content-security-policy"]
-        for asset in ("/dashboard/app.js", "/dashboard/dashboard.css"):
-            assert client.get(asset).status_code == 200
+        for path in ("/", "/dashboard/app.js", "/dashboard/dashboard.css"):
+            first = client.get(path)
+            assert first.status_code == 200
+            assert first.headers["cache-control"] == "no-cache"
+            etag = first.headers["etag"]
+            again = client.get(path, headers={"If-None-Match": etag})
+            assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+        assert client.get("/dashboard/nothing.js").status_code == 404
     assert "http" not in page.text.replace(demo.base_url, "")  # nothing from elsewhere
 
 
