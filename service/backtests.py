@@ -111,12 +111,18 @@ class LostLease(Exception):
     """Another runner claimed the backtest after this one's lease expired."""
 
 
+class Stopping(Exception):
+    """The service is stopping: the run is given up and its lease released."""
+
+
 class BacktestRunner:
     """One worker thread per replica. A backtest requested here is run here unless
     another runner claims it first; every ``scan_interval`` the runner also looks
     for unfinished backtests whose lease has expired (their runner died or
     stalled) and claims them. Claims are events on the record (see
-    ``BacktestRecord``), so exactly one runner at a time holds each."""
+    ``BacktestRecord``), so exactly one runner at a time holds each. On stop, a
+    run in progress is given up and its lease released (a claim that expires at
+    once), so another replica takes it over without waiting for the lease."""
 
     def __init__(self, event_log: EventLog) -> None:
         self._log = event_log
@@ -215,6 +221,8 @@ class BacktestRunner:
         renew_after = self.lease.total_seconds() / 3
 
         def progress(fraction: float) -> None:
+            if self._stopping.is_set():
+                raise Stopping
             self.running[backtest_id] = fraction
             step = fraction - reported[0] >= PROGRESS_STEP and fraction < 1.0
             if step or time.monotonic() - renewed[0] >= renew_after:
@@ -229,6 +237,9 @@ class BacktestRunner:
         except LostLease:
             log.warning("backtest %s was taken over by another runner", backtest_id)
             return
+        except Stopping:
+            log.info("backtest %s given up on stop; its lease is released", backtest_id)
+            self._finish(record, lambda r, at: r.claim(self.owner, timedelta(0), at))
         except Exception as e:
             log.exception("backtest %s failed", backtest_id)
             message = f"{type(e).__name__}: {e}"

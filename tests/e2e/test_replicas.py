@@ -47,8 +47,8 @@ def start_replicas(
     which PostgreSQL does not use). Killed at the end; their logs go to the report."""
     started: list[ServerProcess] = []
 
-    def start(*extra_args: str) -> Replicas:
-        env = {"TRADEWINDS_DATABASE_URL": database_url, "TRADEWINDS_BACKTEST_LEASE_S": "2"}
+    def start(*extra_args: str, lease_s: float = LEASE_S) -> Replicas:
+        env = {"TRADEWINDS_DATABASE_URL": database_url, "TRADEWINDS_BACKTEST_LEASE_S": str(lease_s)}
         a, b = (
             ServerProcess(tmp_path / name, env=env, extra_args=extra_args) for name in ("a", "b")
         )
@@ -204,16 +204,14 @@ def backtest_record(database_url: str, backtest_id: str) -> tuple[BacktestRecord
         app.close()
 
 
-def test_a_backtest_runs_on_one_replica_and_is_taken_over_when_it_is_killed(
-    start_replicas: StartReplicas, database_url: str, tmp_path: Path
-) -> None:
-    heavy_store(Settings(data_dir=tmp_path / "import", database_url=database_url))
-    a, b = start_replicas("--demo")
-    by_pid = {pid(a): a, pid(b): b}
+def _running_on(
+    a: ServerProcess, b: ServerProcess, database_url: str
+) -> tuple[str, ServerProcess, ServerProcess]:
+    """Request a long backtest on A; once a replica has claimed it: its id, the
+    replica running it and the other one."""
     response = httpx.post(f"{a.base_url}/v1/backtests", json=REQUEST, timeout=10)
     assert response.status_code == 202
     backtest_id = response.json()["id"]
-
     deadline = time.monotonic() + 30
     record, _ = backtest_record(database_url, backtest_id)
     while record.owner is None and time.monotonic() < deadline:
@@ -221,21 +219,52 @@ def test_a_backtest_runs_on_one_replica_and_is_taken_over_when_it_is_killed(
         record, _ = backtest_record(database_url, backtest_id)
     assert record.owner is not None
     assert not record.finished
-    runner = by_pid[pid_of(record.owner)]
-    survivor = b if runner is a else a
-    runner.kill()
+    runner = {pid(a): a, pid(b): b}[pid_of(record.owner)]
+    return backtest_id, runner, b if runner is a else a
 
+
+def _finished_on(server: ServerProcess, backtest_id: str) -> Json:
     deadline = time.monotonic() + 120
-    body = httpx.get(f"{survivor.base_url}/v1/backtests/{backtest_id}").json()
+    body: Json = httpx.get(f"{server.base_url}/v1/backtests/{backtest_id}").json()
     while body["status"] not in ("done", "failed") and time.monotonic() < deadline:
         time.sleep(0.2)
-        body = httpx.get(f"{survivor.base_url}/v1/backtests/{backtest_id}").json()
+        body = httpx.get(f"{server.base_url}/v1/backtests/{backtest_id}").json()
+    return body
+
+
+def test_a_backtest_runs_on_one_replica_and_is_taken_over_when_it_is_killed(
+    start_replicas: StartReplicas, database_url: str, tmp_path: Path
+) -> None:
+    heavy_store(Settings(data_dir=tmp_path / "import", database_url=database_url))
+    a, b = start_replicas("--demo")
+    backtest_id, runner, survivor = _running_on(a, b, database_url)
+    runner.kill()
+
+    body = _finished_on(survivor, backtest_id)
     assert body["status"] == "done", body
     assert body["scores"]["overall"]["n_scenarios"] >= 1
-
-    record, events = backtest_record(database_url, backtest_id)
+    _, events = backtest_record(database_url, backtest_id)
     claimed_by = [pid_of(e.owner) for e in events if isinstance(e, BacktestRecord.Claimed)]
     assert claimed_by == [pid(runner), pid(survivor)]
+    assert sum(isinstance(e, BacktestRecord.Finished) for e in events) == 1
+
+
+def test_a_replica_that_stops_releases_its_backtest_to_the_other(
+    start_replicas: StartReplicas, database_url: str, tmp_path: Path
+) -> None:
+    """The lease is ten minutes: the other replica can only finish the run within the
+    test's wait because the stopping one released it."""
+    heavy_store(Settings(data_dir=tmp_path / "import", database_url=database_url))
+    a, b = start_replicas("--demo", lease_s=600)
+    backtest_id, runner, survivor = _running_on(a, b, database_url)
+    assert runner.stop() == 0
+
+    body = _finished_on(survivor, backtest_id)
+    assert body["status"] == "done", body
+    _, events = backtest_record(database_url, backtest_id)
+    claims = [e for e in events if isinstance(e, BacktestRecord.Claimed)]
+    assert [pid_of(c.owner) for c in claims] == [pid(runner), pid(runner), pid(survivor)]
+    assert claims[1].lease_until == claims[1].timestamp  # the release: expired at once
     assert sum(isinstance(e, BacktestRecord.Finished) for e in events) == 1
 
 
