@@ -310,7 +310,10 @@ def postgres_env(url: str) -> dict[str, str]:
     options = {**URL_DEFAULTS, **dict(parse_qsl(parts.query, keep_blank_values=True))}
     unknown = sorted(set(options) - set(URL_PARAMETERS))
     if unknown:
-        msg = f"unknown TRADEWINDS_DATABASE_URL parameters: {', '.join(unknown)}"
+        msg = (
+            f"unknown TRADEWINDS_DATABASE_URL parameters: {', '.join(unknown)} (known: "
+            f"{', '.join(URL_PARAMETERS)}; TLS is set with libpq's PGSSLMODE, PGSSLROOTCERT)"
+        )
         raise DatabaseUrlError(msg)
     for name, value in options.items():
         env[URL_PARAMETERS[name]] = value
