@@ -156,12 +156,27 @@ def test_the_overview_shows_every_scenario_as_the_api_serves_it(
     }
     got = {r["id"]: (r["title"], r["probability"], r["status"]) for r in shown["rows"]}
     assert got.keys() == expected.keys()
-    words = {"open": "Open", "resolved_yes": "Resolved: yes", "resolved_no": "Resolved: no"}
+    words = {
+        "open": "Open",
+        "resolved_yes": "Resolved: yes",
+        "resolved_no": "Resolved: no",
+        "expired": "Expired",
+        "annulled": "Annulled",
+    }
     for scenario_id, (title, probability, status) in expected.items():
         assert got[scenario_id][:2] == (title, probability), scenario_id
         assert got[scenario_id][2].endswith(words[status]), scenario_id
     screenshots(page, "overview")
 
+    scenarios = httpx.get(f"{demo.base_url}/v1/scenarios").json()["scenarios"]
+    tagged = {sc["id"] for sc in scenarios if "nvidia" in sc["definition"].get("tags", [])}
+    page.get_by_label("Tag", exact=True).select_option("nvidia")
+    expect(page.locator("li.scenario:visible")).to_have_count(len(tagged))
+    visible = page.locator("li.scenario:visible").evaluate_all(
+        "(lis) => lis.map((li) => li.dataset.scenarioId)"
+    )
+    assert set(visible) == tagged
+    page.get_by_label("Tag", exact=True).select_option("")
     page.get_by_label("Open only").check()
     open_count = sum(f["status"] == "open" for f in served["forecasts"])
     expect(page.locator("li.scenario:visible")).to_have_count(open_count)
@@ -343,6 +358,8 @@ def test_with_api_keys_the_page_asks_for_a_read_key_and_keeps_it_in_the_tab(
         f"{keyed.base_url}/v1/forecasts", headers={"Authorization": f"Bearer {READ_KEY}"}
     ).json()["forecasts"]
     expect(page.locator("li.scenario")).to_have_count(len(forecasts), timeout=WAIT_MS)
+    # The stream is read with fetch, so the key goes along as a header there too.
+    expect(page.locator("body")).to_have_attribute("data-live", "stream")
     storage = page.evaluate(
         "() => [JSON.stringify(sessionStorage), JSON.stringify(localStorage), document.cookie]"
     )
