@@ -32,7 +32,7 @@ from service.metrics import Metrics, metrics_route
 from service.observe import Observe
 from service.openapi import add_discriminators, optional_parameters
 from service.settings import Settings
-from service.stream import ForecastStream
+from service.stream import ForecastStream, end_streams_on_signals
 
 API_VERSION = "0.1.0"
 T = TypeVar("T")
@@ -93,6 +93,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         stream.start()
         webhooks = DeliveryWorker(log)
         webhooks.start()
+        end_streams_on_signals(stream)
         app.state.stream = stream
         services.start_push(stream)
         try:

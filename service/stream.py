@@ -28,11 +28,13 @@ the whole run again (at least once, never a gap).
 import asyncio
 import logging
 import math
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Literal
 
 import msgspec
@@ -45,7 +47,7 @@ from service.matchindex import MatchIndex, ScenarioMatches
 log = logging.getLogger(__name__)
 
 HEARTBEAT = b": heartbeat\n\n"
-CLOSE = b""
+CLOSE = None
 """Put on a subscriber's queue: the stream ends (shutdown, or the subscriber fell
 too far behind; it reconnects with its Last-Event-ID)."""
 
@@ -127,25 +129,28 @@ class Subscriber:
     scenarios: frozenset[str] | None
     after: int | None
     max_queued: int
-    queue: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
     def watches(self, scenario_id: str) -> bool:
         return self.scenarios is None or scenario_id in self.scenarios
 
-    def offer(self, chunk: bytes) -> None:
-        """From the notifier thread: queue ``chunk`` on the subscriber's loop."""
-        if chunk and not self.closed:
-            try:
-                self.loop.call_soon_threadsafe(self._put, chunk)
-            except RuntimeError:  # the loop is closed
-                self.closed = True
+    def offer(self, chunk: bytes | None) -> None:
+        """From any thread: queue ``chunk`` (``CLOSE``: end the stream) on the
+        subscriber's loop."""
+        if self.closed or chunk == b"":
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._put, chunk)
+        except RuntimeError:  # the loop is closed
+            self.closed = True
 
-    def _put(self, chunk: bytes) -> None:
+    def _put(self, chunk: bytes | None) -> None:
         if self.closed:
             return
-        if self.queue.qsize() >= self.max_queued:
-            self.closed = True  # too slow: end its stream; it resumes from its last id
+        if chunk is CLOSE or self.queue.qsize() >= self.max_queued:
+            # ended, or too slow: it resumes from its last id
+            self.closed = True
             chunk = CLOSE
         self.queue.put_nowait(chunk)
 
@@ -188,9 +193,14 @@ class ForecastStream:
         with self._lock:
             for subscriber in [*self._subscribers, *self._pending]:
                 subscriber.offer(CLOSE)
-                subscriber.closed = True
             self._subscribers.clear()
             self._pending.clear()
+
+    def end_all(self) -> None:
+        """End every open stream now (its client resumes elsewhere or later)."""
+        with self._lock:
+            for subscriber in [*self._subscribers, *self._pending]:
+                subscriber.offer(CLOSE)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener`` (in the notifier thread) with every batch of changes."""
@@ -412,8 +422,35 @@ async def events(
                     return
                 yield HEARTBEAT
                 continue
-            if chunk == CLOSE:
+            if chunk is CLOSE:
                 return
             yield chunk
     finally:
         stream.unsubscribe(subscriber)
+
+
+def end_streams_on_signals(stream: ForecastStream) -> None:
+    """On SIGTERM or SIGINT, end the open streams before uvicorn's own handler runs.
+
+    uvicorn lets requests in progress finish (for up to the drain timeout) before
+    the lifespan's shutdown; an event stream never finishes by itself, so without
+    this every shutdown with a subscriber waited the whole timeout. Only in the
+    main thread (where uvicorn installs its handlers: ``tradewinds serve``), after
+    it did so; uvicorn puts back the handlers it found when it exits.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handler(
+            received: int,
+            frame: FrameType | None,
+            previous: Callable[[int, FrameType | None], object] = previous,
+        ) -> None:
+            stream.end_all()
+            previous(received, frame)
+
+        signal.signal(signum, handler)

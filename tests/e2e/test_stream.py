@@ -1,6 +1,7 @@
 """The forecast stream through a real server: changes arrive, a resumed stream gets
 what it missed exactly once, the scenario filter."""
 
+import threading
 from pathlib import Path
 
 import httpx
@@ -159,3 +160,32 @@ def test_an_idle_stream_gets_heartbeats(tmp_path: Path, store: Store) -> None:
     ):
         lines = response.iter_lines()
         assert next(line for line in lines if line.startswith(":")) == ": heartbeat"
+
+
+def test_sigterm_ends_open_streams_cleanly_and_exits_0(tmp_path: Path, store: Store) -> None:
+    """Without ending them, uvicorn would wait for open streams until its drain
+    timeout and then cut them off mid-response."""
+    server = ServerProcess(tmp_path / "data", env=store.server_env).start()
+    try:
+        with http(server.base_url) as client:
+            stream = Stream(client)
+            stream.initial_state()
+            ended: list[BaseException | None] = []
+
+            def read_to_the_end() -> None:
+                try:
+                    while True:
+                        stream.next()
+                except StopIteration:
+                    ended.append(None)
+                except httpx.HTTPError as e:
+                    ended.append(e)
+
+            reader = threading.Thread(target=read_to_the_end)
+            reader.start()
+            assert server.stop() == 0
+            reader.join()
+            stream.close()
+    finally:
+        server.kill()
+    assert ended == [None]
