@@ -109,6 +109,8 @@ class _LogCollector(Collector):
                     count,
                 )
 
+        yield from _push(log, state.get("stream"))
+
     @staticmethod
     def _backtests(log: Any, runner: Any) -> GaugeMetricFamily:
         live = set(getattr(runner, "running", {}))
@@ -123,6 +125,24 @@ class _LogCollector(Collector):
         for status, count in counts.items():
             family.add_metric([status], count)
         return family
+
+
+def _push(log: Any, stream: Any) -> Iterator[Metric]:
+    """Open forecast streams; alert deliveries not finished yet, by status."""
+    count = getattr(stream, "subscriber_count", None)
+    if isinstance(count, int):
+        yield GaugeMetricFamily("tradewinds_stream_subscribers", "Open forecast streams", count)
+    counts = {"pending": 0, "attempted": 0}
+    with log.index.reading():
+        for delivery in log.index.alerts.deliveries.values():
+            if delivery.status in counts:
+                counts[delivery.status] += 1
+    family = GaugeMetricFamily(
+        "tradewinds_webhook_deliveries", "Alert deliveries not sent yet", labels=["status"]
+    )
+    for status, n in counts.items():
+        family.add_metric([status], n)
+    yield family
 
 
 def metrics_route(metrics: Metrics) -> HTTPRouteHandler:

@@ -102,3 +102,10 @@ def test_conditions_are_checked(
     response = open_client.put("/v1/alerts/bad-condition", json=alert(condition=condition))
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_metrics_count_open_streams_and_unsent_deliveries(client: TestClient[Litestar]) -> None:
+    text = client.get("/metrics").text
+    assert "tradewinds_stream_subscribers 0.0" in text
+    assert 'tradewinds_webhook_deliveries{status="pending"} 0.0' in text
+    assert 'tradewinds_webhook_deliveries{status="attempted"} 0.0' in text
