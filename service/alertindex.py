@@ -68,6 +68,8 @@ class AlertIndex:
     slugs: dict[UUID, str] = field(default_factory=dict)
     deliveries: dict[UUID, DeliveryState] = field(default_factory=dict)
     by_alert: dict[str, list[UUID]] = field(default_factory=dict)
+    unfinished: set[UUID] = field(default_factory=set)
+    """Deliveries neither succeeded nor given up: what the sender looks at."""
     generation: int = 0
     """Bumped by every delivery event: the worker rescans when it moves."""
 
@@ -111,6 +113,7 @@ def _fired(alerts: AlertIndex, e: DeliveryRecord.Fired, position: int) -> None:
         body=e.body,
     )
     alerts.by_alert.setdefault(e.alert, []).append(e.originator_id)
+    alerts.unfinished.add(e.originator_id)
     alerts.generation += 1
 
 
@@ -131,6 +134,7 @@ def _attempted(alerts: AlertIndex, e: DeliveryRecord.Attempted, position: int) -
 def _succeeded(alerts: AlertIndex, e: DeliveryRecord.Succeeded, position: int) -> None:
     state = alerts.deliveries[e.originator_id]
     state.status, state.attempts = "succeeded", e.attempt
+    alerts.unfinished.discard(e.originator_id)
     state.last_attempt_at, state.last_status, state.last_error = e.timestamp, e.status, None
     state.owner, state.lease_until = None, None
     alerts.generation += 1
@@ -139,6 +143,7 @@ def _succeeded(alerts: AlertIndex, e: DeliveryRecord.Succeeded, position: int) -
 def _gave_up(alerts: AlertIndex, e: DeliveryRecord.GaveUp, position: int) -> None:
     state = alerts.deliveries[e.originator_id]
     state.status, state.attempts = "failed", e.attempt
+    alerts.unfinished.discard(e.originator_id)
     state.last_attempt_at, state.last_error = e.timestamp, e.error
     state.owner, state.lease_until = None, None
     alerts.generation += 1

@@ -299,9 +299,10 @@ class DeliveryWorker:
         """The deliveries due now (oldest first), and when the next one will be."""
         now = self._now()
         with self._index.reading():
+            deliveries = self._index.alerts.deliveries
             open_ = [
                 (due, d.position, d.id)
-                for d in self._index.alerts.deliveries.values()
+                for d in (deliveries[i] for i in self._index.alerts.unfinished)
                 if (due := d.due_at()) is not None
             ]
         open_.sort()

@@ -134,7 +134,8 @@ def _push(log: Any, stream: Any) -> Iterator[Metric]:
         yield GaugeMetricFamily("tradewinds_stream_subscribers", "Open forecast streams", count)
     counts = {"pending": 0, "attempted": 0}
     with log.index.reading():
-        for delivery in log.index.alerts.deliveries.values():
+        for delivery_id in log.index.alerts.unfinished:
+            delivery = log.index.alerts.deliveries[delivery_id]
             if delivery.status in counts:
                 counts[delivery.status] += 1
     family = GaugeMetricFamily(
