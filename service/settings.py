@@ -37,6 +37,7 @@ class Settings(Struct, kw_only=True, frozen=True):
     # Push (README, "The forecast stream" and "Alerts").
     stream_heartbeat_s: float = 15.0
     stream_horizon_positions: int = 10_000
+    stream_replay_max_cuts: int = 2_000
     stream_max_queued: int = 1000
     stream_max_s: float = 3600.0
     webhook_allow_private: bool = False
@@ -112,6 +113,7 @@ def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
     for name, parse in (
         ("stream_heartbeat_s", float),
         ("stream_horizon_positions", int),
+        ("stream_replay_max_cuts", int),
         ("stream_max_queued", int),
         ("stream_max_s", float),
         ("webhook_timeout_s", float),

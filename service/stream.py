@@ -26,6 +26,7 @@ the whole run again (at least once, never a gap).
 """
 
 import asyncio
+import bisect
 import logging
 import math
 import signal
@@ -35,10 +36,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
+import numpy as np
 
+from forecasts.model import Z80, Z95, Status, interval, probabilities, status_at, terms
 from service.api.schemas import Forecast
 from service.forecasting import Forecaster, Query
 from service.log import EventLog
@@ -167,6 +170,7 @@ class ForecastStream:
         self._forecaster = forecaster
         settings = event_log.settings
         self.horizon = settings.stream_horizon_positions
+        self.max_replay_cuts = settings.stream_replay_max_cuts
         self.max_queued = settings.stream_max_queued
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
@@ -332,10 +336,16 @@ class ForecastStream:
             return self._snapshot(subscriber, "ahead")
         if self._head - after > self.horizon:
             return self._snapshot(subscriber, "horizon")
+        plans = [
+            (scenario, _cuts(self._index.matches, scenario, after))
+            for scenario in self._index.matches.scenarios.values()
+            if subscriber.watches(scenario.id)
+        ]
+        if sum(len(cuts) for _, cuts in plans) > self.max_replay_cuts:
+            return self._snapshot(subscriber, "horizon")
         replayed: list[Served] = []
-        for scenario in self._index.matches.scenarios.values():
-            if subscriber.watches(scenario.id):
-                replayed.extend(self._replay(scenario, after))
+        for scenario, cuts in plans:
+            replayed.extend(self._replay(scenario, cuts))
         replayed.sort(key=lambda s: (s.event_id, s.forecast.scenario_id))
         return sse_run(replayed)
 
@@ -349,17 +359,23 @@ class ForecastStream:
         ]
         return _reset(self._head, reason, with_id=not current) + sse_run(current)
 
-    def _replay(self, scenario: ScenarioMatches, after: int) -> list[Served]:
-        """The changes of one scenario's served numbers after position ``after``, as
-        the log tells them: one evaluation per commit (``recorded_at``) that holds a
-        record the scenario depends on."""
-        cuts = sorted({r for p, r in _dependencies(self._index.matches, scenario) if p > after})
+    def _replay(self, scenario: ScenarioMatches, cuts: list[float]) -> list[Served]:
+        """The changes of one scenario's served numbers at these knowledge cuts (see
+        ``_cuts``), each compared with the one before. The numbers are the model's, as
+        ``Forecaster.evaluate`` computes them, without its contributions (a replay
+        evaluates a scenario once per commit that moved it)."""
         if not cuts:
             return []
-        previous = self._evaluate(scenario, math.nextafter(cuts[0], -math.inf))
+        deps = sorted((r, p) for p, r in _dependencies(self._index.matches, scenario))
+        at = bisect.bisect_left(deps, (cuts[0], -1))
+        newest = max((p for _, p in deps[:at]), default=0)
+        previous = self._numbers(scenario, math.nextafter(cuts[0], -math.inf), newest)
         out: list[Served] = []
         for cut in cuts:
-            current = self._evaluate(scenario, cut)
+            while at < len(deps) and deps[at][0] <= cut:
+                newest = max(newest, deps[at][1])
+                at += 1
+            current = self._numbers(scenario, cut, newest)
             if current is None or current.forecast.position > self._head:
                 continue
             if previous is None or previous.key != current.key:
@@ -367,14 +383,39 @@ class ForecastStream:
             previous = current
         return out
 
-    def _evaluate(self, scenario: ScenarioMatches, known: float) -> Served | None:
-        found = self._forecaster.evaluate(
-            scenario, Query(as_of=self._tick, known=known), detail=False
-        )
-        if found is None:
+    def _numbers(self, scenario: ScenarioMatches, known: float, position: int) -> Served | None:
+        """Probability, intervals and status at the current tick, known at ``known``."""
+        version = scenario.version_known_at(known)
+        if version is None:
             return None
-        forecast, _, position = found
-        return Served(_stream_forecast(forecast, position, self._tick), position, "records")
+        model = version.model
+        t = np.array([self._tick])
+        status = status_at(t, model.deadline, scenario.resolution, known)
+        found = terms(model, version.arrays(self._index.matches.retracted), t, known)
+        p = float(probabilities(found.log_odds, status)[0])
+        state = cast(Status, str(status[0]))
+        i80 = i95 = None
+        if state == "open":
+            lo, hi = interval(found.log_odds, found.variance, Z80)
+            i80 = (float(lo[0]), float(hi[0]))
+            lo, hi = interval(found.log_odds, found.variance, Z95)
+            i95 = (float(lo[0]), float(hi[0]))
+        forecast = StreamForecast(
+            scenario_id=scenario.id,
+            probability=None if math.isnan(p) else p,
+            interval80=i80,
+            interval95=i95,
+            status=state,
+            position=position,
+            as_of=datetime.fromtimestamp(self._tick, UTC),
+        )
+        return Served(forecast, position, "records")
+
+
+def _cuts(matches: MatchIndex, scenario: ScenarioMatches, after: int) -> list[float]:
+    """The knowledge cuts at which a scenario's numbers may have changed after position
+    ``after``: the ``recorded_at`` of each commit that holds a record it depends on."""
+    return sorted({r for p, r in _dependencies(matches, scenario) if p > after})
 
 
 def _dependencies(matches: MatchIndex, scenario: ScenarioMatches) -> Iterable[tuple[int, float]]:

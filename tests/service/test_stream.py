@@ -114,6 +114,7 @@ async def test_a_resume_replays_each_change_after_the_position_from_the_log(
         _, chunk = await first_chunk(stream, defined)
         replayed = forecasts(chunk)
         _, later = await first_chunk(stream, p2)
+        _, current = await first_chunk(stream, None)
     finally:
         await asyncio.to_thread(stream.stop)
     assert [(i, d["position"]) for i, d in replayed] == [(str(p), p) for p in (p1, p2, p3)]
@@ -121,6 +122,9 @@ async def test_a_resume_replays_each_change_after_the_position_from_the_log(
     assert up1 < up2
     assert down < up2
     assert [d["position"] for _, d in forecasts(later)] == [p3]
+    # the last replayed numbers are the ones served now (computed without the forecaster)
+    ((_, now),) = forecasts(current)
+    assert replayed[-1][1] == now
 
 
 async def test_a_new_tick_streams_what_the_clock_moved_with_the_head_as_id(
@@ -143,3 +147,17 @@ async def test_a_new_tick_streams_what_the_clock_moved_with_the_head_as_id(
         assert data["position"] == before[data["scenario_id"]]["position"] <= defined + 1
         assert data["probability"] != before[data["scenario_id"]]["probability"]
         assert data["as_of"] > before[data["scenario_id"]]["as_of"]
+
+
+async def test_a_resume_that_would_evaluate_too_much_is_a_reset(moving: MovingLog) -> None:
+    defined = moving.define("alpha")
+    moving.append()
+    moving.append()
+    stream = started(moving)
+    stream.max_replay_cuts = 1
+    try:
+        _, chunk = await first_chunk(stream, defined)
+    finally:
+        await asyncio.to_thread(stream.stop)
+    assert chunk.startswith(b'event: reset\ndata: {"position":3,"reason":"horizon"}')
+    assert len(forecasts(chunk)) == 1
