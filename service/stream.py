@@ -308,10 +308,12 @@ class ForecastStream:
             if not moved and not tick_moved:
                 continue
             self._generations[scenario.id] = scenario.generation
-            found = self._forecaster.evaluate(scenario, query, detail=False)
+            # the forecaster's cache for "now": a poll of GET /v1/forecasts and the
+            # stream evaluate each change once between them
+            found = self._forecaster._cached(scenario, query)
             if found is None:
                 continue
-            forecast, _, position = found
+            forecast, position = found
             caused = moved and position > since
             after = Served(
                 forecast=_stream_forecast(forecast, position, self._tick),
