@@ -214,3 +214,17 @@ def test_two_replicas_send_each_delivery_once(
     assert on_a_listed == on_b_listed
     assert on_a_listed["attempts"] == 1
     assert [r.headers["Tradewinds-Delivery"] for r in received] == [on_a_listed["id"]]
+
+
+def test_deleting_an_alert_gives_up_its_pending_deliveries(
+    server_factory: Callable[[], ServerProcess],
+) -> None:
+    server = server_factory()
+    with Receiver([500]) as receiver, http(server.base_url) as client:
+        p0 = setup(client)
+        define_alert(client, receiver.url, sigmoid(logit(p0) + 0.5 * LN3))
+        append(client)
+        receiver.wait_for(1)
+        assert client.delete("/v1/alerts/alpha-up").status_code == 204
+        (listed,) = wait_for_status(client, "failed")
+    assert listed["last_error"] == "the alert was deleted"
