@@ -344,12 +344,8 @@ class DeliveryWorker:
     def _record(
         self, record: DeliveryRecord, change: Callable[[DeliveryRecord, datetime], None]
     ) -> None:
-        def build(recorded_at: datetime) -> list[Aggregate]:
-            change(record, recorded_at)
-            return [record]
-
         try:
-            self._log.committer.submit(build).result()
+            self._log.committer.update(record, change)
         except IntegrityError:
             raise LostClaim(str(record.id)) from None
 

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import msgspec
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.backtests import BacktestRequest
@@ -181,12 +180,8 @@ class BacktestRunner:
         """Append one of the record's events through the group committer, and wait.
         ``LostLease`` if the record moved on in the store (another runner claimed it)."""
 
-        def build(recorded_at: datetime) -> list[Aggregate]:
-            change(record, recorded_at)
-            return [record]
-
         try:
-            self._log.committer.submit(build).result()
+            self._log.committer.update(record, change)
         except IntegrityError:
             raise LostLease(str(record.id)) from None
 

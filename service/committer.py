@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Build = Callable[[datetime], Sequence[Aggregate]]
 Clock = Callable[[], datetime]
+A = TypeVar("A", bound=Aggregate)
 
 
 class _Job:
@@ -71,6 +72,17 @@ class GroupCommitter:
         job = _Job(build)
         self._queue.put(job)
         return job.future
+
+    def update(self, record: A, change: Callable[[A, datetime], None]) -> None:
+        """Append one event to ``record``, made by ``change`` at the commit's time, and
+        wait for the commit. ``IntegrityError`` if the record has moved on in the store
+        (another process appended to it first)."""
+
+        def build(recorded_at: datetime) -> list[Aggregate]:
+            change(record, recorded_at)
+            return [record]
+
+        self.submit(build).result()
 
     def now(self) -> datetime:
         """The service clock (for readers; commits use ``_now``)."""
