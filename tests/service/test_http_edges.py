@@ -76,9 +76,7 @@ def test_head_answers_every_get_route_like_get_without_a_body(
 
 
 @pytest.mark.parametrize("path", ["/v1/forecasts", "/health/live", "/", "/dashboard/app.js"])
-def test_head_sends_the_length_get_would_send(
-    app_client: TestClient[Litestar], path: str
-) -> None:
+def test_head_sends_the_length_get_would_send(app_client: TestClient[Litestar], path: str) -> None:
     got = app_client.get(path)
     head = app_client.head(path)
     assert head.status_code == 200
@@ -195,7 +193,9 @@ def test_a_dashboard_path_that_names_no_file_is_404_without_a_traceback(
         head = app_client.head(f"/dashboard/{name}")
     assert [plain.status_code, conditional.status_code, head.status_code] == [404, 404, 404]
     assert plain.headers["content-type"] == "application/problem+json"
-    assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert [
+        r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR
+    ] == []
 
 
 def test_no_client_input_on_any_route_is_a_500_or_a_logged_traceback(
