@@ -200,6 +200,12 @@ def test_http_edges_through_a_real_server(tmp_path: Path, servers: list[ServerPr
         head_status, head_headers, _ = read_response(stream, head=True)
         sock.sendall(b"GET /v1/forecasts HTTP/1.1\r\nHost: x\r\n\r\n")
         get_status, get_headers, body = read_response(stream)
+        sock.sendall(b"HEAD /v1/forecasts/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        stream_status, stream_headers, _ = read_response(stream, head=True)
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(stream)[0] == 200  # the endless stream's HEAD has ended
+    assert stream_status == 200
+    assert stream_headers["content-type"].startswith("text/event-stream")
     assert (head_status, get_status) == (200, 200)
     assert head_headers["content-length"] == get_headers["content-length"] == str(len(body))
     assert head_headers["content-type"] == get_headers["content-type"] == "application/json"

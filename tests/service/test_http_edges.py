@@ -93,6 +93,15 @@ def test_head_on_the_forecast_stream_answers_its_headers_and_ends(
     assert head.content == b""
 
 
+@pytest.mark.timeout(60)
+def test_head_on_an_endless_stream_ends_after_the_headers(tmp_path: Path) -> None:
+    """With the stream's default lifetime (an hour) the answer still ends at once."""
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        head = client.head("/v1/forecasts/stream")
+        assert (head.status_code, head.content) == (200, b"")
+        assert client.get("/health/live").status_code == 200
+
+
 def test_head_needs_the_scope_get_needs(keyed: TestClient[Litestar]) -> None:
     reader = {"Authorization": "Bearer edge-reader"}
     assert keyed.head("/v1/forecasts").status_code == 401
