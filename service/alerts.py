@@ -53,7 +53,7 @@ from service.webhooks import (
     SIGNATURE_HEADER,
     RefusedTarget,
     check_target,
-    post,
+    post_to_target,
     resolve_target,
     signature,
 )
@@ -403,7 +403,7 @@ class DeliveryWorker:
             target = resolve_target(
                 definition.url, allow_private=self._settings.webhook_allow_private
             )
-            response = post(
+            response = post_to_target(
                 self._client,
                 target,
                 body,

@@ -156,7 +156,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
         resolve_target(url, allow_private=False)
 
 
-def post(
+def post_to_target(
     client: httpx.Client, target: Target, content: bytes, headers: Mapping[str, str]
 ) -> httpx.Response:
     """POST to the target's checked addresses in turn until one accepts a connection.

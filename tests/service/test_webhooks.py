@@ -1,17 +1,20 @@
 """Webhook targets: which addresses are refused, and that a delivery connects to the
 address that was checked (one resolution per attempt, no second look-up to rebind)."""
 
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
 from service import webhooks
-from service.webhooks import RefusedTarget, check_target, post, resolve_target
+from service.webhooks import RefusedTarget, check_target, post_to_target, resolve_target
 
 NOT_PUBLIC = [
     "127.0.0.1",
@@ -133,7 +136,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(
     url = f"http://rebind.invalid:{receiver.port}/hook"
     target = resolve_target(url, allow_private=True)
     with httpx.Client(trust_env=False, timeout=10) as client:
-        response = post(client, target, b"{}", {"Content-Type": "application/json"})
+        response = post_to_target(client, target, b"{}", {"Content-Type": "application/json"})
     assert response.status_code == 204
     assert rebinding.calls == [("rebind.invalid", receiver.port)]
     assert receiver.hosts == [f"rebind.invalid:{receiver.port}"]
@@ -145,7 +148,7 @@ def test_each_checked_address_is_tried_until_one_connects(
     monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["127.0.0.2", "127.0.0.1"])
     target = resolve_target(f"http://hooks.invalid:{receiver.port}/x", allow_private=True)
     with httpx.Client(trust_env=False, timeout=10) as client:
-        assert post(client, target, b"{}", {}).status_code == 204
+        assert post_to_target(client, target, b"{}", {}).status_code == 204
     assert receiver.hosts == [f"hooks.invalid:{receiver.port}"]
 
 
@@ -176,7 +179,57 @@ def test_https_names_the_url_host_to_tls(monkeypatch: pytest.MonkeyPatch) -> Non
     thread.start()
     target = resolve_target(f"https://hooks.example.com:{port}/x", allow_private=True)
     with httpx.Client(trust_env=False, timeout=10) as client, pytest.raises(httpx.HTTPError):
-        post(client, target, b"{}", {})
+        post_to_target(client, target, b"{}", {})
     thread.join(10)
     listener.close()
     assert seen == ["hooks.example.com"]
+
+
+def make_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``name`` signed by it (openssl)."""
+    ca_key, ca, key, request, cert = (
+        directory / f for f in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    extensions = directory / "server.ext"
+    extensions.write_text(f"subjectAltName=DNS:{name}\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for command in (
+        ["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=test CA"],
+        ["req", *ec, "-keyout", key, "-out", request, "-subj", f"/CN={name}"],
+        ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "1", "-extfile", extensions],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return ca, cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_verifies_the_certificate_against_the_url_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connected to 127.0.0.1, the certificate is still checked against the URL's name:
+    accepted for the name it was issued to, refused for another name."""
+    ca, cert, key = make_certificate(tmp_path, "hooks.example.test")
+    receiver = Receiver()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    receiver.server.socket = server_context.wrap_socket(receiver.server.socket, server_side=True)
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["127.0.0.1"])
+    trusted = ssl.create_default_context(cafile=str(ca))
+    try:
+        with httpx.Client(trust_env=False, timeout=10, verify=trusted) as client:
+            good = resolve_target(
+                f"https://hooks.example.test:{receiver.port}/x", allow_private=True
+            )
+            assert post_to_target(client, good, b"{}", {}).status_code == 204
+            other = resolve_target(
+                f"https://other.example.test:{receiver.port}/x", allow_private=True
+            )
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                post_to_target(client, other, b"{}", {})
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    assert receiver.hosts == [f"hooks.example.test:{receiver.port}"]
