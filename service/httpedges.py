@@ -96,23 +96,26 @@ class HttpEdges:
         await self._router(as_get, receive, headers_only)
 
     def _complete_allow(self, scope: Scope, send: Send) -> Send:
+        """``send`` that completes the ``Allow`` of an OPTIONS answer or a 405."""
+        options = scope["method"] == "OPTIONS"  # type: ignore[typeddict-item]  # HTTP only
+
         async def send_complete_allow(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers") or ()
-                if any(name.lower() == _ALLOW for name, _ in headers):
-                    message["headers"] = self._with_allow(scope, headers)
+            if message["type"] == "http.response.start" and (options or message["status"] == 405):
+                message["headers"] = self._with_allow(scope, list(message.get("headers") or ()))
             await send(message)
 
         return send_complete_allow
 
-    def _with_allow(self, scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> list[Any]:
-        """The headers with ``Allow`` listing every method of the matched path (the
-        router sets ``path_template`` on a match), or, without a match, the methods
-        it named plus ``HEAD`` wherever there is ``GET``."""
-        kept = [(n, v) for n, v in headers if n.lower() != _ALLOW]
+    def _with_allow(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+        """The headers with ``Allow`` (if there is one) listing every method of the
+        matched path (the router sets ``path_template`` on a match), or, without a
+        match, the methods it named, with ``HEAD`` wherever there is ``GET``."""
         named = [
             m.strip() for n, v in headers if n.lower() == _ALLOW for m in v.decode().split(",")
         ]
+        if not named:
+            return headers
+        kept = [(n, v) for n, v in headers if n.lower() != _ALLOW]
         template = cast("dict[str, Any]", scope).get("path_template")
         methods = self._path_methods().get(template, set()) if template else set()
         return [*kept, (_ALLOW, _allowed([*methods, *named]).encode())]
