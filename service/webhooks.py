@@ -79,7 +79,7 @@ def is_public(ip: Address) -> bool:
         if any(not is_public(inner) for inner in embedded):
             return False
         if ip.ipv4_mapped is not None:
-            return True  # ::ffff:0:0/96 is not "global" itself; its IPv4 address is
+            return True  # its IPv4 address decides (is_global of ::ffff:0:0/96 varies)
     return ip.is_global and not ip.is_multicast
 
 
