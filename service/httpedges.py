@@ -59,7 +59,7 @@ class HttpEdges:
             await self._router(scope, receive, send)
             return
         if scope.get("http_version") == "1.1":
-            hosts = sum(1 for name, _ in scope["headers"] if name == _HOST)
+            hosts = len([name for name, _ in scope["headers"] if name == _HOST])
             if hosts != 1:
                 detail = "no Host header" if hosts == 0 else "more than one Host header"
                 await self._refuse(scope, receive, send, f"{detail}: HTTP/1.1 needs exactly one")
