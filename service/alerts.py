@@ -53,6 +53,8 @@ from service.webhooks import (
     SIGNATURE_HEADER,
     RefusedTarget,
     check_target,
+    post_to_target,
+    resolve_target,
     signature,
 )
 
@@ -278,8 +280,13 @@ class DeliveryWorker:
         self.lease = timedelta(seconds=settings.webhook_lease_s)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._work, name="tradewinds-webhooks", daemon=True)
+        # No pooled connections: each attempt connects to the address it just checked,
+        # with the TLS server name of its own URL.
         self._client = httpx.Client(
-            timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
+            timeout=settings.webhook_timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def start(self) -> None:
@@ -393,11 +400,14 @@ class DeliveryWorker:
         """POST the stored body; (status or None, what went wrong)."""
         body = record.body.encode()
         try:
-            check_target(definition.url, allow_private=self._settings.webhook_allow_private)
-            response = self._client.post(
-                definition.url,
-                content=body,
-                headers={
+            target = resolve_target(
+                definition.url, allow_private=self._settings.webhook_allow_private
+            )
+            response = post_to_target(
+                self._client,
+                target,
+                body,
+                {
                     "Content-Type": "application/json",
                     "User-Agent": "tradewinds-webhooks",
                     SIGNATURE_HEADER: signature(body, definition.secret),

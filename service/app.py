@@ -27,6 +27,7 @@ from service.api.stream import stream_forecasts
 from service.backtests import BacktestRunner
 from service.dashboard import dashboard_routes
 from service.forecasting import Forecaster
+from service.httpedges import install as install_http_edges
 from service.log import EventLog, utc_now
 from service.metrics import Metrics, metrics_route
 from service.observe import Observe
@@ -148,6 +149,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         ],
         request_max_body_size=settings.max_body_bytes,
     )
+    install_http_edges(app)  # HEAD, Allow and Host: before routing, so not a middleware
     metrics.watch(lambda: app.state)
     return app
 

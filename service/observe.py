@@ -17,6 +17,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.httpedges import request_method
 from service.jsonlog import request_id
 from service.metrics import Metrics
 
@@ -65,7 +66,7 @@ class Observe(ASGIMiddleware):
             raise
         finally:
             seconds = perf_counter() - started
-            method = scope["method"]  # type: ignore[typeddict-item]  # HTTP scopes only
+            method = request_method(scope)
             route = scope.get("path_template") or "unmatched"
             self.metrics.observe_request(method, route, status, seconds)
             if self.access_log:

@@ -12,7 +12,9 @@ from typing import Any
 
 from litestar import Request
 from litestar.enums import ScopeType
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.access import SCOPE_OPT, ApiKeys, Forbidden, Unauthenticated, authorize
@@ -26,11 +28,23 @@ class Authorize(ASGIMiddleware):
         self.keys = keys
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope["route_handler"]
         try:
-            authorize(self.keys, scope["route_handler"].opt.get(SCOPE_OPT), scope["headers"])
+            if not _lists_methods(handler):
+                authorize(self.keys, handler.opt.get(SCOPE_OPT), scope["headers"])
         except (Unauthenticated, Forbidden) as refused:
             request: Request[Any, Any, Any] = Request(scope, receive)
             response = EXCEPTION_HANDLERS[type(refused)](request, refused)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send)
             return
         await next_app(scope, receive, send)
+
+
+def _lists_methods(handler: BaseRouteHandler) -> bool:
+    """litestar's own ``OPTIONS`` answer: public, as the ``Allow`` of a 405 and the
+    OpenAPI document are (and a browser's CORS preflight carries no key)."""
+    return (
+        isinstance(handler, HTTPRouteHandler)
+        and handler.http_methods == {"OPTIONS"}
+        and handler.fn.__module__ == HTTPRoute.__module__
+    )

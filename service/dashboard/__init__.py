@@ -7,6 +7,8 @@ one) and not part of the OpenAPI document. Every file is sent with
 ``If-None-Match`` holds that ETag gets a 304: a new version is picked up at
 once, an unchanged one costs an empty answer. (litestar's file responses carry
 an ETag but do not answer ``If-None-Match`` themselves: the two hooks below do.)
+A path that names no file is a 404 before litestar's file handler sees it: a
+NUL byte in it made that handler raise (a 500 with a traceback).
 """
 
 import hashlib
@@ -16,6 +18,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader, ETag
+from litestar.exceptions import NotFoundException
 from litestar.response import File
 from litestar.response.file import ASGIFileResponse
 from litestar.static_files import create_static_files_router
@@ -41,32 +44,45 @@ def _content_etag(path: Path, mtime_ns: int, size: int) -> ETag:
     return ETag(value=hashlib.sha256(path.read_bytes()).hexdigest()[:24])
 
 
-def _etag(request: Request[Any, Any, Any]) -> ETag | None:
-    """The ETag of the file the request asks for (None if there is no such file)."""
+def _requested(request: Request[Any, Any, Any]) -> Path | None:
+    """The file the request asks for, if there is one in ``STATIC`` (a name the file
+    system cannot take, such as one with a NUL byte or too long, names no file)."""
     name = request.path_params.get("file_path")
-    path = PAGE if name is None else (STATIC / str(name).lstrip("/")).resolve()
-    if not path.is_relative_to(STATIC) or not path.is_file():
+    if name is None:
+        return PAGE
+    try:
+        path = (STATIC / str(name).lstrip("/")).resolve()
+        return path if path.is_relative_to(STATIC) and path.is_file() else None
+    except (OSError, ValueError):
         return None
+
+
+def _etag(path: Path) -> ETag:
     stat = path.stat()
     return _content_etag(path, stat.st_mtime_ns, stat.st_size)
 
 
-def _not_modified(request: Request[Any, Any, Any]) -> Response[None] | None:
+def _existing_or_not_modified(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """404 unless the file exists (before litestar's file handler touches the path),
+    304 if the client's ``If-None-Match`` holds its ETag, else None: send it."""
+    path = _requested(request)
+    if path is None:
+        raise NotFoundException
     sent = request.headers.get("if-none-match")
-    etag = _etag(request) if sent else None
-    if etag is None or sent is None or etag.to_header() not in {t.strip() for t in sent.split(",")}:
+    if sent is None:
+        return None
+    etag = _etag(path)
+    if etag.to_header() not in {t.strip() for t in sent.split(",")}:
         return None
     headers = {"etag": etag.to_header(), "cache-control": "no-cache"}
     return Response(None, status_code=304, headers=headers)
 
 
 def _content_etag_header(response: Any) -> Any:
-    """Send the ETag ``_not_modified`` compares with, instead of the one litestar
+    """Send the ETag ``_existing_or_not_modified`` compares with, instead of the one litestar
     makes from the file's path, size and mtime."""
     if isinstance(response, File | ASGIFileResponse):
-        path = Path(response.file_path).resolve()
-        stat = path.stat()
-        response.etag = _content_etag(path, stat.st_mtime_ns, stat.st_size)
+        response.etag = _etag(Path(response.file_path).resolve())
     return response
 
 
@@ -75,7 +91,7 @@ def _content_etag_header(response: Any) -> Any:
     opt=needs(PUBLIC),
     include_in_schema=False,
     cache_control=REVALIDATE,
-    before_request=_not_modified,
+    before_request=_existing_or_not_modified,
     after_request=_content_etag_header,
 )
 async def dashboard_page() -> File:
@@ -97,7 +113,7 @@ def dashboard_routes() -> list[ControllerRouterHandler]:
         opt=needs(PUBLIC),
         cache_control=REVALIDATE,
         include_in_schema=False,
-        before_request=_not_modified,
+        before_request=_existing_or_not_modified,
         after_request=_content_etag_header,
     )
     return [dashboard_page, assets]

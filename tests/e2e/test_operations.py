@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -175,3 +176,58 @@ def test_sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits_0(
         (stored,) = list_all(client)
     assert stored["event_id"] == receipt["event_id"] == json.loads(body)["event_id"]
     assert stored["position"] == receipt["position"]
+
+
+def read_response(sock: BinaryIO, *, head: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """One response from a kept-alive connection (a HEAD answer has no body)."""
+    status = int(sock.readline().split()[1])
+    headers = {}
+    while (line := sock.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = 0 if head else int(headers.get("content-length", "0"))
+    return status, headers, sock.read(length)
+
+
+def test_http_edges_through_a_real_server(tmp_path: Path, servers: list[ServerProcess]) -> None:
+    """HEAD answers like GET without a body (the connection stays usable), OPTIONS lists
+    every method, an HTTP/1.1 request without Host is a 400, and a NUL byte in a
+    dashboard path is a 404 with no traceback in the log."""
+    server = start(servers, tmp_path / "data", NO_KEYS)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        stream = sock.makefile("rb")
+        sock.sendall(b"HEAD /v1/forecasts HTTP/1.1\r\nHost: x\r\n\r\n")
+        head_status, head_headers, _ = read_response(stream, head=True)
+        sock.sendall(b"GET /v1/forecasts HTTP/1.1\r\nHost: x\r\n\r\n")
+        get_status, get_headers, body = read_response(stream)
+        sock.sendall(b"HEAD /v1/forecasts/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        stream_status, stream_headers, _ = read_response(stream, head=True)
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(stream)[0] == 200  # the endless stream's HEAD has ended
+    assert stream_status == 200
+    assert stream_headers["content-type"].startswith("text/event-stream")
+    assert (head_status, get_status) == (200, 200)
+    assert head_headers["content-length"] == get_headers["content-length"] == str(len(body))
+    assert head_headers["content-type"] == get_headers["content-type"] == "application/json"
+    with http(server.base_url) as client:
+        options = client.options("/v1/events")
+        assert options.status_code == 204
+        assert {m.strip() for m in options.headers["allow"].split(",")} == {
+            "GET",
+            "HEAD",
+            "OPTIONS",
+            "POST",
+        }
+        nul = client.get("/dashboard/%00")
+        assert nul.status_code == 404
+        assert nul.headers["content-type"] == "application/problem+json"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\n\r\n")
+        assert read_answer(sock).startswith(b"HTTP/1.1 400 ")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.0\r\n\r\n")
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+    assert server.stop() == 0
+    log = server.log_path.read_text()
+    assert "Traceback" not in log
+    assert not [line for line in log_lines(server) if line.get("level") == "error"]

@@ -1,6 +1,7 @@
 """Alerts through the API: define, change, list without secrets, delete (an event too),
 and the checks on webhook targets and conditions."""
 
+import math
 from collections.abc import Iterator
 
 import msgspec
@@ -8,8 +9,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from service import webhooks
 from service.app import create_app
 from service.settings import Settings
+from tests.e2e.helpers import SCENARIO, signal
+from tests.e2e.receiver import Receiver
 
 URL = "http://127.0.0.1:9/hook"
 
@@ -109,3 +113,35 @@ def test_metrics_count_open_streams_and_unsent_deliveries(client: TestClient[Lit
     assert "tradewinds_stream_subscribers 0.0" in text
     assert 'tradewinds_webhook_deliveries{status="pending"} 0.0' in text
     assert 'tradewinds_webhook_deliveries{status="attempted"} 0.0' in text
+
+
+def test_a_delivery_connects_to_the_address_its_check_resolved(
+    open_client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delivery worker resolves the target's name once per attempt and connects to
+    that answer: a name that answers the receiver's address and then another one
+    (DNS rebinding) is delivered to the receiver, with the URL's own Host header."""
+    answers = iter([["127.0.0.1"]])
+    calls: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return next(answers, ["127.0.0.2"])  # nothing listens there
+
+    monkeypatch.setattr(webhooks, "resolve", rebinding)
+    rule = {"name": "r", "match": {"kind": "signal", "where": {"label": "a"}}, "bayes_factor": 3}
+    created = open_client.put("/v1/scenarios/alpha", json={**SCENARIO, "rules": [rule]})
+    assert created.status_code == 201, created.text
+    before = open_client.get("/v1/forecasts/alpha").json()["probability"]
+    threshold = 1 / (1 + math.exp(-(math.log(before / (1 - before)) + math.log(3) / 2)))
+    with Receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        url = f"http://hooks.rebind.invalid:{port}/hook"
+        body = {"scenario_ids": ["alpha"], "condition": {"crosses": threshold}, "url": url}
+        defined = open_client.put("/v1/alerts/goes-up", json={**body, "secret": "s"})
+        assert defined.status_code == 201, defined.text
+        appended = open_client.post("/v1/events", json=signal(label="a"))
+        assert appended.status_code == 201, appended.text
+        [received] = receiver.wait_for(1, timeout=30)
+    assert received.headers["Host"] == f"hooks.rebind.invalid:{port}"
+    assert calls == ["hooks.rebind.invalid"]
