@@ -9,7 +9,8 @@ With a half-life H (seconds), sum a_m 2^(-(t - o_m)/H) is carried along the time
 axis in segments of at most ``SPAN`` half-lives: inside a segment starting at
 R, the terms are 2^(-(t - R)/H) * (carried + prefix sum of a_m 2^((o_m - R)/H)),
 whose exponents stay within +/- SPAN, so nothing overflows; the carry decays
-from one segment to the next. Terms below 2^-1074 relative to a unit would
+from one segment to the next. A segment starts at the next match or time, so
+each one consumes at least one and the loop always ends. Terms below 2^-1074 relative to a unit would
 underflow in the direct formula too.
 
 This gives the same numbers as ``model.terms`` up to rounding (about 1e-15);
@@ -33,16 +34,31 @@ def _visible(matches: RuleMatches, opens_at: float, known: float) -> Floats:
 
 def _decayed_sums(occurred: Floats, coefficients: Floats, half_life: float, t: Floats) -> Floats:
     """sum over m with occurred[m] <= t of coefficients[m] * 2^(-(t - occurred[m]) / half_life),
-    for every t (sorted ascending), occurred sorted ascending."""
+    for every t (sorted ascending), occurred sorted ascending.
+
+    Each segment starts at the first match or time not yet consumed and takes
+    every one within ``SPAN`` half-lives of it, so every pass consumes at least
+    that one and the loop ends within M + T passes, whatever the half-life
+    (even one so short that ``start + width == start``); stretches with no
+    match and no time are skipped, the carry decayed across them at once.
+    """
+    if not half_life > 0:
+        msg = f"half_life must be positive, not {half_life}"
+        raise ValueError(msg)
     out = np.zeros(t.shape[0])
     if occurred.shape[0] == 0 or t.shape[0] == 0:
         return out
     width = SPAN * half_life
-    start = min(float(occurred[0]), float(t[0]))
     carried = 0.0
+    previous = float(min(occurred[0], t[0]))
     m_from = 0
     t_from = 0
     while t_from < t.shape[0]:
+        start = float(t[t_from])
+        if m_from < occurred.shape[0]:
+            start = min(start, float(occurred[m_from]))
+        with np.errstate(over="ignore"):  # a gap of > 1e308 half-lives: -inf, exp2 0
+            carried *= float(np.exp2(-(start - previous) / half_life))
         end = start + width
         m_to = int(np.searchsorted(occurred, end, side="right"))
         t_to = int(np.searchsorted(t, end, side="right"))
@@ -51,8 +67,8 @@ def _decayed_sums(occurred: Floats, coefficients: Floats, half_life: float, t: F
         times = t[t_from:t_to]
         counted = np.searchsorted(occurred[m_from:m_to], times, side="right")
         out[t_from:t_to] = np.exp2(-(times - start) / half_life) * (carried + prefix[counted])
-        carried = float(np.exp2(-width / half_life) * (carried + prefix[-1]))
-        m_from, t_from, start = m_to, t_to, end
+        carried += float(prefix[-1])
+        m_from, t_from, previous = m_to, t_to, start
     return out
 
 

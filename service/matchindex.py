@@ -23,7 +23,16 @@ import numpy as np
 
 from domain.events import BaseEvent
 from domain.matching import RuleIndex, compile_match
-from domain.scenarios import Rule, ScenarioDefinition
+from domain.scenarios import (
+    BAYES_FACTOR,
+    HALF_LIFE_DAYS,
+    PRIOR,
+    PRIOR_STRENGTH,
+    REPEAT_DISCOUNT,
+    UNCERTAINTY,
+    Rule,
+    ScenarioDefinition,
+)
 from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
 
 
@@ -92,24 +101,31 @@ def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatc
     )
 
 
+def rule_model(rule: Rule) -> RuleModel:
+    """The rule's numbers, each clamped into its bounds (``domain.scenarios``)."""
+    half_life = rule.half_life_days
+    return RuleModel(
+        name=rule.name,
+        ln_b=float(np.log(BAYES_FACTOR.clamp(rule.bayes_factor))),
+        uncertainty=UNCERTAINTY.clamp(rule.uncertainty),
+        half_life_days=None if half_life is None else HALF_LIFE_DAYS.clamp(half_life),
+        repeat_discount=REPEAT_DISCOUNT.clamp(rule.repeat_discount),
+    )
+
+
 def model_of(definition: ScenarioDefinition, first_recorded: datetime) -> ScenarioModel:
+    """The model of a stored version. Versions stored before the parameters had
+    their present bounds may hold values outside them (the log is append-only):
+    each is clamped into its bounds, so that, e.g., a half-life of 1e-300 days
+    decays as one of an hour, and every model number stays finite."""
     opens = definition.opens_at or first_recorded
     return ScenarioModel(
-        prior=definition.prior,
-        prior_strength=definition.prior_strength,
+        prior=PRIOR.clamp(definition.prior),
+        prior_strength=PRIOR_STRENGTH.clamp(definition.prior_strength),
         opens_at=seconds(opens),
         deadline=seconds(definition.deadline),
         uniform_timing=definition.timing == "uniform",
-        rules=tuple(
-            RuleModel(
-                name=r.name,
-                ln_b=float(np.log(r.bayes_factor)),
-                uncertainty=r.uncertainty,
-                half_life_days=r.half_life_days,
-                repeat_discount=r.repeat_discount,
-            )
-            for r in definition.rules
-        ),
+        rules=tuple(rule_model(r) for r in definition.rules),
     )
 
 
