@@ -66,6 +66,7 @@ class VersionMatches:
     found: list[list[Match]]
     _sorted: bool = False
     _arrays: list[RuleMatches] | None = None
+    _event_ids: list[list[UUID]] | None = None
 
     @property
     def matches(self) -> list[list[Match]]:
@@ -80,14 +81,24 @@ class VersionMatches:
         self.found[rule].append(match)
         self._sorted = False
         self._arrays = None
+        self._event_ids = None
 
     def invalidate(self) -> None:
         self._arrays = None
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
+        """Per rule, its matches as arrays. Built anew (never changed in place) when
+        the matches change: a reader may keep them after it lets go of the index."""
         if self._arrays is None:
             self._arrays = rule_arrays(self.matches, retracted)
         return self._arrays
+
+    def event_ids(self) -> list[list[UUID]]:
+        """Per rule, its matches' event ids in the order of ``arrays`` (built anew,
+        like them, when the matches change)."""
+        if self._event_ids is None:
+            self._event_ids = [[m.event_id for m in ms] for ms in self.matches]
+        return self._event_ids
 
 
 def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatches:

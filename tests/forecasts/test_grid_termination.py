@@ -41,7 +41,11 @@ def test_long_stretches_without_matches_or_times_are_skipped_exactly() -> None:
     hour = 3600.0
     found = _decayed_sums(occurred, coefficients, hour, t)
     expected = [
-        sum(c * 2.0 ** (-(x - o) / hour) for c, o in zip(coefficients, occurred) if o <= x)
+        sum(
+            c * 2.0 ** (-(x - o) / hour)
+            for c, o in zip(coefficients, occurred, strict=True)
+            if o <= x
+        )
         for x in t.tolist()
     ]
     assert found.tolist() == pytest.approx(expected, abs=TOL, rel=1e-12)
