@@ -26,16 +26,29 @@ from msgspec import Struct
 from domain.backtests import BacktestRequest
 from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
-from domain.scenarios import Resolution, ScenarioDefinition
+from domain.scenarios import Resolution, ScenarioDefinition, clamp_rules, stored_definition
 from forecasts.model import Resolution as ModelResolution
 from service.alertindex import ALERT_HANDLERS, AlertIndex
 from service.eventtable import EventTable
 from service.matchindex import MatchIndex
 
 _event_decoder = msgspec.json.Decoder(WorldEvent)
-_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
 _request_decoder = msgspec.json.Decoder(BacktestRequest)
+
+
+def _stored_request(body: str) -> BacktestRequest:
+    """A backtest request as the log holds it: what-if rules stored before their
+    parameters' present bounds existed are clamped into them."""
+    try:
+        return _request_decoder.decode(body)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
+            raise
+        for rules in raw["rules"].values():
+            clamp_rules(rules)
+        return _request_decoder.decode(msgspec.json.encode(raw))
 
 
 class ScenarioVersion(Struct, kw_only=True):
@@ -142,7 +155,7 @@ class LogIndex(POPOTrackingRecorder):
             version=version,
             position=tracking.notification_id,
             recorded_at=recorded_at,
-            definition=_definition_decoder.decode(body),
+            definition=stored_definition(body),
         )
         with self._database_lock:
             if slug is None:
@@ -174,7 +187,7 @@ class LogIndex(POPOTrackingRecorder):
             id=backtest_id,
             position=tracking.notification_id,
             requested_at=recorded_at,
-            request=_request_decoder.decode(body),
+            request=_stored_request(body),
         )
         with self._database_lock:
             self.backtests[backtest_id] = state
