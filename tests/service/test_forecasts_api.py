@@ -471,7 +471,7 @@ class TestModelBounds:
         assert error["field"] == "rules[0].half_life_days"
         assert ">= 0.041666666666666664" in error["message"]
 
-    @pytest.mark.timeout(60)
+    @pytest.mark.timeout(60, method="thread")  # the old hang was in the app's thread
     def test_a_stored_half_life_of_1e_300_reads_as_one_of_an_hour(
         self, settings: Settings, clock: Clock
     ) -> None:
