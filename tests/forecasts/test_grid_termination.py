@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecasts.backtest import grid
-from forecasts.grid import _decayed_sums, grid_terms
+from forecasts.grid import _decayed_sums, grid_cost, grid_terms
 from forecasts.model import DAY, terms
 from tests.forecasts.modelkit import at, matches, rule, scenario, times
 
@@ -56,3 +56,28 @@ def test_long_stretches_without_matches_or_times_are_skipped_exactly() -> None:
 def test_a_half_life_that_is_not_positive_is_refused(half_life: float) -> None:
     with pytest.raises(ValueError, match="half_life must be positive"):
         _decayed_sums(times(1.0), np.ones(1), half_life, times(2.0))
+
+
+def test_matches_decayed_to_zero_before_the_grid_are_skipped_exactly() -> None:
+    hour = 3600.0
+    occurred = np.concatenate([times(0.0, 1.0), np.array([at(400.0) - 10 * hour])])
+    t = grid(at(400.0), at(401.0), hour)
+    found = _decayed_sums(occurred, np.array([5.0, 7.0, 1.0]), hour, t)
+    expected = [2.0 ** (-(x - occurred[-1]) / hour) for x in t.tolist()]
+    assert found.tolist() == pytest.approx(expected, abs=0, rel=1e-12)
+
+
+def test_the_cost_without_a_half_life_is_points_times_rules_plus_matches() -> None:
+    model = scenario(rule(1.0, name="a"), rule(1.0, name="b"), rule(1.0, name="c"))
+    per_rule = [matches([1.0, 2.0]), matches([3.0]), matches([])]
+    t = grid(at(0.0), at(99.0), DAY)
+    assert grid_cost(model, per_rule, t) == 100 * 2 + 3
+
+
+def test_a_shorter_range_or_a_longer_step_costs_less() -> None:
+    """What the 422 of a history over its cost cap advises."""
+    model = scenario(rule(1.0, half_life_days=1 / 24))
+    per_rule = [matches(np.linspace(1.0, 3650.0, 100).tolist())]
+    full = grid_cost(model, per_rule, grid(at(0.0), at(3650.0), DAY))
+    assert grid_cost(model, per_rule, grid(at(3450.0), at(3650.0), DAY)) < full / 10
+    assert grid_cost(model, per_rule, grid(at(0.0), at(3650.0), 30 * DAY)) < full
