@@ -196,9 +196,23 @@ class MatchIndex:
         self._matched_by: dict[UUID, set[str]] = {}
         self.generation = 0
 
-    def add_event(self, event: BaseEvent, key: bytes, position: int, recorded: float) -> None:
-        """Add ``event`` (its id's 16 bytes are ``key``) to the rules it matches."""
-        found = self._rules.matching(event)
+    def matching(self, event: BaseEvent) -> list[tuple[str, int]]:
+        """The (scenario, rule) pairs of current versions that ``event`` matches. Only
+        reads the rule index, which only the applying thread changes: it needs no lock."""
+        return self._rules.matching(event)
+
+    def add_event(
+        self,
+        event: BaseEvent,
+        key: bytes,
+        position: int,
+        recorded: float,
+        found: list[tuple[str, int]] | None = None,
+    ) -> None:
+        """Add ``event`` (its id's 16 bytes are ``key``) to the rules it matches
+        (``found`` by ``matching``, or now)."""
+        if found is None:
+            found = self._rules.matching(event)
         if not found:
             return
         occurred = seconds(event.occurred_at)
@@ -227,9 +241,11 @@ class MatchIndex:
         position: int,
         recorded_at: datetime,
         definition: ScenarioDefinition,
-        events: Iterable[tuple[BaseEvent, UUID, int, float]],
+        found: list[list[Match]],
     ) -> None:
-        """Record a version and rebuild its matches from ``events`` (all applied so far)."""
+        """Record a version with its matches, ``found`` by ``scan`` over the events
+        applied so far (a scan reads the append-only event table: the applying
+        thread runs it before it takes the index lock)."""
         scenario = self.scenarios.get(slug)
         if scenario is None:
             scenario = self.scenarios[slug] = ScenarioMatches(slug, recorded_at)
@@ -239,7 +255,7 @@ class MatchIndex:
             recorded=seconds(recorded_at),
             definition=definition,
             model=model_of(definition, scenario.first_recorded),
-            found=scan(definition.rules, events),
+            found=found,
         )
         for rule_matches in entry.found:
             for match in rule_matches:
