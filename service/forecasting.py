@@ -5,6 +5,14 @@ the version and the matches that apply, and shapes the answer. The answer for
 "now" (the current time rounded down to the tick) is cached per scenario and
 rebuilt only when the projection changed that scenario (its ``generation``)
 or a new tick began.
+
+A read copies what it needs under the index lock (``Snapshot``: the version,
+its match arrays, which are never changed in place, and the answer's position)
+and computes outside it, so the projection is held off only for the copy. The
+API runs every read that is not a cached "now" through ``Forecaster.heavy``
+(worker threads, a shared limiter, a time budget) and checks its size first
+(``read_max_matches``, ``history_max_cost``). A detail answer lists a page of
+its event contributions; drivers are picked with numpy, not from the list.
 """
 
 import hashlib
