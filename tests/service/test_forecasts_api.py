@@ -610,8 +610,13 @@ class TestReadBudget:
         spent = msgspec.structs.replace(settings, heavy_read_budget_s=0.0)
         with TestClient(create_app(spent, clock)) as client:
             define(client, "slow", rules=[rule("x", 3.0)])
-            for path in ("/v1/forecasts/slow", "/v1/forecasts/slow/history"):
-                response = client.get(path)
+            for path, params in (
+                ("/v1/forecasts/slow", {}),
+                ("/v1/forecasts/slow/history", {}),
+                ("/v1/forecasts", {"as_of": "2025-06-01T00:00:00Z"}),
+                ("/v1/forecasts", {}),  # "now", not cached yet
+            ):
+                response = client.get(path, params=params)
                 assert response.status_code == 503, response.text
                 assert int(response.headers["retry-after"]) >= 1
                 assert "budget of 0 s" in response.json()["detail"]
