@@ -81,3 +81,10 @@ def test_a_shorter_range_or_a_longer_step_costs_less() -> None:
     full = grid_cost(model, per_rule, grid(at(0.0), at(3650.0), DAY))
     assert grid_cost(model, per_rule, grid(at(3450.0), at(3650.0), DAY)) < full / 10
     assert grid_cost(model, per_rule, grid(at(0.0), at(3650.0), 30 * DAY)) < full
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("step", [1e-300, 1e-9, 0.0, math.nan])
+def test_a_grid_step_too_small_to_advance_is_refused(step: float) -> None:
+    with pytest.raises(ValueError, match="step must be positive"):
+        grid(at(0.0), at(0.0) + 1e-12, step)
