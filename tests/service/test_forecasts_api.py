@@ -3,10 +3,13 @@
 import csv
 import io
 import itertools
+import json
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import msgspec
 import numpy as np
@@ -16,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
+from domain.records import BacktestRecord
 from service.app import create_app
 from service.cli import demo_lines, import_lines
 from service.forecasting import Forecaster, ReadOverBudget
@@ -499,6 +503,36 @@ class TestModelBounds:
         frozen, hourly = answers["frozen"], answers["hourly"]
         assert frozen == hourly
         assert len(frozen[0]) == 59 * 24 + 1
+
+    @pytest.mark.timeout(60, method="thread")
+    def test_stored_what_if_rules_out_of_bounds_are_clamped_and_run(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        """A backtest request stored with a what-if half-life of 1e-300 days: the
+        projection reads it (clamped), and the backtest finishes."""
+        backtest_id = uuid4()
+        body = {
+            "from": OPENS,
+            "to": "2025-12-31T00:00:00Z",
+            "step": "P1D",
+            "rules": {"what-if": [rule("x", 3.0, half_life_days=1e-300)]},
+        }
+        with EventLog(settings) as log:
+            log.app.save(BacktestRecord.request(backtest_id, json.dumps(body), utc_now()))
+        with TestClient(create_app(settings, clock)) as client:
+            define(client, "what-if", deadline="2025-12-31T00:00:00Z", rules=[rule("x", 3.0)])
+            post_signals(client, "x", [3, 30])
+            resolved = {"outcome": "yes", "resolved_at": "2025-03-01T00:00:00Z"}
+            assert client.post("/v1/scenarios/what-if/resolution", json=resolved).status_code == 201
+            assert client.get("/health/ready").status_code == 200
+            for _ in range(600):
+                found = client.get(f"/v1/backtests/{backtest_id}").json()
+                if found["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.05)
+        what_if = found["request"]["rules"]["what-if"][0]
+        assert what_if["half_life_days"] == 1 / 24
+        assert found["status"] == "done", found
 
 
 class TestContributionPages:
