@@ -1,18 +1,68 @@
 """Scenarios ("outcome by a deadline"), their evidence rules and resolutions.
 
-The fields and bounds are those of the model: a slug id, a prior in (0, 1), a
-positive prior strength, a deadline after the opening time, and rules whose
-matches are validated against the fields each kind really has.
+The fields and bounds are those of the model: a slug id, a prior, a prior
+strength, a deadline after the opening time, and rules whose matches are
+validated against the fields each kind really has.
+
+Every model parameter has closed bounds (``Bounds``), chosen so that the model's
+numbers stay finite and its loops short whatever the data:
+
+- ``half_life_days`` in [1/24, 36500] (model.md): an hour at least, so that a
+  decay segment of ``forecasts.grid`` spans at least 200 hours and advances the
+  time axis (a half-life of 1e-300 days froze a history read for good);
+- ``bayes_factor`` in [1e-6, 1e6]: |ln B| <= 13.8 per match, symmetric;
+- ``uncertainty`` in [0, 10]: (s * w)^2 <= 100 per match;
+- ``repeat_discount`` in [1e-6, 1]: weights r^(k-1) in [0, 1] (powers only
+  underflow to 0, never overflow);
+- ``prior`` in [1e-12, 1 - 1e-12]: |logit p0| <= 27.7;
+- ``prior_strength`` in [1e-3, 1e6]: with the prior's bounds, p0 * n0 >= 1e-15,
+  so the prior's variance trigamma(p0 n0) + trigamma((1 - p0) n0) <= 1e30 stays
+  finite (below about 1e-154 it overflows to inf).
+
+Versions stored before these bounds existed may hold values outside them (the
+log is append-only): a stored definition is read with each parameter clamped
+into its bounds (``stored_definition``; ``clamp_rules`` for a backtest's what-if
+rules), so it decodes and models as the nearest allowed one; and the model of
+any definition clamps them again (``service.matchindex.model_of``).
 """
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import msgspec
 from msgspec import Meta, Struct
 
 from domain.errors import FieldError, InvalidInput
 from domain.events import AwareTime, Tag
 from domain.matching import Match, validate_match
+
+
+class Bounds:
+    """A parameter's closed interval [low, high]."""
+
+    def __init__(self, low: float, high: float, text: str) -> None:
+        self.low = low
+        self.high = high
+        self.text = text
+
+    def clamp(self, value: float) -> float:
+        """``value`` moved into the bounds (NaN becomes ``low``)."""
+        return self.low if not value >= self.low else min(value, self.high)
+
+    def meta(self, description: str) -> Meta:
+        return Meta(
+            ge=self.low,
+            le=self.high,
+            description=f"{description}; allowed: {self.text}",
+        )
+
+
+HALF_LIFE_DAYS = Bounds(1 / 24, 36_500.0, "1/24 (one hour) to 36500 days")
+BAYES_FACTOR = Bounds(1e-6, 1e6, "1e-6 to 1e6")
+UNCERTAINTY = Bounds(0.0, 10.0, "0 to 10")
+REPEAT_DISCOUNT = Bounds(1e-6, 1.0, "1e-6 to 1")
+PRIOR = Bounds(1e-12, 1 - 1e-12, "1e-12 to 1 - 1e-12")
+PRIOR_STRENGTH = Bounds(1e-3, 1e6, "0.001 to 1e6")
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{2,79}$(?!\n)"
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, description="scenario id")]
@@ -23,10 +73,20 @@ Outcome = Literal["yes", "no", "annulled"]
 class Rule(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
     name: Annotated[str, Meta(min_length=1, max_length=100)]
     match: Match
-    bayes_factor: Annotated[float, Meta(gt=0, le=1e6)]
-    uncertainty: Annotated[float, Meta(ge=0, le=10)] = 0.35
-    half_life_days: Annotated[float, Meta(gt=0, le=36_500)] | None = None
-    repeat_discount: Annotated[float, Meta(gt=0, le=1)] = 1.0
+    bayes_factor: Annotated[
+        float, BAYES_FACTOR.meta("B: P(match | outcome) / P(match | no outcome)")
+    ]
+    uncertainty: Annotated[float, UNCERTAINTY.meta("s: the standard deviation of ln B")] = 0.35
+    half_life_days: (
+        Annotated[
+            float,
+            HALF_LIFE_DAYS.meta("h: a match weighs 2^(-age/h); 1/24 is one hour; none: no decay"),
+        ]
+        | None
+    ) = None
+    repeat_discount: Annotated[
+        float, REPEAT_DISCOUNT.meta("r: the rule's k-th counted match weighs r^(k-1)")
+    ] = 1.0
     reasoning: Annotated[str, Meta(max_length=2000)] | None = None
 
 
@@ -36,9 +96,11 @@ class ScenarioDefinition(Struct, forbid_unknown_fields=True, omit_defaults=True,
     title: Annotated[str, Meta(min_length=1, max_length=200)]
     question: Annotated[str, Meta(min_length=1, max_length=2000)]
     deadline: AwareTime
-    prior: Annotated[float, Meta(gt=0, lt=1)]
+    prior: Annotated[float, PRIOR.meta("p0: the probability at opens_at, before any evidence")]
     opens_at: AwareTime | None = None
-    prior_strength: Annotated[float, Meta(gt=0, le=1e6)] = 10.0
+    prior_strength: Annotated[
+        float, PRIOR_STRENGTH.meta("n0: confidence in the prior, as pseudo-observations")
+    ] = 10.0
     timing: Timing = "uniform"
     rules: Annotated[list[Rule], Meta(max_length=200)] = []
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
@@ -87,3 +149,42 @@ def rule_errors(rules: list[Rule], path: str) -> list[FieldError]:
         seen.add(rule.name)
         errors.extend(validate_match(rule.match, f"{path}[{i}].match"))
     return errors
+
+
+RULE_BOUNDS = {
+    "bayes_factor": BAYES_FACTOR,
+    "uncertainty": UNCERTAINTY,
+    "half_life_days": HALF_LIFE_DAYS,
+    "repeat_discount": REPEAT_DISCOUNT,
+}
+SCENARIO_BOUNDS = {"prior": PRIOR, "prior_strength": PRIOR_STRENGTH}
+_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
+
+
+def _clamp_fields(raw: dict[str, object], bounds: dict[str, Bounds]) -> None:
+    for name, bound in bounds.items():
+        value = raw.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raw[name] = bound.clamp(float(value))
+
+
+def clamp_rules(raw_rules: object) -> None:
+    """Clamp, in place, the parameters of stored rules (decoded as plain JSON)."""
+    if isinstance(raw_rules, list):
+        for raw in raw_rules:
+            if isinstance(raw, dict):
+                _clamp_fields(raw, RULE_BOUNDS)
+
+
+def stored_definition(body: str | bytes) -> ScenarioDefinition:
+    """A definition as the log holds it, with any parameter stored before its
+    present bounds existed clamped into them (anything else invalid still raises)."""
+    try:
+        return _definition_decoder.decode(body)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            raise
+        _clamp_fields(raw, SCENARIO_BOUNDS)
+        clamp_rules(raw.get("rules"))
+        return _definition_decoder.decode(msgspec.json.encode(raw))

@@ -19,8 +19,8 @@ from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
 def grid(start: float, stop: float, step: float) -> Floats:
     """t_i = start + i * step for every i with t_i <= stop, as floats compute them
     (the count is corrected where (stop - start) / step rounds across an integer)."""
-    if step <= 0:
-        msg = "step must be positive"
+    if not step > 0 or start + step == start:
+        msg = "step must be positive and large enough to move on from start"
         raise ValueError(msg)
     if stop < start:
         return np.empty(0)

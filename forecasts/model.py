@@ -132,8 +132,11 @@ def rule_weights(
     weight = np.where(counted, rule.repeat_discount ** np.maximum(rank - 1, 0), 0.0)
     if rule.half_life_days is not None:
         age_days = (t[:, np.newaxis] - matches.occurred[np.newaxis, :]) / DAY
-        # decay only where counted: a match far after t would overflow exp2
-        weight = weight * np.exp2(np.where(counted, -age_days / rule.half_life_days, 0.0))
+        # decay only where counted: a match far after t would overflow exp2; an age
+        # of many half-lives may overflow the division to -inf, whose exp2 is 0
+        with np.errstate(over="ignore"):
+            exponent = np.where(counted, -age_days / rule.half_life_days, 0.0)
+        weight = weight * np.exp2(exponent)
     return weight
 
 

@@ -39,13 +39,12 @@ from domain.records import (
     resolution_record_id,
     scenario_record_id,
 )
-from domain.scenarios import Resolution, ScenarioDefinition, check_definition
+from domain.scenarios import Resolution, ScenarioDefinition, check_definition, stored_definition
 from service.committer import Build
 from service.log import EventLog
 from service.persistence import SharedStore
 
 _event_decoder = msgspec.json.Decoder(WorldEvent)
-_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
 _ATTEMPTS = 5
 
@@ -245,7 +244,7 @@ async def define_scenario(
         if record is None:
             check_definition(definition, opened_at=None)
 
-        elif _definition_decoder.decode(record.body) == definition:
+        elif stored_definition(record.body) == definition:
             return ScenarioReceipt(id=slug, version=record.version), False
         else:
             check_definition(definition, opened_at=record.created_on)

@@ -35,13 +35,12 @@ from domain.records import (
     resolution_record_id,
     scenario_record_id,
 )
-from domain.scenarios import Resolution, ScenarioDefinition, check_definition
+from domain.scenarios import Resolution, check_definition, stored_definition
 from service.commands import event_body
 from service.log import EventLog
 
 _entry_decoder = msgspec.json.Decoder(LogEntry)
 _event_decoder = msgspec.json.Decoder(WorldEvent)
-_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
 _encoder = msgspec.json.Encoder()
 _CONTENT_IDS = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/import")
@@ -90,7 +89,7 @@ def _entry_of(event: Any, position: int, slugs: dict[UUID, str]) -> LogEntry | N
         return ScenarioEntry(
             scenario_id=slugs[event.originator_id],
             version=event.originator_version,
-            definition=_definition_decoder.decode(event.body),
+            definition=stored_definition(event.body),
             **common,
         )
     if isinstance(event, ResolutionRecord.Recorded):
@@ -210,7 +209,7 @@ class _Chunk:
         current = 0 if record is None else record.version
         if record is not None and entry.version is not None and entry.version <= current:
             stored: ScenarioRecord = self.log.app.repository.get(record.id, version=entry.version)
-            if _definition_decoder.decode(stored.body) != entry.definition:
+            if stored_definition(stored.body) != entry.definition:
                 msg = f"scenario {entry.scenario_id} v{entry.version} is stored otherwise"
                 raise DomainError(msg)
             self.report.skipped += 1
@@ -222,7 +221,7 @@ class _Chunk:
             check_definition(entry.definition, opened_at=at)
             self._keep(ScenarioRecord.define(entry.scenario_id, body, at))
             return
-        if entry.version is None and _definition_decoder.decode(record.body) == entry.definition:
+        if entry.version is None and stored_definition(record.body) == entry.definition:
             self.report.skipped += 1
             return
         check_definition(entry.definition, opened_at=record.created_on)

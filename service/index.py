@@ -10,11 +10,12 @@ The index lives in memory: at start the runner replays the log from position 0.
 """
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 import msgspec
@@ -26,16 +27,32 @@ from msgspec import Struct
 from domain.backtests import BacktestRequest
 from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
-from domain.scenarios import Resolution, ScenarioDefinition
+from domain.scenarios import Resolution, ScenarioDefinition, clamp_rules, stored_definition
 from forecasts.model import Resolution as ModelResolution
 from service.alertindex import ALERT_HANDLERS, AlertIndex
 from service.eventtable import EventTable
-from service.matchindex import MatchIndex
+from service.matchindex import MatchIndex, scan
 
 _event_decoder = msgspec.json.Decoder(WorldEvent)
-_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 _resolution_decoder = msgspec.json.Decoder(Resolution)
 _request_decoder = msgspec.json.Decoder(BacktestRequest)
+HOLD_S = 0.005
+"""The longest turn the projection holds the index lock for when applying a run
+of events, before it lets readers in."""
+
+
+def _stored_request(body: str) -> BacktestRequest:
+    """A backtest request as the log holds it: what-if rules stored before their
+    parameters' present bounds existed are clamped into them."""
+    try:
+        return _request_decoder.decode(body)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
+            raise
+        for rules in raw["rules"].values():
+            clamp_rules(rules)
+        return _request_decoder.decode(msgspec.json.encode(raw))
 
 
 class ScenarioVersion(Struct, kw_only=True):
@@ -103,23 +120,49 @@ class LogIndex(POPOTrackingRecorder):
 
     def add_events(self, records: list[tuple[bytes, str, datetime, int]]) -> None:
         """Apply accepted world events (id as 16 bytes, body, recorded_at, position),
-        in order."""
+        in order.
+
+        Decoding and rule matching happen before the lock (only this thread changes
+        the rule index); the lock is then taken in turns of at most ``HOLD_S``, so a
+        long run (a catch-up page, a thousand events matching hundreds of rules)
+        lets readers in between. The position advances record by record, after
+        each is applied in full."""
+        matches = self.matches
         decoded = [(_event_decoder.decode(record[1]), record) for record in records]
-        table, matches = self.table, self.matches
-        with self._database_lock:
-            for event, (key, body, recorded_at, position) in decoded:
-                self._advance(position)
-                recorded = recorded_at.timestamp()
-                table.append(
-                    key,
-                    body,
-                    event.__struct_config__.tag,
-                    event.occurred_at.timestamp(),
-                    position,
-                    recorded,
-                )
-                matches.add_event(event, key, position, recorded)
-            self._changed.notify_all()
+        found = [matches.matching(event) for event, _ in decoded]
+        applied = 0
+        while applied < len(decoded):
+            with self._database_lock:
+                until = time.monotonic() + HOLD_S
+                while applied < len(decoded):
+                    event, record = decoded[applied]
+                    self._apply_event(event, record, found[applied])
+                    applied += 1
+                    if time.monotonic() > until:
+                        break
+                self._changed.notify_all()
+            if applied < len(decoded):
+                time.sleep(0)  # let a reader waiting on the lock take it
+
+    def _apply_event(
+        self,
+        event: BaseEvent,
+        record: tuple[bytes, str, datetime, int],
+        found: list[tuple[str, int]],
+    ) -> None:
+        key, body, recorded_at, position = record
+        self._check_next(position)
+        recorded = recorded_at.timestamp()
+        self.table.append(
+            key,
+            body,
+            cast(str, event.__struct_config__.tag),
+            event.occurred_at.timestamp(),
+            position,
+            recorded,
+        )
+        self.matches.add_event(event, key, position, recorded, found)
+        self.position = position
 
     def retract_event(
         self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
@@ -142,8 +185,11 @@ class LogIndex(POPOTrackingRecorder):
             version=version,
             position=tracking.notification_id,
             recorded_at=recorded_at,
-            definition=_definition_decoder.decode(body),
+            definition=stored_definition(body),
         )
+        kinds = frozenset(k for rule in entry.definition.rules for k in rule.match.kinds())
+        # the scan reads the append-only table, which only this thread appends to
+        found = scan(entry.definition.rules, self.table.of_kinds(kinds))
         with self._database_lock:
             if slug is None:
                 slug = self.scenario_slugs[record_id]
@@ -151,14 +197,8 @@ class LogIndex(POPOTrackingRecorder):
             else:
                 self.scenario_slugs[record_id] = slug
                 self.scenarios[slug] = ScenarioState(id=slug, versions=[entry])
-            kinds = frozenset(k for rule in entry.definition.rules for k in rule.match.kinds())
             self.matches.add_version(
-                slug,
-                version,
-                entry.position,
-                recorded_at,
-                entry.definition,
-                self.table.of_kinds(kinds),
+                slug, version, entry.position, recorded_at, entry.definition, found
             )
             self._track(tracking)
 
@@ -174,7 +214,7 @@ class LogIndex(POPOTrackingRecorder):
             id=backtest_id,
             position=tracking.notification_id,
             requested_at=recorded_at,
-            request=_request_decoder.decode(body),
+            request=_stored_request(body),
         )
         with self._database_lock:
             self.backtests[backtest_id] = state
@@ -235,10 +275,13 @@ class LogIndex(POPOTrackingRecorder):
         self._changed.notify_all()
 
     def _advance(self, position: int) -> None:
+        self._check_next(position)
+        self.position = position
+
+    def _check_next(self, position: int) -> None:
         if position <= self.position:
             msg = f"position {position} applied twice (at {self.position})"
             raise IntegrityError(msg)
-        self.position = position
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self._database_lock:

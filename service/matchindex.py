@@ -23,7 +23,16 @@ import numpy as np
 
 from domain.events import BaseEvent
 from domain.matching import RuleIndex, compile_match
-from domain.scenarios import Rule, ScenarioDefinition
+from domain.scenarios import (
+    BAYES_FACTOR,
+    HALF_LIFE_DAYS,
+    PRIOR,
+    PRIOR_STRENGTH,
+    REPEAT_DISCOUNT,
+    UNCERTAINTY,
+    Rule,
+    ScenarioDefinition,
+)
 from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
 
 
@@ -57,6 +66,7 @@ class VersionMatches:
     found: list[list[Match]]
     _sorted: bool = False
     _arrays: list[RuleMatches] | None = None
+    _event_ids: list[list[UUID]] | None = None
 
     @property
     def matches(self) -> list[list[Match]]:
@@ -71,14 +81,24 @@ class VersionMatches:
         self.found[rule].append(match)
         self._sorted = False
         self._arrays = None
+        self._event_ids = None
 
     def invalidate(self) -> None:
         self._arrays = None
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
+        """Per rule, its matches as arrays. Built anew (never changed in place) when
+        the matches change: a reader may keep them after it lets go of the index."""
         if self._arrays is None:
             self._arrays = rule_arrays(self.matches, retracted)
         return self._arrays
+
+    def event_ids(self) -> list[list[UUID]]:
+        """Per rule, its matches' event ids in the order of ``arrays`` (built anew,
+        like them, when the matches change)."""
+        if self._event_ids is None:
+            self._event_ids = [[m.event_id for m in ms] for ms in self.matches]
+        return self._event_ids
 
 
 def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatches:
@@ -92,24 +112,31 @@ def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatc
     )
 
 
+def rule_model(rule: Rule) -> RuleModel:
+    """The rule's numbers, each clamped into its bounds (``domain.scenarios``)."""
+    half_life = rule.half_life_days
+    return RuleModel(
+        name=rule.name,
+        ln_b=float(np.log(BAYES_FACTOR.clamp(rule.bayes_factor))),
+        uncertainty=UNCERTAINTY.clamp(rule.uncertainty),
+        half_life_days=None if half_life is None else HALF_LIFE_DAYS.clamp(half_life),
+        repeat_discount=REPEAT_DISCOUNT.clamp(rule.repeat_discount),
+    )
+
+
 def model_of(definition: ScenarioDefinition, first_recorded: datetime) -> ScenarioModel:
+    """The model of a stored version. Versions stored before the parameters had
+    their present bounds may hold values outside them (the log is append-only):
+    each is clamped into its bounds, so that, e.g., a half-life of 1e-300 days
+    decays as one of an hour, and every model number stays finite."""
     opens = definition.opens_at or first_recorded
     return ScenarioModel(
-        prior=definition.prior,
-        prior_strength=definition.prior_strength,
+        prior=PRIOR.clamp(definition.prior),
+        prior_strength=PRIOR_STRENGTH.clamp(definition.prior_strength),
         opens_at=seconds(opens),
         deadline=seconds(definition.deadline),
         uniform_timing=definition.timing == "uniform",
-        rules=tuple(
-            RuleModel(
-                name=r.name,
-                ln_b=float(np.log(r.bayes_factor)),
-                uncertainty=r.uncertainty,
-                half_life_days=r.half_life_days,
-                repeat_discount=r.repeat_discount,
-            )
-            for r in definition.rules
-        ),
+        rules=tuple(rule_model(r) for r in definition.rules),
     )
 
 
@@ -169,9 +196,23 @@ class MatchIndex:
         self._matched_by: dict[UUID, set[str]] = {}
         self.generation = 0
 
-    def add_event(self, event: BaseEvent, key: bytes, position: int, recorded: float) -> None:
-        """Add ``event`` (its id's 16 bytes are ``key``) to the rules it matches."""
-        found = self._rules.matching(event)
+    def matching(self, event: BaseEvent) -> list[tuple[str, int]]:
+        """The (scenario, rule) pairs of current versions that ``event`` matches. Only
+        reads the rule index, which only the applying thread changes: it needs no lock."""
+        return self._rules.matching(event)
+
+    def add_event(
+        self,
+        event: BaseEvent,
+        key: bytes,
+        position: int,
+        recorded: float,
+        found: list[tuple[str, int]] | None = None,
+    ) -> None:
+        """Add ``event`` (its id's 16 bytes are ``key``) to the rules it matches
+        (``found`` by ``matching``, or now)."""
+        if found is None:
+            found = self._rules.matching(event)
         if not found:
             return
         occurred = seconds(event.occurred_at)
@@ -200,9 +241,11 @@ class MatchIndex:
         position: int,
         recorded_at: datetime,
         definition: ScenarioDefinition,
-        events: Iterable[tuple[BaseEvent, UUID, int, float]],
+        found: list[list[Match]],
     ) -> None:
-        """Record a version and rebuild its matches from ``events`` (all applied so far)."""
+        """Record a version with its matches, ``found`` by ``scan`` over the events
+        applied so far (a scan reads the append-only event table: the applying
+        thread runs it before it takes the index lock)."""
         scenario = self.scenarios.get(slug)
         if scenario is None:
             scenario = self.scenarios[slug] = ScenarioMatches(slug, recorded_at)
@@ -212,7 +255,7 @@ class MatchIndex:
             recorded=seconds(recorded_at),
             definition=definition,
             model=model_of(definition, scenario.first_recorded),
-            found=scan(definition.rules, events),
+            found=found,
         )
         for rule_matches in entry.found:
             for match in rule_matches:

@@ -46,6 +46,11 @@ class Settings(Struct, kw_only=True, frozen=True):
     webhook_retry_max_s: float = 3600.0
     webhook_max_attempts: int = 20
     webhook_lease_s: float = 60.0
+    # Heavy reads (README, "Configuration"): forecasts off the event loop, bounded.
+    heavy_read_slots: int = 2
+    heavy_read_budget_s: float = 10.0
+    history_max_cost: int = 20_000_000
+    read_max_matches: int = 5_000_000
 
     @property
     def sqlite_path(self) -> Path:
@@ -76,6 +81,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["backtest_lease_s"] = float(env["TRADEWINDS_BACKTEST_LEASE_S"])
     values.update(_operations_from_env(env))
     values.update(_push_from_env(env))
+    values.update(_heavy_reads_from_env(env))
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -127,4 +133,19 @@ def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
             values[name] = parse(env[variable])
     if env.get("TRADEWINDS_WEBHOOK_ALLOW_PRIVATE") == "1":
         values["webhook_allow_private"] = True
+    return values
+
+
+def _heavy_reads_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """How many heavy forecast reads run at once, for how long, and how big they may be."""
+    values: dict[str, object] = {}
+    for name, parse in (
+        ("heavy_read_slots", int),
+        ("heavy_read_budget_s", float),
+        ("history_max_cost", int),
+        ("read_max_matches", int),
+    ):
+        variable = f"TRADEWINDS_{name.upper()}"
+        if env.get(variable):
+            values[name] = parse(env[variable])
     return values

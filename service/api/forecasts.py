@@ -17,7 +17,7 @@ from service.api.deps import ForecasterDep
 from service.api.reads import own_writes_visible
 from service.api.responses import NOT_MODIFIED, problem_responses
 from service.api.schemas import ForecastDetail, ForecastList, History, ScenarioId
-from service.forecasting import Query, etag_of
+from service.forecasting import Budget, Page, Query, etag_of
 from service.log import EventLog
 
 AsOf = Annotated[
@@ -32,6 +32,23 @@ MinPosition = Annotated[
     QueryParameter(ge=0, description="wait until this replica has applied this log position"),
 ]
 IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match")]
+CONTRIBUTIONS_LIMIT = 1000
+CONTRIBUTIONS_MAX = 10_000
+ContributionsLimit = Annotated[
+    int,
+    QueryParameter(
+        ge=1,
+        le=CONTRIBUTIONS_MAX,
+        description="how many event contributions to list (1 to 10000; the prior and the"
+        " time term always come too); the rest are summed in contributions_omitted",
+    ),
+]
+ContributionsOffset = Annotated[
+    int,
+    QueryParameter(
+        ge=0, description="skip this many event contributions (in the listed order) first"
+    ),
+]
 
 NOW_CACHE = "no-cache"
 PAST_CACHE = "public, max-age=300"
@@ -161,10 +178,14 @@ class ForecastsController(Controller):
             if forecaster.now_is_cached():
                 body, etag = forecaster.all_now()
             else:
-                body, etag = await to_thread.run_sync(forecaster.all_now)
+                body, etag = await forecaster.heavy(forecaster.all_now)
             return conditional(body, if_none_match, NOW_CACHE, etag=etag)
         query = _query(forecaster, as_of, known_at)
-        body = _encoder.encode(forecaster.all(query, cache=False))
+
+        def encoded(budget: Budget) -> bytes:
+            return _encoder.encode(forecaster.all(query, cache=False, budget=budget))
+
+        body = await forecaster.heavy(encoded)
         return conditional(body, if_none_match, _cache_control(query, forecaster))
 
     @get(
@@ -186,19 +207,25 @@ class ForecastsController(Controller):
         known_at: KnownAt = None,
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
+        contributions_limit: ContributionsLimit = CONTRIBUTIONS_LIMIT,
+        contributions_offset: ContributionsOffset = 0,
     ) -> ASGIResponse:
         log = forecaster.log
         await _await_position(log, min_position)
         query = _query(forecaster, as_of, known_at)
-        forecast = forecaster.one(scenario_id, query)
-        if forecast is None:
+        page = Page(offset=contributions_offset, limit=contributions_limit)
+
+        def encoded(budget: Budget) -> bytes | None:
+            forecast = forecaster.one(scenario_id, query, page, budget)
+            return None if forecast is None else _encoder.encode(forecast)
+
+        body = await forecaster.heavy(encoded)
+        if body is None:
             msg = f"no scenario {scenario_id}" + (
                 "" if query.known_at is None else " known at that time"
             )
             raise NotFound(msg)
-        return conditional(
-            _encoder.encode(forecast), if_none_match, _cache_control(query, forecaster)
-        )
+        return conditional(body, if_none_match, _cache_control(query, forecaster))
 
     @get(
         "/{scenario_id:str}/history",
@@ -240,16 +267,30 @@ class ForecastsController(Controller):
         seconds = step.total_seconds()
         if seconds <= 0:
             raise InvalidInput([FieldError("step", "must be a positive duration")])
-        history = forecaster.history(
-            scenario_id, first, stop, seconds, query.known, log.settings.history_max_points
-        )
-        if history is None:
+        as_csv = "text/csv" in request.headers.get("accept", "")
+
+        def encoded(budget: Budget) -> bytes | None:
+            history = forecaster.history(
+                scenario_id,
+                first,
+                stop,
+                seconds,
+                query.known,
+                log.settings.history_max_points,
+                budget,
+            )
+            if history is None:
+                return None
+            return _csv(history) if as_csv else _encoder.encode(history)
+
+        body = await forecaster.heavy(encoded)
+        if body is None:
             msg = f"no scenario {scenario_id}"
             raise NotFound(msg)
         cache_control = _cache_control(query, forecaster)
-        if "text/csv" in request.headers.get("accept", ""):
-            return conditional(_csv(history), if_none_match, cache_control, "text/csv")
-        return conditional(_encoder.encode(history), if_none_match, cache_control)
+        if as_csv:
+            return conditional(body, if_none_match, cache_control, "text/csv")
+        return conditional(body, if_none_match, cache_control)
 
 
 def _csv(history: History) -> bytes:

@@ -21,6 +21,7 @@ from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFo
 from service.access import Forbidden, Unauthenticated
 from service.api.forecasts import ProjectionBehind
 from service.api.responses import PROBLEM_JSON, Problem
+from service.forecasting import ReadOverBudget
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,10 @@ def _behind(request: Request[Any, Any, Any], exc: ProjectionBehind) -> Response[
     return problem(503, exc.detail)
 
 
+def _over_budget(request: Request[Any, Any, Any], exc: ReadOverBudget) -> Response[Problem]:
+    return problem(503, exc.detail, headers={"Retry-After": str(exc.retry_after)})
+
+
 def _unauthenticated(request: Request[Any, Any, Any], exc: Unauthenticated) -> Response[Problem]:
     response = problem(401, exc.detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="tradewinds"'
@@ -137,6 +142,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http,
     DomainError: _domain,
     ProjectionBehind: _behind,
+    ReadOverBudget: _over_budget,
     Unauthenticated: _unauthenticated,
     Forbidden: _forbidden,
     msgspec.DecodeError: _decode,

@@ -93,11 +93,27 @@ class ForecastList(Struct, kw_only=True):
     forecasts: list[Forecast]
 
 
-class ForecastDetail(Forecast, kw_only=True):
+class ContributionsOmitted(Struct, kw_only=True):
+    """The event contributions a page leaves out: how many, and their ln odds summed
+    (so the listed ones and this add up to the served logit)."""
+
+    count: int
+    log_odds: float
+
+
+class ForecastDetail(Forecast, kw_only=True, omit_defaults=True):
+    """``contributions``: the prior, a page of the event contributions (in
+    (occurred_at, position, rule) order; ``contributions_offset`` and
+    ``contributions_limit``), and the time term. ``contributions_total`` counts
+    them all (prior and time term included); ``contributions_omitted`` sums up
+    the events the page leaves out, absent when it lists them all."""
+
     as_of: datetime
     known_at: datetime | None
     position: int
     contributions: list[Contribution]
+    contributions_total: int
+    contributions_omitted: ContributionsOmitted | None = None
 
 
 class HistoryPoint(Struct, kw_only=True):

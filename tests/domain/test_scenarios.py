@@ -18,7 +18,14 @@ from domain.records import (
     scenario_record_id,
 )
 from domain.scenarios import (
+    BAYES_FACTOR,
+    HALF_LIFE_DAYS,
+    PRIOR,
+    PRIOR_STRENGTH,
+    REPEAT_DISCOUNT,
     SLUG_PATTERN,
+    UNCERTAINTY,
+    Bounds,
     Resolution,
     Retraction,
     Rule,
@@ -250,6 +257,90 @@ class TestRule:
     def test_a_rule_with_an_unknown_kind_is_rejected(self) -> None:
         message = rejection(scenario(rules=[rule(match={"kind": "coup"})]))
         assert "at `$.rules[0].match.kind`" in message
+
+
+# ---------------------------------------------------------------------------
+# Every model parameter's bounds (issue 13)
+# ---------------------------------------------------------------------------
+
+RULE_BOUNDS = [
+    ("bayes_factor", BAYES_FACTOR),
+    ("uncertainty", UNCERTAINTY),
+    ("half_life_days", HALF_LIFE_DAYS),
+    ("repeat_discount", REPEAT_DISCOUNT),
+]
+SCENARIO_BOUNDS = [("prior", PRIOR), ("prior_strength", PRIOR_STRENGTH)]
+
+
+def just_outside(bounds: Bounds) -> list[float]:
+    below = bounds.low * (1 - 1e-9) if bounds.low > 0 else -1e-9
+    return [below, bounds.high * (1 + 1e-9) if bounds.high < 1 else bounds.high + 1e-9]
+
+
+class TestModelBounds:
+    def test_the_half_life_is_one_hour_to_a_hundred_years_as_model_md_says(self) -> None:
+        assert (HALF_LIFE_DAYS.low, HALF_LIFE_DAYS.high) == (1 / 24, 36_500)
+
+    @pytest.mark.parametrize("half_life", [1e-300, 3e-6, 0.04, 36_500.5])
+    def test_a_half_life_outside_an_hour_to_36500_days_is_rejected(self, half_life: float) -> None:
+        message = rejection(scenario(rules=[rule(half_life_days=half_life)]))
+        assert "at `$.rules[0].half_life_days`" in message
+        assert str(1 / 24) in message or "36500" in message
+
+    @pytest.mark.parametrize(("field", "bounds"), RULE_BOUNDS)
+    def test_a_rule_parameter_at_its_bounds_is_accepted(self, field: str, bounds: Bounds) -> None:
+        for value in (bounds.low, bounds.high):
+            assert getattr(decode(rule(**{field: value}), Rule), field) == value
+
+    @pytest.mark.parametrize(("field", "bounds"), RULE_BOUNDS)
+    def test_a_rule_parameter_outside_its_bounds_is_rejected_saying_what_is_allowed(
+        self, field: str, bounds: Bounds
+    ) -> None:
+        for value in just_outside(bounds):
+            message = rejection(scenario(rules=[rule(**{field: value})]))
+            assert f"at `$.rules[0].{field}`" in message
+            assert any(
+                f"{op} {limit!r}" in message
+                for op in (">=", "<=")
+                for limit in (bounds.low, bounds.high)
+            )
+
+    @pytest.mark.parametrize(("field", "bounds"), SCENARIO_BOUNDS)
+    def test_a_scenario_parameter_outside_its_bounds_is_rejected(
+        self, field: str, bounds: Bounds
+    ) -> None:
+        for value in just_outside(bounds):
+            assert f"at `$.{field}`" in rejection(scenario(**{field: value}))
+        for value in (bounds.low, bounds.high):
+            assert getattr(decode(scenario(**{field: value})), field) == value
+
+    @pytest.mark.parametrize(("field", "bounds"), RULE_BOUNDS)
+    def test_the_schema_states_every_rule_bound_and_describes_it(
+        self, field: str, bounds: Bounds
+    ) -> None:
+        schema = msgspec.json.schema(Rule)["$defs"]["Rule"]["properties"][field]
+        numeric = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "number")
+        assert (numeric["minimum"], numeric["maximum"]) == (bounds.low, bounds.high)
+        assert f"allowed: {bounds.text}" in numeric["description"]
+
+    @pytest.mark.parametrize(("field", "bounds"), SCENARIO_BOUNDS)
+    def test_the_schema_states_every_scenario_bound(self, field: str, bounds: Bounds) -> None:
+        schema = msgspec.json.schema(ScenarioDefinition)["$defs"]["ScenarioDefinition"]
+        numeric = schema["properties"][field]
+        assert (numeric["minimum"], numeric["maximum"]) == (bounds.low, bounds.high)
+        assert f"allowed: {bounds.text}" in numeric["description"]
+
+    @pytest.mark.parametrize(
+        ("value", "clamped"),
+        [(1e-300, 1 / 24), (0.0, 1 / 24), (-5.0, 1 / 24), (1e9, 36_500), (30.0, 30.0)],
+    )
+    def test_a_stored_value_outside_the_bounds_is_clamped_into_them(
+        self, value: float, clamped: float
+    ) -> None:
+        assert HALF_LIFE_DAYS.clamp(value) == clamped
+
+    def test_nan_is_clamped_to_the_lower_bound(self) -> None:
+        assert PRIOR.clamp(float("nan")) == PRIOR.low
 
 
 # ---------------------------------------------------------------------------

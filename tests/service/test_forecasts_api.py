@@ -3,10 +3,13 @@
 import csv
 import io
 import itertools
+import json
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import msgspec
 import numpy as np
@@ -16,10 +19,14 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
+from domain.records import BacktestRecord
 from service.app import create_app
 from service.cli import demo_lines, import_lines
-from service.settings import Settings
+from service.forecasting import Forecaster, ReadOverBudget
+from service.log import EventLog, utc_now
+from service.settings import Settings, settings_from_env
 from tests.service.events_data import signal
+from tests.support.records import store_scenario, unchecked
 
 Client = TestClient  # type: ignore[type-arg]
 OPENS = "2025-01-01T00:00:00Z"
@@ -427,3 +434,252 @@ class TestHistory:
         response = api.get("/v1/forecasts/hist/history", params={"step": "PT1M"})
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "step"
+
+
+# --- issue 13: bounded parameters and bounded reads ------------------------------------
+
+
+def scenario_body(slug: str, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": slug,
+        "question": f"{slug}?",
+        "opens_at": OPENS,
+        "deadline": FAR,
+        "prior": 0.3,
+        "timing": "uniform",
+        "rules": [rule("x", 3.0, half_life_days=1.0)],
+    }
+    body.update(changes)
+    return body
+
+
+def post_signals(client: Client, label: str, days: list[int]) -> None:
+    events = [
+        signal(label, occurred_at=(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d, hours=7))
+               .isoformat(), summary=f"{label} {d}")
+        for d in days
+    ]  # fmt: skip
+    response = client.post("/v1/events/batch", json={"events": events})
+    assert response.status_code == 201, response.text
+
+
+class TestModelBounds:
+    @pytest.mark.parametrize("half_life", [1e-300, 3e-6, 0.04])
+    def test_a_half_life_under_an_hour_is_422_saying_what_is_allowed(
+        self, api: Client, half_life: float
+    ) -> None:
+        body = scenario_body("short", rules=[rule("x", 3.0, half_life_days=half_life)])
+        response = api.put("/v1/scenarios/short", json=body)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "rules[0].half_life_days"
+        assert ">= 0.041666666666666664" in error["message"]
+
+    @pytest.mark.timeout(60, method="thread")  # the old hang was in the app's thread
+    def test_a_stored_half_life_of_1e_300_reads_as_one_of_an_hour(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        """A version stored before the bound existed: its history and forecasts
+        answer (they hung for good), as those of the bound itself."""
+        store_scenario(
+            settings, "frozen", unchecked(scenario_body("frozen"), half_life_days=1e-300)
+        )
+        store_scenario(
+            settings, "hourly", unchecked(scenario_body("hourly"), half_life_days=1 / 24)
+        )
+        with TestClient(create_app(settings, clock)) as client:
+            post_signals(client, "x", [2, 3, 40])
+            answers = {}
+            for slug in ("frozen", "hourly"):
+                params = {"from": OPENS, "to": "2025-03-01T00:00:00Z", "step": "PT1H"}
+                history = client.get(f"/v1/forecasts/{slug}/history", params=params)
+                known = client.get(
+                    f"/v1/forecasts/{slug}/history",
+                    params={**params, "known_at": "2030-01-01T00:00:00Z"},
+                )
+                one = forecast(client, slug, as_of="2025-01-03T07:30:00Z")
+                assert history.status_code == known.status_code == 200, history.text
+                answers[slug] = (history.json()["points"], known.json()["points"], one["logit"])
+        frozen, hourly = answers["frozen"], answers["hourly"]
+        assert frozen == hourly
+        assert len(frozen[0]) == 59 * 24 + 1
+
+    @pytest.mark.timeout(60, method="thread")
+    def test_stored_what_if_rules_out_of_bounds_are_clamped_and_run(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        """A backtest request stored with a what-if half-life of 1e-300 days: the
+        projection reads it (clamped), and the backtest finishes."""
+        backtest_id = uuid4()
+        body = {
+            "from": OPENS,
+            "to": "2025-12-31T00:00:00Z",
+            "step": "P1D",
+            "rules": {"what-if": [rule("x", 3.0, half_life_days=1e-300)]},
+        }
+        with EventLog(settings) as log:
+            log.app.save(BacktestRecord.request(backtest_id, json.dumps(body), utc_now()))
+        with TestClient(create_app(settings, clock)) as client:
+            define(client, "what-if", deadline="2025-12-31T00:00:00Z", rules=[rule("x", 3.0)])
+            post_signals(client, "x", [3, 30])
+            resolved = {"outcome": "yes", "resolved_at": "2025-03-01T00:00:00Z"}
+            assert client.post("/v1/scenarios/what-if/resolution", json=resolved).status_code == 201
+            assert client.get("/health/ready").status_code == 200
+            for _ in range(600):
+                found = client.get(f"/v1/backtests/{backtest_id}").json()
+                if found["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.05)
+        what_if = found["request"]["rules"]["what-if"][0]
+        assert what_if["half_life_days"] == 1 / 24
+        assert found["status"] == "done", found
+
+
+class TestContributionPages:
+    @pytest.fixture
+    def many(self, api: Client) -> dict[str, Any]:
+        """30 matched events (of two rules, one discounted) and the full answer."""
+        define(api, "many", rules=[rule("a", 2.0, repeat_discount=0.9), rule("b", 0.5)])
+        post_signals(api, "a", list(range(0, 30, 2)))
+        post_signals(api, "b", list(range(1, 30, 2)))
+        return forecast(api, "many")
+
+    def test_under_the_limit_every_contribution_is_listed_with_the_count(
+        self, many: dict[str, Any]
+    ) -> None:
+        assert many["contributions_total"] == 32 == len(many["contributions"])
+        assert "contributions_omitted" not in many
+        assert math.fsum(c["log_odds"] for c in many["contributions"]) == pytest.approx(
+            many["logit"], abs=1e-12
+        )
+
+    def test_pages_list_the_events_in_order_and_sum_up_the_rest(
+        self, api: Client, many: dict[str, Any]
+    ) -> None:
+        listed: list[dict[str, Any]] = []
+        for offset in range(0, 35, 7):
+            page = forecast(api, "many", contributions_limit=7, contributions_offset=offset)
+            kinds = [c["kind"] for c in page["contributions"]]
+            events = page["contributions"][1:-1]
+            assert kinds[0] == "prior"
+            assert kinds[-1] == "time"
+            assert len(events) == min(7, max(0, 30 - offset))
+            assert page["contributions_total"] == 32
+            omitted = page["contributions_omitted"]
+            assert omitted["count"] == 30 - len(events)
+            served = math.fsum(c["log_odds"] for c in page["contributions"]) + omitted["log_odds"]
+            assert served == pytest.approx(page["logit"], abs=1e-12)
+            assert {k: v for k, v in page.items() if not k.startswith("contributions")} == {
+                k: v for k, v in many.items() if not k.startswith("contributions")
+            }
+            listed.extend(events)
+        assert listed == many["contributions"][1:-1]
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"contributions_limit": 0}, "contributions_limit"),
+            ({"contributions_limit": 10_001}, "contributions_limit"),
+            ({"contributions_offset": -1}, "contributions_offset"),
+        ],
+    )
+    def test_a_page_out_of_bounds_is_422(
+        self, api: Client, many: dict[str, Any], params: dict[str, int], field: str
+    ) -> None:
+        response = api.get("/v1/forecasts/many", params=params)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == field
+
+    def test_drivers_are_the_five_largest_with_ties_in_listing_order(
+        self, many: dict[str, Any]
+    ) -> None:
+        """|ln 2| = |ln 0.5|: the first matches of both rules tie; the listing order
+        (occurred_at, position, rule) breaks ties, as a stable sort of it does."""
+        events = many["contributions"][1:-1]
+        expected = sorted(events, key=lambda c: -abs(c["log_odds"]))[:5]
+        assert many["drivers"] == expected
+        assert len({abs(d["log_odds"]) for d in expected}) == 1
+
+
+class TestReadCaps:
+    def test_a_history_costing_more_than_the_cap_is_422_saying_how_to_reduce_it(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        capped = msgspec.structs.replace(settings, history_max_cost=1000)
+        with TestClient(create_app(capped, clock)) as client:
+            define(client, "hist", rules=[rule("x", 3.0)])
+            post_signals(client, "x", [1, 2])
+            params = {"from": OPENS, "to": "2025-03-01T00:00:00Z"}
+            response = client.get("/v1/forecasts/hist/history", params={**params, "step": "PT1H"})
+            assert response.status_code == 422, response.text
+            (error,) = response.json()["errors"]
+            assert error["field"] == "step"
+            assert "cap of 1e+03" in error["message"]
+            assert "shorter range" in error["message"]
+            assert "longer step" in error["message"]
+            cheaper = client.get("/v1/forecasts/hist/history", params={**params, "step": "P1D"})
+            assert cheaper.status_code == 200
+
+    def test_a_read_of_more_matches_than_the_cap_is_422(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        capped = msgspec.structs.replace(settings, read_max_matches=3)
+        with TestClient(create_app(capped, clock)) as client:
+            define(client, "wide", rules=[rule("x", 3.0)])
+            post_signals(client, "x", [1, 2, 3, 4])
+            for path, params in (
+                ("/v1/forecasts/wide", {}),
+                ("/v1/forecasts", {"as_of": "2025-06-01T00:00:00Z"}),
+            ):
+                response = client.get(path, params=params)
+                assert response.status_code == 422, response.text
+                assert "TRADEWINDS_READ_MAX_MATCHES" in response.json()["errors"][0]["message"]
+            assert client.get("/v1/forecasts").status_code == 200
+
+
+class TestReadBudget:
+    def test_a_read_past_its_budget_is_503_with_retry_after(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        spent = msgspec.structs.replace(settings, heavy_read_budget_s=0.0)
+        with TestClient(create_app(spent, clock)) as client:
+            define(client, "slow", rules=[rule("x", 3.0)])
+            for path, params in (
+                ("/v1/forecasts/slow", {}),
+                ("/v1/forecasts/slow/history", {}),
+                ("/v1/forecasts", {"as_of": "2025-06-01T00:00:00Z"}),
+                ("/v1/forecasts", {}),  # "now", not cached yet
+            ):
+                response = client.get(path, params=params)
+                assert response.status_code == 503, response.text
+                assert int(response.headers["retry-after"]) >= 1
+                assert "budget of 0 s" in response.json()["detail"]
+            assert client.get("/health/live").status_code == 200
+
+    async def test_a_read_that_finds_every_slot_busy_past_its_budget_is_refused(
+        self, settings: Settings
+    ) -> None:
+        one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=0.2)
+        with EventLog(one_slot) as log:
+            forecaster = Forecaster(log, utc_now, 60.0)
+            other_read = object()
+            forecaster.limiter.acquire_on_behalf_of_nowait(other_read)
+            try:
+                with pytest.raises(ReadOverBudget, match="slots for heavy reads") as refused:
+                    await forecaster.heavy(lambda budget: 1)
+                assert refused.value.retry_after >= 1
+            finally:
+                forecaster.limiter.release_on_behalf_of(other_read)
+            assert await forecaster.heavy(lambda budget: 2) == 2
+
+    def test_the_limits_come_from_the_environment(self) -> None:
+        found = settings_from_env(
+            {
+                "TRADEWINDS_HEAVY_READ_SLOTS": "3",
+                "TRADEWINDS_HEAVY_READ_BUDGET_S": "2.5",
+                "TRADEWINDS_HISTORY_MAX_COST": "1000",
+                "TRADEWINDS_READ_MAX_MATCHES": "7",
+            }
+        )
+        assert (found.heavy_read_slots, found.heavy_read_budget_s) == (3, 2.5)
+        assert (found.history_max_cost, found.read_max_matches) == (1000, 7)
