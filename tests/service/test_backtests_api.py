@@ -7,13 +7,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from service import backtests
 from service.app import create_app
 from service.cli import demo_lines, import_lines
-from service.settings import Settings
+from service.settings import Settings, settings_from_env
 from tests.service.events_data import signal
 
 Client = TestClient  # type: ignore[type-arg]
@@ -264,3 +267,106 @@ def test_progress_is_recorded_in_the_log(demo: Client, settings: Settings) -> No
     assert datetime.fromisoformat(body["requested_at"]) <= datetime.now(UTC)
     later = demo.post("/v1/events", json=signal("after")).json()
     assert later["position"] > body["position"] + 1
+
+
+def stored_result(client: Client, backtest_id: str) -> str:
+    result = client.app.state.log.index.backtests[UUID(backtest_id)].result
+    assert isinstance(result, str)
+    return result
+
+
+@pytest.mark.parametrize("chunk_work", [1, backtests.CHUNK_WORK])
+def test_the_worker_process_scores_exactly_as_an_in_process_run(
+    demo: Client, monkeypatch: pytest.MonkeyPatch, chunk_work: int
+) -> None:
+    """The service computes in a worker process, a chunk of scenarios at a time (one
+    scenario per chunk with ``chunk_work`` 1); the command line computes in process:
+    the same bytes either way."""
+    monkeypatch.setattr(backtests, "CHUNK_WORK", chunk_work)
+    rules = [{"name": "any negotiation", "match": {"kind": "negotiation"}, "bayes_factor": 3.0}]
+    for request in ({}, {"rules": {"us-h20-approval-2025": rules}}):
+        body = run(demo, **request)
+        assert body["status"] == "done", body
+        log = demo.app.state.log
+        state = log.index.backtests[UUID(body["id"])]
+        in_process = backtests.evaluate(log.index, state.request, state.requested_at.timestamp())
+        assert stored_result(demo, body["id"]) == backtests.scores_body(in_process)
+        assert body["scores"]["overall"]["n_scenarios"] >= 2
+
+
+def test_a_backtest_over_the_work_cap_is_422_saying_the_cap_and_how_to_shrink_it(
+    settings: Settings,
+) -> None:
+    capped = msgspec.structs.replace(settings, backtest_max_work=2_000)
+    import_lines(capped, demo_lines())
+    with TestClient(create_app(capped)) as client:
+        response = client.post("/v1/backtests", json={**WINDOW, "step": "P1D"})
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "step"
+        assert "2,000" in error["message"]
+        assert "TRADEWINDS_BACKTEST_MAX_WORK" in error["message"]
+        assert "longer step" in error["message"]
+        assert client.get("/v1/backtests").json()["backtests"] == []
+        smaller = {**WINDOW, "step": "P30D", "scenario_ids": ["us-h20-approval-2025"]}
+        assert client.post("/v1/backtests", json=smaller).status_code == 202
+
+
+def test_the_work_cap_is_a_setting() -> None:
+    assert settings_from_env({"TRADEWINDS_BACKTEST_MAX_WORK": "12345"}).backtest_max_work == 12345
+    assert settings_from_env({}).backtest_max_work == Settings().backtest_max_work
+
+
+def _signals(count: int) -> list[bytes]:
+    return [
+        msgspec.json.encode(
+            {"type": "event", "event": {
+                "event_id": str(UUID(int=i + 1)), "kind": "signal",
+                "occurred_at": f"2025-{1 + i % 12:02d}-01T00:00:00Z", "summary": f"s{i}",
+                "label": f"l{i % 50}"}}
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def _versions(count: int) -> list[bytes]:
+    """Versions of one scenario whose rule reads every signal: the index rescans them
+    all for each version, which keeps the projection busy for a while."""
+    return [
+        msgspec.json.encode(
+            {"type": "scenario", "scenario_id": "rescanned", "definition": {
+                "title": f"v{i}", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+                "deadline": "2026-12-31T00:00:00Z", "prior": 0.5,
+                "rules": [{"name": "r", "match": {"kind": "signal", "where": {"label": "none"}},
+                           "bayes_factor": 2.0}]}}
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
+    settings: Settings,
+) -> None:
+    """Another writer (here an import into the same store) leaves this replica's index
+    seconds behind the store: the backtest accepted here still answers at once."""
+    import_lines(settings, [*demo_lines(), *_signals(20_000)])
+    with TestClient(create_app(settings)) as client:
+        import_lines(settings, _versions(300))
+        response = client.post("/v1/backtests", json=WINDOW)
+        assert response.status_code == 202, response.text
+        backtest_id = response.json()["id"]
+        log = client.app.state.log
+        assert UUID(backtest_id) not in log.index.backtests  # the index is behind
+        got = client.get(f"/v1/backtests/{backtest_id}")
+        assert got.status_code == 200, got.text
+        assert got.json()["status"] in ("queued", "running", "done")
+        assert got.json()["request"] == WINDOW
+        assert backtest_id in [b["id"] for b in client.get("/v1/backtests").json()["backtests"]]
+        assert finished(client, backtest_id, timeout=120)["status"] == "done"
+
+
+def test_the_runner_thread_is_exposed_and_alive(demo: Client) -> None:
+    runner = demo.app.state.backtests
+    assert runner.thread.is_alive()
+    assert run(demo)["status"] == "done"
+    assert runner.thread.is_alive()
