@@ -13,9 +13,12 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from domain.records import ScenarioRecord
 from service import backtests
 from service.app import create_app
 from service.cli import demo_lines, import_lines
+from service.log import TradewindsStore
+from service.persistence import eventsourcing_env
 from service.settings import Settings, settings_from_env
 from tests.service.events_data import signal
 
@@ -329,19 +332,23 @@ def _signals(count: int) -> list[bytes]:
     ]  # fmt: skip
 
 
-def _versions(count: int) -> list[bytes]:
-    """Versions of one scenario whose rule reads every signal: the index rescans them
-    all for each version, which keeps the projection busy for a while."""
-    return [
-        msgspec.json.encode(
-            {"type": "scenario", "scenario_id": "rescanned", "definition": {
-                "title": f"v{i}", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
-                "deadline": "2026-12-31T00:00:00Z", "prior": 0.5,
-                "rules": [{"name": "r", "match": {"kind": "signal", "where": {"label": "none"}},
-                           "bayes_factor": 2.0}]}}
-        )
-        for i in range(count)
-    ]  # fmt: skip
+def write_scenarios_elsewhere(settings: Settings, count: int) -> None:
+    """Scenarios written straight to the store, as another replica would: each rule
+    reads every signal, so this replica's index rescans them all for each one, which
+    keeps its projection busy for a while."""
+    store = TradewindsStore(eventsourcing_env(settings))
+    now = datetime.now(UTC)
+    definition = {
+        "title": "t", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+        "deadline": "2026-12-31T00:00:00Z", "prior": 0.5,
+        "rules": [{"name": "r", "match": {"kind": "signal", "where": {"label": "none"}},
+                   "bayes_factor": 2.0}],
+    }  # fmt: skip
+    body = msgspec.json.encode(definition).decode()
+    try:
+        store.save(*(ScenarioRecord.define(f"elsewhere-{i}", body, now) for i in range(count)))
+    finally:
+        store.close()
 
 
 def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
@@ -351,7 +358,7 @@ def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
     seconds behind the store: the backtest accepted here still answers at once."""
     import_lines(settings, [*demo_lines(), *_signals(20_000)])
     with TestClient(create_app(settings)) as client:
-        import_lines(settings, _versions(300))
+        write_scenarios_elsewhere(settings, 150)
         response = client.post("/v1/backtests", json=WINDOW)
         assert response.status_code == 202, response.text
         backtest_id = response.json()["id"]
