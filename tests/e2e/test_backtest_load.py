@@ -86,12 +86,24 @@ def wait_running(client: httpx.Client, backtest_id: str, timeout: float = 60.0) 
     raise TimeoutError(backtest_id)
 
 
-def test_the_api_keeps_answering_while_a_large_backtest_runs(
+def children(pid: int) -> set[int]:
+    """The process's child processes (of every thread), from /proc."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def test_the_api_keeps_answering_while_a_large_backtest_runs_in_a_worker_process(
     loaded: tuple[Path, Settings, dict[str, str]],
 ) -> None:
     data, _, env = loaded
     with ServerProcess(data, env=env) as server, http(server.base_url) as client:
+        assert server.process is not None
+        before = children(server.process.pid)
         backtest_id = start_backtest(client)
+        wait_running(client, backtest_id)
+        assert children(server.process.pid) - before, "the backtest runs in the API process"
         answered: dict[str, int] = {}
         reads = ("/health/live", "/v1/forecasts", "/v1/forecasts/load-000")
         deadline = time.monotonic() + 300
