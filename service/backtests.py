@@ -49,6 +49,8 @@ CHUNK_WORK = 10_000_000
 """Work units (see ``ScenarioInput.work``) sent to the worker at once: a chunk takes
 well under a second, which is how often progress can move and the lease be renewed."""
 POLL_S = 0.5  # how often a running backtest looks at the stop flag and the lease
+WORKER_NICENESS = 10
+"""The worker process's nice value: on a busy machine the API's process gets the CPU first."""
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 _encoder = msgspec.json.Encoder()
@@ -178,6 +180,10 @@ def scores_body(scores: Scores) -> str:
 # --- the worker process ---------------------------------------------------------------
 
 
+def _lower_priority() -> None:
+    os.nice(WORKER_NICENESS)
+
+
 class WorkerProcess:
     """One worker process for the numbers, started when first needed. ``terminate``
     ends it at once (its running task too): what Python 3.14 names
@@ -195,7 +201,9 @@ class WorkerProcess:
                 msg = "the worker process is stopped"
                 raise RuntimeError(msg)
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=1, mp_context=self._context, initializer=_lower_priority
+                )
             return self._executor.submit(fn, *args)
 
     def discard(self) -> None:

@@ -6,14 +6,16 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import msgspec
+import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from domain.records import ScenarioRecord
+from domain.records import BacktestRecord, ScenarioRecord
 from service import backtests
 from service.app import create_app
 from service.cli import demo_lines, import_lines
@@ -21,6 +23,7 @@ from service.log import TradewindsStore
 from service.persistence import eventsourcing_env
 from service.settings import Settings, settings_from_env
 from tests.service.events_data import signal
+from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
 
 Client = TestClient  # type: ignore[type-arg]
 WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "P15D"}
@@ -377,3 +380,64 @@ def test_the_runner_thread_is_exposed_and_alive(demo: Client) -> None:
     assert runner.thread.is_alive()
     assert run(demo)["status"] == "done"
     assert runner.thread.is_alive()
+
+
+def long_backtest_lines(scenarios: int = 20, rules: int = 100) -> list[bytes]:
+    """Resolved scenarios of many decaying rules over labelled signals: a run with
+    PT15M over two years takes seconds."""
+    lines = _signals(2_000)
+    for s in range(scenarios):
+        definition = {
+            "title": f"long {s}", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+            "deadline": "2026-12-31T00:00:00Z", "prior": 0.3,
+            "rules": [{"name": f"r{j}", "bayes_factor": 1.01 + j / 1000, "half_life_days": 30,
+                       "match": {"kind": "signal", "where": {"label": f"l{j % 50}"}}}
+                      for j in range(rules)],
+        }  # fmt: skip
+        slug = f"long-{s:03d}"
+        lines.append(msgspec.json.encode({"type": "scenario", "scenario_id": slug,
+                                          "definition": definition}))  # fmt: skip
+        resolution = {"outcome": "yes" if s % 2 else "no", "resolved_at": "2026-10-01T00:00:00Z"}
+        lines.append(msgspec.json.encode({"type": "resolution", "scenario_id": slug,
+                                          "resolution": resolution}))  # fmt: skip
+    return lines
+
+
+def test_the_runner_rides_out_a_store_that_refuses_its_writes(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses every insert for a while in the middle of a run: progress
+    and result cannot be written. The runner keeps computing, retries, and records the
+    result once the store takes writes again: claimed once (no start over), done (not
+    failed), its record readable (no gap in its versions), its thread alive."""
+    url = postgres_cluster.new_store()
+    schema = url.rsplit("schema=", 1)[1]
+    settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    import_lines(settings, long_backtest_lines())
+    request = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "PT15M"}
+    admin = psycopg.connect(
+        host=str(postgres_cluster.socket_dir), port=postgres_cluster.port, user="postgres",
+        dbname=TEST_DATABASE, autocommit=True,
+    )  # fmt: skip
+    with admin, TestClient(create_app(settings)) as client:
+        response = client.post("/v1/backtests", json=request)
+        assert response.status_code == 202, response.text
+        backtest_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/backtests/{backtest_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        admin.execute(f"REVOKE INSERT ON ALL TABLES IN SCHEMA {schema} FROM {APP_ROLE}")
+        try:
+            time.sleep(4)
+        finally:
+            admin.execute(f"GRANT INSERT ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}")
+        body = finished(client, backtest_id, timeout=120)
+        log = client.app.state.log
+        record = log.get(UUID(backtest_id))
+        events = log.app.events.get(UUID(backtest_id))
+        assert client.app.state.backtests.thread.is_alive()
+    assert body["status"] == "done", body
+    assert record is not None
+    assert record.finished
+    assert sum(isinstance(e, BacktestRecord.Claimed) for e in events) == 1
