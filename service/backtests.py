@@ -40,7 +40,7 @@ from forecasts.model import Floats
 from forecasts.scoring import ScenarioSamples, Scores, score
 from service.index import BacktestState, LogIndex
 from service.log import EventLog
-from service.matchindex import model_of, rule_arrays, scan
+from service.matchindex import ORDER, model_of, rule_arrays, scan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,9 +101,9 @@ def estimate(index: LogIndex, request: BacktestRequest) -> Estimate:
 
 
 def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[ScenarioInput]:
-    """What each scored scenario needs, taken from the index under its lock. The
-    arrays are the index's own (built once per version and never changed in place),
-    so the lock is held only while they are picked."""
+    """What each scored scenario needs. Under the index's lock only the lists of
+    matches are copied (shallow: the projection appends to them); sorting them and
+    making arrays, a Python loop over every match, happens after the lock is let go."""
     with index.reading():
         scenarios = index.matches.scenarios
         ids = request.scenario_ids if request.scenario_ids is not None else sorted(scenarios)
@@ -122,10 +122,11 @@ def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[Sc
             if resolution.outcome == "annulled":
                 continue
             picked.append((scenario, version, resolution))
-        arrays = {s.id: v.arrays(retracted) for s, v, _ in picked}
+        found = {s.id: [list(rule) for rule in v.found] for s, v, _ in picked}
     inputs = []
     for scenario, version, resolution in picked:
-        model, matches = version.model, arrays[scenario.id]
+        in_order = [sorted(rule, key=ORDER) for rule in found[scenario.id]]
+        model, matches = version.model, rule_arrays(in_order, retracted)
         what_if = (request.rules or {}).get(scenario.id)
         if what_if is not None:
             definition = msgspec.structs.replace(version.definition, rules=what_if)
