@@ -5,8 +5,9 @@ batches, in one server and one run (the idle figures are the baselines).
     python -m benchmarks.run --only reads_under_load      (also part of ``make bench``)
 
 The store (``build``): 20 open scenarios with a few rules (the reads' subject), 40
-scenarios resolved in 2025 with 50 decaying rules each over 5,000 signals from 2015 on
-(what the backtest scores), and 3 open scenarios of 200 rules that match every signal
+scenarios resolved in 2025 with 50 decaying rules each over 5,000 signals from 2015 on,
+and 3 resolved ones of 200 rules matching every one of those signals (3 million matches:
+what the backtest scores), and 3 open scenarios of 200 rules that match every signal
 the batches bring. The backtest is the issue's: ``PT2H`` over 11 years (48,211 grid
 points), two of them queued so that one is running for the whole window. The batches
 are 1000 signals each, one after another from one client; each signal matches the 600
@@ -38,6 +39,8 @@ PAST = 40
 PAST_RULES = 50
 HEAVY = 3
 HEAVY_RULES = 200
+HEAVY_PAST = 3
+SCORED = PAST + HEAVY_PAST
 SIGNALS = 5_000
 LABELS = 50
 READ_RATE = 20.0
@@ -90,6 +93,18 @@ def build(data: Path) -> None:
         lines.append(
             _line({"type": "resolution", "scenario_id": f"past-{k:03d}", "resolution": resolution})
         )
+    every_stored_signal = {
+        "kind": "signal", "where": {"label": {"in": [f"l{j}" for j in range(LABELS)]}}
+    }  # fmt: skip
+    for k in range(HEAVY_PAST):
+        rules = [
+            {"name": f"h{j}", "match": every_stored_signal, "bayes_factor": 1.001 + j / 10_000}
+            for j in range(HEAVY_RULES)
+        ]
+        slug = f"heavy-past-{k}"
+        lines.append(_scenario(slug, "2015-01-01T00:00:00Z", rules))
+        resolution = {"outcome": "yes", "resolved_at": "2025-12-01T00:00:00Z"}
+        lines.append(_line({"type": "resolution", "scenario_id": slug, "resolution": resolution}))
     every_batch_signal = {"kind": "signal", "where": {"label": "benchmark"}}
     for k in range(HEAVY):
         rules = [
@@ -182,7 +197,7 @@ def reads_under_load(ctx: Context) -> Sequence[Metric]:
             )
         )  # fmt: skip
         for phase, found, what in (
-            ("backtest", backtest, f"2 backtests PT2H x 11 y x {PAST} scenarios, {took:.0f} s "
+            ("backtest", backtest, f"2 backtests PT2H x 11 y x {SCORED} scenarios, {took:.0f} s "
                                    f"for both (the second was {second} when the reads ended)"),
             ("batches", batches, f"{written.requests} batches of 1000 in {written.elapsed_s:.1f} s"
                                  f" (p50 {_ms(sorted(written.latencies_s), 50):.0f} ms each), "
