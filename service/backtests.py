@@ -329,7 +329,7 @@ class BacktestRunner:
 
     def _forget_indexed(self) -> None:
         indexed = self.event_log.index.backtests
-        for backtest_id in [b for b in self.accepted if b in indexed]:
+        for backtest_id in [b for b in list(self.accepted) if b in indexed]:
             self.accepted.pop(backtest_id, None)
 
     def _unfinished(self) -> list[UUID]:
