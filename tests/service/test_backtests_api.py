@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
+from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord, ScenarioRecord
 from service import backtests
 from service.app import create_app
@@ -441,3 +442,31 @@ def test_the_runner_rides_out_a_store_that_refuses_its_writes(
     assert record is not None
     assert record.finished
     assert sum(isinstance(e, BacktestRecord.Claimed) for e in events) == 1
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {**WINDOW, "step": "P1D"},
+        {**WINDOW, "step": "PT6H", "scenario_ids": ["us-h20-approval-2025"]},
+        {
+            **WINDOW,
+            "rules": {
+                "us-h20-approval-2025": [
+                    {"name": "n", "match": {"kind": "negotiation"}, "bayes_factor": 2.0}
+                ]
+            },
+        },
+    ],
+)
+def test_the_estimate_checked_at_post_bounds_the_work_of_the_run(
+    demo: Client, request_body: dict[str, Any]
+) -> None:
+    request = msgspec.convert(request_body, BacktestRequest)
+    log = demo.app.state.log
+    estimated = backtests.estimate(log.index, request)
+    inputs = backtests.snapshot(log.index, request, log.head_time())
+    samples = int(backtests.grid_of(request).shape[0])
+    assert estimated.scenarios == len(inputs) > 0
+    assert estimated.samples == samples
+    assert estimated.work >= sum(item.work(samples) for item in inputs) > 0
