@@ -36,11 +36,11 @@ from eventsourcing.persistence import IntegrityError
 from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import ScenarioInput, grid, scenario_samples
-from forecasts.model import Floats
+from forecasts.model import Floats, RuleMatches
 from forecasts.scoring import ScenarioSamples, Scores, score
 from service.index import BacktestState, LogIndex
 from service.log import EventLog
-from service.matchindex import ORDER, model_of, rule_arrays, scan
+from service.matchindex import ORDER, Match, model_of, rule_arrays, scan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,9 +101,10 @@ def estimate(index: LogIndex, request: BacktestRequest) -> Estimate:
 
 
 def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[ScenarioInput]:
-    """What each scored scenario needs. Under the index's lock only the lists of
-    matches are copied (shallow: the projection appends to them); sorting them and
-    making arrays, a Python loop over every match, happens after the lock is let go."""
+    """What each scored scenario needs. Under the index's lock a version's arrays are
+    taken if it has them (never changed in place), else only its lists of matches are
+    copied (shallow: the projection appends to them); sorting those and making arrays,
+    a Python loop over every match, happens after the lock is let go."""
     with index.reading():
         scenarios = index.matches.scenarios
         ids = request.scenario_ids if request.scenario_ids is not None else sorted(scenarios)
@@ -122,11 +123,12 @@ def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[Sc
             if resolution.outcome == "annulled":
                 continue
             picked.append((scenario, version, resolution))
-        found = {s.id: [list(rule) for rule in v.found] for s, v, _ in picked}
+        cached = {s.id: v.cached_arrays for s, v, _ in picked}
+        found = {s.id: [list(rule) for rule in v.found] for s, v, _ in picked if not cached[s.id]}
     inputs = []
     for scenario, version, resolution in picked:
-        in_order = [sorted(rule, key=ORDER) for rule in found[scenario.id]]
-        model, matches = version.model, rule_arrays(in_order, retracted)
+        model = version.model
+        matches = cached[scenario.id] or _arrays_of(found[scenario.id], retracted)
         what_if = (request.rules or {}).get(scenario.id)
         if what_if is not None:
             definition = msgspec.structs.replace(version.definition, rules=what_if)
@@ -138,6 +140,10 @@ def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[Sc
             )
         )
     return inputs
+
+
+def _arrays_of(found: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
+    return rule_arrays([sorted(rule, key=ORDER) for rule in found], retracted)
 
 
 def chunks(inputs: Sequence[ScenarioInput], samples: int) -> list[tuple[list[ScenarioInput], int]]:

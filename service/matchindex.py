@@ -75,6 +75,11 @@ class VersionMatches:
     def invalidate(self) -> None:
         self._arrays = None
 
+    @property
+    def cached_arrays(self) -> list[RuleMatches] | None:
+        """The arrays, if built since the last change (they are never changed in place)."""
+        return self._arrays
+
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
         if self._arrays is None:
             self._arrays = rule_arrays(self.matches, retracted)
