@@ -21,7 +21,7 @@ from domain.matching import Match
 from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, Rule, ScenarioDefinition
 from forecasts.backtest import forecasts_on_grid, forecasts_one_by_one, grid, open_samples
-from service.backtests import _inputs, evaluate
+from service.backtests import evaluate, snapshot
 from service.log import EventLog, TradewindsStore
 from service.persistence import eventsourcing_env
 from service.settings import Settings
@@ -112,7 +112,7 @@ def backtest(ctx: Context) -> Sequence[Metric]:
             scores = evaluate(log.index, request, known)
             runs.append(time.perf_counter() - t0)
         vectorised = min(runs)
-        inputs = _inputs(log.index, request, known)
+        inputs = snapshot(log.index, request, known)
     times = grid(request.start.timestamp(), request.stop.timestamp(), 86_400.0)
     sample = inputs[:NAIVE_SAMPLE]
     t0 = time.perf_counter()

@@ -141,3 +141,66 @@ def paced_pairs(
     ``position``), then on the same connection ``GET make_get(i, position)`` (200, a body
     whose ``position`` is at least the receipt's)."""
     return asyncio.run(_paced(host, port, make_post, make_get, rate, seconds))
+
+
+# --- paced GETs of several routes, a bounded number in flight ------------------------------
+
+
+async def _paced_client(
+    host: str, port: int, raw: bytes, first: float, interval: float, end: float
+) -> list[float]:
+    """One connection: a request every ``interval`` from ``first`` until ``end``, each
+    after the previous answer (a late answer delays the next, so the server never has
+    more than one request from it)."""
+    reader, writer = await connect(host, port)
+    latencies: list[float] = []
+    scheduled = first
+    try:
+        while scheduled < end:
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent = time.perf_counter()
+            writer.write(raw)
+            status, body = await read_response(reader)
+            latencies.append(time.perf_counter() - sent)
+            check_status(status, body, 200)
+            scheduled = max(scheduled + interval, time.perf_counter())
+    finally:
+        writer.close()
+    return latencies
+
+
+async def _paced_gets(
+    host: str, port: int, requests: Mapping[str, bytes], rate: float, clients: int, seconds: float
+) -> dict[str, list[float]]:
+    start = time.perf_counter()
+    interval = clients / rate
+    names = list(requests)
+    runs = await asyncio.gather(
+        *(
+            _paced_client(host, port, requests[name], start + k / rate, interval, start + seconds)
+            for name in names
+            for k in range(clients)
+        )
+    )
+    return {
+        name: [x for run in runs[i * clients : (i + 1) * clients] for x in run]
+        for i, name in enumerate(names)
+    }
+
+
+def paced_gets(
+    host: str,
+    port: int,
+    requests: Mapping[str, bytes],
+    *,
+    rate: float,
+    seconds: float,
+    clients: int = 2,
+) -> dict[str, list[float]]:
+    """Each request of ``requests`` about ``rate`` times a second for ``seconds``, spread
+    over ``clients`` connections with one request in flight each (a stalled server gets
+    fewer requests, not an ever-growing backlog); every answer 200. Per name, the
+    latencies in seconds from sending to the whole body."""
+    return asyncio.run(_paced_gets(host, port, requests, rate, clients, seconds))

@@ -28,6 +28,7 @@ from benchmarks.core import (
 )
 from benchmarks.forecasts import FORECAST_BENCHMARKS
 from benchmarks.postgres import POSTGRES_BENCHMARKS
+from benchmarks.underload import UNDER_LOAD_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 
 BUSY_WARNING = 0.15
@@ -35,6 +36,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *WRITE_BENCHMARKS,
     *FORECAST_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
+    *UNDER_LOAD_BENCHMARKS,
     *POSTGRES_BENCHMARKS,
 )
 

@@ -42,3 +42,17 @@ def check_request(request: BacktestRequest) -> None:
         errors.extend(rule_errors(rules, f"rules.{scenario_id}"))
     if errors:
         raise InvalidInput(errors)
+
+
+def check_work(work: int, scenarios: int, samples: int, limit: int) -> None:
+    """A backtest bigger than ``limit`` work units is refused, saying how to shrink it."""
+    if work <= limit:
+        return
+    message = (
+        f"this backtest needs {work:,} units of work (grid points x rules, plus every rule's "
+        f"matches, summed over the {scenarios:,} resolved scenarios it scores; the grid has "
+        f"{samples:,} points), more than the limit of {limit:,} "
+        "(TRADEWINDS_BACKTEST_MAX_WORK): use a longer step, a shorter from..to window, "
+        "or fewer scenario_ids"
+    )
+    raise InvalidInput([FieldError("step", message)])

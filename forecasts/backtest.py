@@ -5,15 +5,36 @@ open: t0 <= t_i < min(resolved_at, deadline). ``forecasts_on_grid`` evaluates
 them in one vectorised call (``grid.grid_terms``: prefix sums over each rule's
 matches); ``forecasts_one_by_one`` is the naive loop calling the single-time
 model per grid point, kept as the benchmark's baseline and as a test oracle.
+
+``ScenarioInput`` and ``scenario_samples`` are what a backtest sends to a worker
+process and runs there: plain dataclasses of numpy arrays in, samples out.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
 from forecasts.grid import grid_terms
 from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
+from forecasts.scoring import ScenarioSamples
+
+
+@dataclass(frozen=True)
+class ScenarioInput:
+    """What one resolved (yes/no) scenario contributes to a backtest."""
+
+    scenario_id: str
+    outcome: bool
+    resolved_at: float
+    model: ScenarioModel
+    matches: Sequence[RuleMatches]
+
+    def work(self, samples: int) -> int:
+        """The cost of its forecasts on ``samples`` grid points, in the units of
+        ``grid.grid_terms`` (one per sample and rule, one per match)."""
+        return samples * len(self.model.rules) + sum(len(m) for m in self.matches)
 
 
 def grid(start: float, stop: float, step: float) -> Floats:
@@ -56,3 +77,15 @@ def forecasts_one_by_one(
     for i, t in enumerate(times):
         out[i] = expit(terms(model, matches, np.array([t]), known).log_odds[0])
     return out
+
+
+def scenario_samples(
+    inputs: Sequence[ScenarioInput], times: Floats, known: float
+) -> list[ScenarioSamples]:
+    """Each scenario's forecasts at the grid times when it was open."""
+    samples = []
+    for item in inputs:
+        at = open_samples(times, item.model.opens_at, item.model.deadline, item.resolved_at)
+        forecasts = forecasts_on_grid(item.model, item.matches, at, known)
+        samples.append(ScenarioSamples(item.scenario_id, item.outcome, item.model.prior, forecasts))
+    return samples

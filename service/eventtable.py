@@ -128,6 +128,11 @@ class EventTable:
         for i in range(start, end):
             yield rows[i]
 
+    def count_of_kinds(self, kinds: frozenset[str]) -> int:
+        """How many events of these kinds, without decoding them."""
+        count = len(self.bodies)
+        return sum(bisect.bisect_left(self._rows_of_kind[KIND_CODES[k]], count) for k in kinds)
+
     def of_kinds(self, kinds: frozenset[str]) -> Iterator[tuple[BaseEvent, UUID, int, float]]:
         """Every event of these kinds, decoded: (event, id, position, recorded_at in
         seconds), kind by kind (callers sort what they find)."""

@@ -86,6 +86,11 @@ class VersionMatches:
     def invalidate(self) -> None:
         self._arrays = None
 
+    @property
+    def cached_arrays(self) -> list[RuleMatches] | None:
+        """The arrays, if built since the last change (they are never changed in place)."""
+        return self._arrays
+
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
         """Per rule, its matches as arrays. Built anew (never changed in place) when
         the matches change: a reader may keep them after it lets go of the index."""

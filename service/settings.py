@@ -25,6 +25,8 @@ class Settings(Struct, kw_only=True, frozen=True):
     extra_env: dict[str, str] = field(default_factory=dict)
     # Replicas (README, "Running on PostgreSQL / two replicas locally").
     backtest_lease_s: float = 30.0
+    # Backtests (README, "Backtests"): the most work one may ask for.
+    backtest_max_work: int = 200_000_000
     # Access and operations (README, "Configuration"): keys, limits, logs, shutdown.
     api_keys: ApiKeys = field(default_factory=ApiKeys)
     max_body_bytes: int = 4 * 1024 * 1024
@@ -79,6 +81,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         values["benchmark_routes"] = True
     if env.get("TRADEWINDS_BACKTEST_LEASE_S"):
         values["backtest_lease_s"] = float(env["TRADEWINDS_BACKTEST_LEASE_S"])
+    if env.get("TRADEWINDS_BACKTEST_MAX_WORK"):
+        values["backtest_max_work"] = int(env["TRADEWINDS_BACKTEST_MAX_WORK"])
     values.update(_operations_from_env(env))
     values.update(_push_from_env(env))
     values.update(_heavy_reads_from_env(env))

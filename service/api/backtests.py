@@ -9,7 +9,7 @@ from anyio import to_thread
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from domain.backtests import BacktestRequest, check_request
+from domain.backtests import BacktestRequest, check_request, check_work
 from domain.errors import Conflict, FieldError, InvalidInput
 from domain.records import BacktestRecord
 from forecasts.scoring import Scores
@@ -19,7 +19,7 @@ from service.api.deps import Backtests, Log
 from service.api.reads import await_record, own_writes_visible
 from service.api.responses import problem_responses
 from service.api.schemas import BacktestList, BacktestView
-from service.backtests import BacktestRunner
+from service.backtests import BacktestRunner, estimate
 from service.commands import commit
 from service.index import BacktestState
 from service.log import EventLog
@@ -63,10 +63,15 @@ def _check_scenarios(log: EventLog, request: BacktestRequest) -> None:
         raise InvalidInput(errors)
 
 
-async def _state(log: EventLog, backtest_id: UUID) -> BacktestState:
-    return await await_record(
-        log, lambda: log.index.backtests.get(backtest_id), f"no backtest {backtest_id}"
-    )
+async def _state(log: EventLog, runner: BacktestRunner, backtest_id: UUID) -> BacktestState:
+    """As the index tells it; one accepted here but not applied yet is known to the
+    runner (queued), so its id never answers 404 after its 202."""
+    return await await_record(log, lambda: runner.state(backtest_id), f"no backtest {backtest_id}")
+
+
+def _check_work(log: EventLog, request: BacktestRequest) -> None:
+    found = estimate(log.index, request)
+    check_work(found.work, found.scenarios, found.samples, log.settings.backtest_max_work)
 
 
 @lru_cache(maxsize=64)
@@ -92,22 +97,19 @@ class BacktestsController(Controller):
         check_request(data)
         await own_writes_visible(log)
         _check_scenarios(log, data)
+        await to_thread.run_sync(_check_work, log, data)
         backtest_id = uuid4()
         body = _encoder.encode(data).decode()
         (recording,) = await commit(log, lambda at: [BacktestRecord.request(backtest_id, body, at)])
-        backtests.submit(backtest_id)
-        view = BacktestView(
+        state = BacktestState(
             id=backtest_id,
-            status="queued",
-            progress=0.0,
-            request=data,
-            error=None,
-            scores=None,
-            requested_at=recording.domain_event.timestamp,  # type: ignore[attr-defined]
             position=recording.notification.id,
+            requested_at=recording.domain_event.timestamp,  # type: ignore[attr-defined]
+            request=data,
         )
+        backtests.accept(state)
         headers = {"Location": f"/v1/backtests/{backtest_id}"}
-        return Response(view, status_code=202, headers=headers)
+        return Response(_view(state, backtests), status_code=202, headers=headers)
 
     @get(
         "/",
@@ -123,8 +125,10 @@ class BacktestsController(Controller):
     ) -> BacktestList:
         await own_writes_visible(log)
         with log.index.reading():
-            states = sorted(log.index.backtests.values(), key=lambda s: -s.position)[:limit]
-        return BacktestList(backtests=[_view(s, backtests) for s in states])
+            indexed = dict(log.index.backtests)
+        accepted = {k: v for k, v in dict(backtests.accepted).items() if k not in indexed}
+        states = sorted([*indexed.values(), *accepted.values()], key=lambda s: -s.position)
+        return BacktestList(backtests=[_view(s, backtests) for s in states[:limit]])
 
     @get(
         "/{backtest_id:uuid}",
@@ -135,7 +139,7 @@ class BacktestsController(Controller):
     async def get_backtest(
         self, backtest_id: BacktestId, log: Log, backtests: Backtests
     ) -> BacktestView:
-        return _view(await _state(log, backtest_id), backtests)
+        return _view(await _state(log, backtests, backtest_id), backtests)
 
     @get(
         "/{backtest_id:uuid}/reliability.svg",
@@ -144,8 +148,10 @@ class BacktestsController(Controller):
         opt=needs(Scope.read),
         responses=problem_responses(404, 409),
     )
-    async def reliability(self, backtest_id: BacktestId, log: Log) -> Response[bytes]:
-        state = await _state(log, backtest_id)
+    async def reliability(
+        self, backtest_id: BacktestId, log: Log, backtests: Backtests
+    ) -> Response[bytes]:
+        state = await _state(log, backtests, backtest_id)
         if state.result is None:
             msg = f"backtest {backtest_id} is {state.status}: no diagram yet"
             raise Conflict(msg)

@@ -6,15 +6,25 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import msgspec
+import psycopg
 import pytest
 from litestar.testing import TestClient
 
+from domain.backtests import BacktestRequest
+from domain.records import BacktestRecord, ScenarioRecord
+from service import backtests
 from service.app import create_app
 from service.cli import demo_lines, import_lines
-from service.settings import Settings
+from service.log import TradewindsStore
+from service.persistence import eventsourcing_env
+from service.settings import Settings, settings_from_env
 from tests.service.events_data import signal
+from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
 
 Client = TestClient  # type: ignore[type-arg]
 WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "P15D"}
@@ -264,3 +274,199 @@ def test_progress_is_recorded_in_the_log(demo: Client, settings: Settings) -> No
     assert datetime.fromisoformat(body["requested_at"]) <= datetime.now(UTC)
     later = demo.post("/v1/events", json=signal("after")).json()
     assert later["position"] > body["position"] + 1
+
+
+def stored_result(client: Client, backtest_id: str) -> str:
+    result = client.app.state.log.index.backtests[UUID(backtest_id)].result
+    assert isinstance(result, str)
+    return result
+
+
+@pytest.mark.parametrize("chunk_work", [1, backtests.CHUNK_WORK])
+def test_the_worker_process_scores_exactly_as_an_in_process_run(
+    demo: Client, monkeypatch: pytest.MonkeyPatch, chunk_work: int
+) -> None:
+    """The service computes in a worker process, a chunk of scenarios at a time (one
+    scenario per chunk with ``chunk_work`` 1); the command line computes in process:
+    the same bytes either way."""
+    monkeypatch.setattr(backtests, "CHUNK_WORK", chunk_work)
+    rules = [{"name": "any negotiation", "match": {"kind": "negotiation"}, "bayes_factor": 3.0}]
+    for request in ({}, {"rules": {"us-h20-approval-2025": rules}}):
+        body = run(demo, **request)
+        assert body["status"] == "done", body
+        log = demo.app.state.log
+        state = log.index.backtests[UUID(body["id"])]
+        in_process = backtests.evaluate(log.index, state.request, state.requested_at.timestamp())
+        assert stored_result(demo, body["id"]) == backtests.scores_body(in_process)
+        assert body["scores"]["overall"]["n_scenarios"] >= 2
+
+
+def test_a_backtest_over_the_work_cap_is_422_saying_the_cap_and_how_to_shrink_it(
+    settings: Settings,
+) -> None:
+    capped = msgspec.structs.replace(settings, backtest_max_work=2_000)
+    import_lines(capped, demo_lines())
+    with TestClient(create_app(capped)) as client:
+        response = client.post("/v1/backtests", json={**WINDOW, "step": "P1D"})
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "step"
+        assert "2,000" in error["message"]
+        assert "TRADEWINDS_BACKTEST_MAX_WORK" in error["message"]
+        assert "longer step" in error["message"]
+        assert client.get("/v1/backtests").json()["backtests"] == []
+        smaller = {**WINDOW, "step": "P30D", "scenario_ids": ["us-h20-approval-2025"]}
+        assert client.post("/v1/backtests", json=smaller).status_code == 202
+
+
+def test_the_work_cap_is_a_setting() -> None:
+    assert settings_from_env({"TRADEWINDS_BACKTEST_MAX_WORK": "12345"}).backtest_max_work == 12345
+    assert settings_from_env({}).backtest_max_work == Settings().backtest_max_work
+
+
+def _signals(count: int) -> list[bytes]:
+    return [
+        msgspec.json.encode(
+            {"type": "event", "event": {
+                "event_id": str(UUID(int=i + 1)), "kind": "signal",
+                "occurred_at": f"2025-{1 + i % 12:02d}-01T00:00:00Z", "summary": f"s{i}",
+                "label": f"l{i % 50}"}}
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def write_scenarios_elsewhere(settings: Settings, count: int) -> None:
+    """Scenarios written straight to the store, as another replica would: each rule
+    reads every signal, so this replica's index rescans them all for each one, which
+    keeps its projection busy for a while."""
+    store = TradewindsStore(eventsourcing_env(settings))
+    now = datetime.now(UTC)
+    definition = {
+        "title": "t", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+        "deadline": "2026-12-31T00:00:00Z", "prior": 0.5,
+        "rules": [{"name": "r", "match": {"kind": "signal", "where": {"label": "none"}},
+                   "bayes_factor": 2.0}],
+    }  # fmt: skip
+    body = msgspec.json.encode(definition).decode()
+    try:
+        store.save(*(ScenarioRecord.define(f"elsewhere-{i}", body, now) for i in range(count)))
+    finally:
+        store.close()
+
+
+def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
+    settings: Settings,
+) -> None:
+    """Another writer (here an import into the same store) leaves this replica's index
+    seconds behind the store: the backtest accepted here still answers at once."""
+    import_lines(settings, [*demo_lines(), *_signals(20_000)])
+    with TestClient(create_app(settings)) as client:
+        write_scenarios_elsewhere(settings, 150)
+        response = client.post("/v1/backtests", json=WINDOW)
+        assert response.status_code == 202, response.text
+        backtest_id = response.json()["id"]
+        log = client.app.state.log
+        assert UUID(backtest_id) not in log.index.backtests  # the index is behind
+        got = client.get(f"/v1/backtests/{backtest_id}")
+        assert got.status_code == 200, got.text
+        assert got.json()["status"] in ("queued", "running", "done")
+        assert got.json()["request"] == WINDOW
+        assert backtest_id in [b["id"] for b in client.get("/v1/backtests").json()["backtests"]]
+        assert finished(client, backtest_id, timeout=120)["status"] == "done"
+
+
+def test_the_runner_thread_is_exposed_and_alive(demo: Client) -> None:
+    runner = demo.app.state.backtests
+    assert runner.thread.is_alive()
+    assert run(demo)["status"] == "done"
+    assert runner.thread.is_alive()
+
+
+def long_backtest_lines(scenarios: int = 20, rules: int = 100) -> list[bytes]:
+    """Resolved scenarios of many decaying rules over labelled signals: a run with
+    PT15M over two years takes seconds."""
+    lines = _signals(2_000)
+    for s in range(scenarios):
+        definition = {
+            "title": f"long {s}", "question": "?", "opens_at": "2025-01-01T00:00:00Z",
+            "deadline": "2026-12-31T00:00:00Z", "prior": 0.3,
+            "rules": [{"name": f"r{j}", "bayes_factor": 1.01 + j / 1000, "half_life_days": 30,
+                       "match": {"kind": "signal", "where": {"label": f"l{j % 50}"}}}
+                      for j in range(rules)],
+        }  # fmt: skip
+        slug = f"long-{s:03d}"
+        lines.append(msgspec.json.encode({"type": "scenario", "scenario_id": slug,
+                                          "definition": definition}))  # fmt: skip
+        resolution = {"outcome": "yes" if s % 2 else "no", "resolved_at": "2026-10-01T00:00:00Z"}
+        lines.append(msgspec.json.encode({"type": "resolution", "scenario_id": slug,
+                                          "resolution": resolution}))  # fmt: skip
+    return lines
+
+
+def test_the_runner_rides_out_a_store_that_refuses_its_writes(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses every insert for a while in the middle of a run: progress
+    and result cannot be written. The runner keeps computing, retries, and records the
+    result once the store takes writes again: claimed once (no start over), done (not
+    failed), its record readable (no gap in its versions), its thread alive."""
+    url = postgres_cluster.new_store()
+    schema = url.rsplit("schema=", 1)[1]
+    settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    import_lines(settings, long_backtest_lines())
+    request = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "PT15M"}
+    admin = psycopg.connect(
+        host=str(postgres_cluster.socket_dir), port=postgres_cluster.port, user="postgres",
+        dbname=TEST_DATABASE, autocommit=True,
+    )  # fmt: skip
+    with admin, TestClient(create_app(settings)) as client:
+        response = client.post("/v1/backtests", json=request)
+        assert response.status_code == 202, response.text
+        backtest_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/backtests/{backtest_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        admin.execute(f"REVOKE INSERT ON ALL TABLES IN SCHEMA {schema} FROM {APP_ROLE}")
+        try:
+            time.sleep(4)
+        finally:
+            admin.execute(f"GRANT INSERT ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}")
+        body = finished(client, backtest_id, timeout=120)
+        log = client.app.state.log
+        record = log.get(UUID(backtest_id))
+        events = log.app.events.get(UUID(backtest_id))
+        assert client.app.state.backtests.thread.is_alive()
+    assert body["status"] == "done", body
+    assert record is not None
+    assert record.finished
+    assert sum(isinstance(e, BacktestRecord.Claimed) for e in events) == 1
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {**WINDOW, "step": "P1D"},
+        {**WINDOW, "step": "PT6H", "scenario_ids": ["us-h20-approval-2025"]},
+        {
+            **WINDOW,
+            "rules": {
+                "us-h20-approval-2025": [
+                    {"name": "n", "match": {"kind": "negotiation"}, "bayes_factor": 2.0}
+                ]
+            },
+        },
+    ],
+)
+def test_the_estimate_checked_at_post_bounds_the_work_of_the_run(
+    demo: Client, request_body: dict[str, Any]
+) -> None:
+    request = msgspec.convert(request_body, BacktestRequest)
+    log = demo.app.state.log
+    estimated = backtests.estimate(log.index, request)
+    inputs = backtests.snapshot(log.index, request, log.head_time())
+    samples = int(backtests.grid_of(request).shape[0])
+    assert estimated.scenarios == len(inputs) > 0
+    assert estimated.samples == samples
+    assert estimated.work >= sum(item.work(samples) for item in inputs) > 0
