@@ -89,9 +89,12 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         app.state.backtests = runner
         services.start(log, app.state.forecaster, runner)
         stream = ForecastStream(log, app.state.forecaster)
-        stream.on_change(Alerter(log, app.state.forecaster).on_changes)
+        alerter = Alerter(log, app.state.forecaster)
+        stream.on_change(alerter.on_changes)
+        log.workers.watch("stream", stream.thread)
         stream.start()
         webhooks = DeliveryWorker(log)
+        log.workers.watch("webhooks", webhooks.thread)
         webhooks.start()
         end_streams_on_signals(stream)
         app.state.stream = stream
@@ -99,6 +102,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         try:
             yield
         finally:
+            log.workers.stopping()
+            alerter.stop()
             await to_thread.run_sync(stream.stop)
             await to_thread.run_sync(webhooks.stop)
             await to_thread.run_sync(runner.stop)

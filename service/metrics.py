@@ -88,16 +88,10 @@ class _LogCollector(Collector):
         if log is None:
             return
         position = log.index.position
-        head = log.head()
         yield GaugeMetricFamily(
             "tradewinds_projection_position", "Last log position the index has applied", position
         )
-        yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
-        yield GaugeMetricFamily(
-            "tradewinds_projection_lag_records",
-            "Records in the store the index has not applied yet",
-            max(0, head - position),
-        )
+        yield from _store(log, position)
         yield self._backtests(log, state.get("backtests"))
         forecaster = state.get("forecaster")
         for outcome in ("hits", "misses"):
@@ -125,6 +119,34 @@ class _LogCollector(Collector):
         for status, count in counts.items():
             family.add_metric([status], count)
         return family
+
+
+def _store(log: Any, position: int) -> Iterator[Metric]:
+    """The store's head and the lag (left out while the store does not answer), whether
+    it takes writes, and the worker threads that have died."""
+    try:
+        head = log.head()
+    except Exception:  # noqa: BLE001 - a scrape must answer while the store is down
+        head = None
+    if head is not None:
+        yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
+        yield GaugeMetricFamily(
+            "tradewinds_projection_lag_records",
+            "Records in the store the index has not applied yet",
+            max(0, head - position),
+        )
+    yield GaugeMetricFamily(
+        "tradewinds_ready",
+        "1 when ready (caught up, following the store, the store takes writes)",
+        1 if log.ready() else 0,
+    )
+    dead = set(log.workers.dead())
+    family = GaugeMetricFamily(
+        "tradewinds_worker_alive", "1 while the worker thread runs", labels=["worker"]
+    )
+    for name in log.workers.names():
+        family.add_metric([name], 0 if name in dead else 1)
+    yield family
 
 
 def _push(log: Any, stream: Any) -> Iterator[Metric]:

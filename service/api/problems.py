@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -21,6 +22,7 @@ from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFo
 from service.access import Forbidden, Unauthenticated
 from service.api.forecasts import ProjectionBehind
 from service.api.responses import PROBLEM_JSON, Problem
+from service.persistence import StoreFull, StoreUnavailable, as_store_error
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,16 @@ def _behind(request: Request[Any, Any, Any], exc: ProjectionBehind) -> Response[
     return problem(503, exc.detail)
 
 
+def _store(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """The store cannot be reached or written (the writer logged it once; not logged
+    per request): 503, or 507 when its disk is full, with ``Retry-After``."""
+    problem_ = as_store_error(exc)
+    if problem_ is None:
+        return _unexpected(request, exc)
+    status = 507 if isinstance(problem_, StoreFull) else 503
+    return problem(status, problem_.detail, headers={"Retry-After": str(problem_.retry_after_s)})
+
+
 def _unauthenticated(request: Request[Any, Any, Any], exc: Unauthenticated) -> Response[Problem]:
     response = problem(401, exc.detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="tradewinds"'
@@ -137,6 +149,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http,
     DomainError: _domain,
     ProjectionBehind: _behind,
+    StoreUnavailable: _store,
+    OperationalError: _store,
+    InterfaceError: _store,
     Unauthenticated: _unauthenticated,
     Forbidden: _forbidden,
     msgspec.DecodeError: _decode,
