@@ -194,6 +194,8 @@ class GroupCommitter:
             self._fail(group, self.problem)
             return
         try:
+            if self.problem is not None:
+                self._check_store()
             self._commit(group)
         except Exception as e:
             problem = as_store_error(e)
@@ -237,12 +239,15 @@ class GroupCommitter:
             return None
         return max(0.01, self._next_attempt - time.monotonic())
 
+    def _check_store(self) -> int:
+        recorder = self._app.recorder
+        return recorder.probe() if isinstance(recorder, SharedStore) else 0
+
     def _probe(self) -> None:
         """While idle with a problem: clear it if the store answers (and, for a full
         store, if another process has written since)."""
-        recorder = self._app.recorder
         try:
-            head = recorder.probe() if isinstance(recorder, SharedStore) else 0
+            head = self._check_store()
         except Exception as e:
             problem = as_store_error(e)
             if problem is None:

@@ -138,7 +138,8 @@ class SharedStore(Protocol):
         """The position of each record's first event, for those stored."""
 
     def probe(self) -> int:
-        """The store's last position, read now; raises if the store does not answer."""
+        """The store's last position, read now after checking the connections to it;
+        raises if the store does not answer."""
 
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
@@ -337,8 +338,12 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
     )
 
     def probe(self) -> int:
-        """A connection from the pool, which checks it (``pre_ping``) before handing
-        it out, and the head read on it."""
+        """psycopg_pool's own check of every idle connection (the dead ones, after a
+        server restart, are dropped and replaced at once, not one per request), then
+        the head read on a connection from it."""
+        pool = self.datastore.pool
+        if not pool.closed:
+            pool.check()
         with self.datastore.get_connection() as conn:
             row = conn.execute(self.max_notification_id_statement).fetchone()
             return (row["max"] if row is not None else None) or 0
