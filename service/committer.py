@@ -85,6 +85,8 @@ class GroupCommitter:
         self._problem_head: int | None = None
         self._backoff = backoff or Backoff()
         self._next_attempt = 0.0
+        self._next_probe = 0.0
+        self._probe_backoff = Backoff(self._backoff.first, self._backoff.most)
 
     def start(self) -> None:
         self.thread.start()
@@ -223,6 +225,7 @@ class GroupCommitter:
             self._problem_head = None
         self.problem = problem
         self._next_attempt = time.monotonic() + self._backoff.next()
+        self._next_probe = self._next_attempt
 
     def _store_recovered(self) -> None:
         if self.problem is not None:
@@ -232,12 +235,13 @@ class GroupCommitter:
             )
         self.problem = None
         self._backoff.reset()
+        self._probe_backoff.reset()
 
     def _probe_in(self) -> float | None:
         """How long to wait for a job before probing the store (None: no probe)."""
         if self.problem is None:
             return None
-        return max(0.01, self._next_attempt - time.monotonic())
+        return max(0.01, self._next_probe - time.monotonic())
 
     def _check_store(self) -> int:
         recorder = self._app.recorder
@@ -245,20 +249,20 @@ class GroupCommitter:
 
     def _probe(self) -> None:
         """While idle with a problem: clear it if the store answers (and, for a full
-        store, if another process has written since)."""
+        store, if another process has written since). Its own schedule: a probe does
+        not put off the next write's attempt."""
         try:
             head = self._check_store()
         except Exception as e:
-            problem = as_store_error(e)
-            if problem is None:
+            if as_store_error(e) is None:
                 log.exception("the store probe failed")
-            self._next_attempt = time.monotonic() + self._backoff.next()
+            self._next_probe = time.monotonic() + self._probe_backoff.next()
             return
         if isinstance(self.problem, StoreFull):
             if self._problem_head is None:
                 self._problem_head = head
             if head <= self._problem_head:
-                self._next_attempt = time.monotonic() + self._backoff.next()
+                self._next_probe = time.monotonic() + self._probe_backoff.next()
                 return
         self._store_recovered()
 
