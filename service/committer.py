@@ -256,7 +256,9 @@ class GroupCommitter:
         except Exception as e:
             if as_store_error(e) is None:
                 log.exception("the store probe failed")
+            # the jobs that came meanwhile are refused at once, not tried again now
             self._next_probe = time.monotonic() + self._probe_backoff.next()
+            self._next_attempt = max(self._next_attempt, self._next_probe)
             return
         if isinstance(self.problem, StoreFull):
             if self._problem_head is None:

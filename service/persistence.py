@@ -288,6 +288,9 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL recorder, with the commit lock and position lookup."""
 
     poll_interval = 0.25
+    probe_timeout_s = 2.0
+    """A probe is made while the store is known to be down: it waits less for a
+    connection than a request does (``connect_timeout``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -342,9 +345,11 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         server restart, are dropped and replaced at once, not one per request), then
         the head read on a connection from it."""
         pool = self.datastore.pool
-        if not pool.closed:
-            pool.check()
-        with self.datastore.get_connection() as conn:
+        if pool.closed:
+            with self.datastore.get_connection():
+                pass  # opens the pool, as eventsourcing does on first use
+        pool.check()
+        with pool.connection(timeout=self.probe_timeout_s) as conn:
             row = conn.execute(self.max_notification_id_statement).fetchone()
             return (row["max"] if row is not None else None) or 0
 
