@@ -3,6 +3,7 @@
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.jsonlog import JsonFormatter, request_id
 from service.settings import Settings
+from tests.e2e.receiver import Receiver
 from tests.service.events_data import signal
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -278,3 +280,44 @@ def test_a_full_disk_is_507_with_retry_after_logged_once_and_recovers_by_itself(
         assert client.get("/health/ready").status_code == 200
         listed = client.get("/v1/events", params={"limit": 1000}).json()["events"]
         assert len(listed) == stored  # every 201 stored, nothing refused stored
+
+
+def test_an_alert_fired_while_the_disk_is_full_is_recorded_and_sent_once_there_is_room(
+    small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The delivery's append failed and was only logged: the alert was lost."""
+    settings = Settings(data_dir=small_disk / "data", webhook_allow_private=True)
+    rule = {"name": "r", "match": {"kind": "signal", "where": {"label": "a"}}, "bayes_factor": 3}
+    scenario = {
+        "title": "t",
+        "question": "q",
+        "opens_at": "2025-01-01T00:00:00Z",
+        "deadline": "2027-01-01T00:00:00Z",
+        "prior": 0.2,
+        "rules": [rule],
+    }
+    with Receiver() as receiver, TestClient(create_app(settings)) as client:
+        log = client.app.state.log
+        assert client.put("/v1/scenarios/alpha", json=scenario).status_code == 201
+        before = client.get("/v1/forecasts/alpha").json()["probability"]
+        halfway = 1 / (1 + math.exp(-(math.log(before / (1 - before)) + math.log(3) / 2)))
+        alert = {"scenario_ids": ["alpha"], "condition": {"crosses": halfway},
+                 "url": receiver.url, "secret": "s3cret-for-tests"}  # fmt: skip
+        assert client.put("/v1/alerts/alpha-up", json=alert).status_code == 201
+        with log.index.reading():  # the change is seen only once the disk is full
+            assert client.post("/v1/events", json=signal("a")).status_code == 201
+            log.committer.submit(lambda t: fill(small_disk / "filler") or []).result(timeout=10)
+            big = {"events": [signal(f"x{i}", summary="s" * 300) for i in range(50)]}
+            for _ in range(20):  # until the WAL file has no free pages left either
+                if client.post("/v1/events/batch", json=big).status_code != 201:
+                    break
+            else:
+                pytest.fail("the store never became full")
+        deadline = time.monotonic() + 10
+        while not any(r.name == "service.alerts" for r in caplog.records):
+            assert time.monotonic() < deadline, "the delivery was not refused by the full disk"
+            time.sleep(0.05)
+        assert not receiver.received
+        (small_disk / "filler").unlink()
+        (delivery,) = receiver.wait_for(1, timeout=60)
+        assert json.loads(delivery.body)["alert"]["id"] == "alpha-up"
