@@ -1,14 +1,17 @@
 """Two ``tradewinds serve`` replicas on one PostgreSQL while it is restarted
 (``pg_ctl -m fast restart``) and stopped, then started again, under writes on both.
 
-The writers, the projections and the health endpoints must come through it without
-a service restart: during the outage a write gets a prompt 503 (or 507) with
+The writers, the projections, the alerting and the health endpoints must come
+through it without a service restart: during the outage a write gets a prompt 503 (or 507) with
 ``Retry-After``, never a hang; afterwards writes succeed on both replicas and both
 are ready again; every acknowledged event is in the log exactly once and listed
-by both; and ``/health/live`` answered 200 throughout (the database being down is
-not a reason to restart the service).
+by both; an alert defined before fires and is delivered after; and
+``/health/live`` answered 200 throughout (the database being down is not a reason
+to restart the service).
 """
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +22,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.e2e.helpers import Json, by_id, http, list_all
+from tests.e2e.helpers import SCENARIO, Json, by_id, http, list_all
 from tests.e2e.helpers import signal as event
+from tests.e2e.receiver import Receiver
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.server import ServerProcess
 
@@ -52,7 +56,11 @@ def cluster() -> Iterator[PostgresCluster]:
 def replicas(
     request: pytest.FixtureRequest, tmp_path: Path, cluster: PostgresCluster
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    env = {"TRADEWINDS_DATABASE_URL": cluster.new_store(), "TRADEWINDS_ACCESS_LOG": "0"}
+    env = {
+        "TRADEWINDS_DATABASE_URL": cluster.new_store(),
+        "TRADEWINDS_ACCESS_LOG": "0",
+        "TRADEWINDS_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
     servers = [ServerProcess(tmp_path / name, env=env) for name in ("a", "b")]
     try:
         for server in servers:
@@ -67,6 +75,12 @@ def replicas(
                 request.node.add_report_section(
                     "teardown", server.log_path.name, "\n".join(lines[-40:])
                 )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as started:
+        yield started
 
 
 @dataclass
@@ -165,10 +179,25 @@ def acknowledged_since(writers: list[Writer], moment: float) -> bool:
     return all(w.outcomes.last_ack_at > moment for w in writers)
 
 
+def define_alert(server: ServerProcess, receiver: Receiver) -> None:
+    """Scenario ``alpha``, moved by signals labelled ``a`` (the writers' are ``test``),
+    and an alert on it that one such signal fires."""
+    rule = {"name": "r", "match": {"kind": "signal", "where": {"label": "a"}}, "bayes_factor": 3}
+    with http(server.base_url) as client:
+        created = client.put("/v1/scenarios/alpha", json={**SCENARIO, "rules": [rule]})
+        assert created.status_code == 201, created.text
+        before = client.get("/v1/forecasts/alpha").json()["probability"]
+        halfway = 1 / (1 + math.exp(-(math.log(before / (1 - before)) + math.log(3) / 2)))
+        alert = {"scenario_ids": ["alpha"], "condition": {"crosses": halfway},
+                 "url": receiver.url, "secret": "s3cret-for-tests"}  # fmt: skip
+        assert client.put("/v1/alerts/alpha-up", json=alert).status_code == 201
+
+
 def test_writes_survive_a_database_restart_and_a_stop_on_two_replicas(
-    cluster: PostgresCluster, replicas: tuple[ServerProcess, ServerProcess]
+    cluster: PostgresCluster, replicas: tuple[ServerProcess, ServerProcess], receiver: Receiver
 ) -> None:
     a, b = replicas
+    define_alert(a, receiver)
     writers = [Writer(a, "a"), Writer(b, "b")]
     watch = HealthWatch((a, b))
     watch.start()
@@ -232,6 +261,12 @@ def test_writes_survive_a_database_restart_and_a_stop_on_two_replicas(
     for server in (a, b):
         readiness = [s for t, url, s in watch.ready if url == server.base_url and t >= stopped]
         assert 503 in readiness, f"{server.base_url} stayed ready while the database was down"
+
+    # the stream notifiers, the alerters and the webhook senders came through it too
+    with http(b.base_url) as client:
+        assert client.post("/v1/events", json=event("moves alpha", label="a")).status_code == 201
+    (delivery,) = receiver.wait_for(1, timeout=60)[:1]
+    assert json.loads(delivery.body)["alert"]["id"] == "alpha-up"
 
     acknowledged = {
         event_id: receipt
