@@ -2,6 +2,7 @@
 projected index, started and stopped together. This is the composition root of
 everything stateful; the HTTP app and the command line both build one."""
 
+import contextlib
 import gc
 import logging
 import threading
@@ -17,7 +18,13 @@ from eventsourcing.projection import BaseProjectionRunner
 from service.catchup import catch_up
 from service.committer import GroupCommitter
 from service.index import LogIndex, LogProjection
-from service.persistence import StoreFull, StoreUnavailable, as_store_error, eventsourcing_env
+from service.persistence import (
+    SharedStore,
+    StoreFull,
+    StoreUnavailable,
+    as_store_error,
+    eventsourcing_env,
+)
 from service.settings import Settings
 from service.transcoder import MsgspecTranscoder
 from service.workers import Backoff, Workers
@@ -127,9 +134,18 @@ class EventLog:
                 return
             if self.projection_problem is not None:
                 log.warning("the projection follows the store again")
+                self._check_connections()
             self.projection_problem = None
             backoff.reset()
             runner.run_forever()
+
+    def _check_connections(self) -> None:
+        """The store is back: have the pool of the app (the writer's and the requests')
+        drop the connections the outage killed, now, rather than one per request."""
+        recorder = self.app.recorder
+        if isinstance(recorder, SharedStore):
+            with contextlib.suppress(Exception):
+                recorder.probe()
 
     def close(self) -> None:
         """Commit what was submitted, then stop following the log and close the store."""

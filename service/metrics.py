@@ -6,6 +6,7 @@ between them and the backtests waiting or running are read from the log when
 ``/metrics`` is scraped, so they cost nothing between scrapes.
 """
 
+import contextlib
 import platform
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -124,10 +125,10 @@ class _LogCollector(Collector):
 def _store(log: Any, position: int) -> Iterator[Metric]:
     """The store's head and the lag (left out while the store does not answer), whether
     it takes writes, and the worker threads that have died."""
-    try:
-        head = log.head()
-    except Exception:  # noqa: BLE001 - a scrape must answer while the store is down
-        head = None
+    head = None
+    if log.committer.problem is None and log.projection_problem is None:
+        with contextlib.suppress(Exception):  # a scrape must answer while the store is down
+            head = log.head()
     if head is not None:
         yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
         yield GaugeMetricFamily(
