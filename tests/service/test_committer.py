@@ -184,3 +184,23 @@ def test_a_job_given_up_before_the_writer_took_it_is_not_committed(log: EventLog
     position = commit_eventually(log, 5)
     assert log.index.reached(position, 10)
     assert log.get(abandoned_id) is None
+
+
+def test_an_update_waits_for_its_commit_no_longer_than_the_commit_timeout(
+    settings: Settings,
+) -> None:
+    """``update`` (the backtest lease, the webhook deliveries) waited for ever."""
+    quick = msgspec.structs.replace(settings, commit_timeout_s=0.5)
+    with EventLog(quick) as log:
+        record_id = uuid4()
+        log.committer.submit(records(record_id)).result(timeout=5)
+        record = log.get(record_id)
+        entered, gate = threading.Event(), threading.Event()
+        log.committer.submit(lambda t: entered.set() or (gate.wait(10) and []))
+        assert entered.wait(5)  # the writer is stuck, before the update is submitted
+        try:
+            with pytest.raises(StoreUnavailable, match="not stored"):
+                log.committer.update(record, lambda r, at: r.retract("why", at))
+        finally:
+            gate.set()
+        assert log.get(record_id).retraction is None

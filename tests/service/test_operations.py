@@ -189,8 +189,9 @@ def test_a_write_the_store_does_not_confirm_in_time_is_503_not_a_hang(tmp_path: 
     settings = Settings(data_dir=tmp_path / "data", commit_timeout_s=1.0)
     with TestClient(create_app(settings)) as client:
         log = client.app.state.log
-        gate = threading.Event()
-        log.committer.submit(lambda t: gate.wait(20) and [])  # the writer is stuck
+        entered, gate = threading.Event(), threading.Event()
+        log.committer.submit(lambda t: entered.set() or (gate.wait(20) and []))
+        assert entered.wait(5)  # the writer is stuck
         try:
             response = client.post("/v1/events", json=signal("late", event_id=str(uuid4())))
         finally:
