@@ -180,6 +180,9 @@ def test_live_fails_naming_a_worker_thread_that_died(ops: TestClient[Litestar]) 
     response = ops.get("/health/live")
     assert response.status_code == 503
     assert response.json() == {"status": "failed", "dead": ["writer"]}
+    samples = scrape(ops)
+    assert value(samples, "tradewinds_worker_alive", worker="writer") == 0
+    assert value(samples, "tradewinds_worker_alive", worker="projection") == 1
     refused = ops.post("/v1/events", json=signal())
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
