@@ -307,6 +307,7 @@ class GroupCommitter:
             for job in jobs:
                 self._save([job], alone=True)
             return
+        self._store_recovered()  # before any caller hears of the commit (and asks ready)
         for aggregate, _ in pending:
             aggregate.pending_events.clear()
         self.commits += 1

@@ -93,12 +93,15 @@ _SQLITE_FULL = "database or disk is full"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its explicit causes (eventsourcing raises its own errors
+    ``from`` the driver's); not what it was raised while handling (a bug raised
+    while handling an outage is still a bug)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
 
 
 def as_store_error(exc: BaseException) -> StoreUnavailable | None:
