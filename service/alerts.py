@@ -47,6 +47,7 @@ from service.alertindex import AlertState
 from service.commands import commit
 from service.forecasting import Forecaster, Query
 from service.log import EventLog
+from service.persistence import as_store_error
 from service.stream import Change, StreamForecast
 from service.webhooks import (
     DELIVERY_HEADER,
@@ -57,8 +58,10 @@ from service.webhooks import (
     resolve_target,
     signature,
 )
+from service.workers import Backoff
 
 log = logging.getLogger(__name__)
+DeliveryBuild = Callable[[datetime], list[Aggregate]]
 _encoder = msgspec.json.Encoder()
 _definition_decoder = msgspec.json.Decoder(AlertDefinition)
 _ATTEMPTS = 5
@@ -160,12 +163,34 @@ async def delete_alert(log: EventLog, slug: str) -> None:
 
 
 class Alerter:
-    """Evaluates alert conditions on forecast changes (``ForecastStream.on_change``)."""
+    """Evaluates alert conditions on forecast changes (``ForecastStream.on_change``).
+
+    A delivery that cannot be recorded because the store is down is kept and
+    submitted again after a backoff delay until it is recorded (or another replica
+    recorded it: the append collides), so an outage loses no alert. At most
+    ``MAX_UNRECORDED`` wait; beyond that the newest are dropped, logged."""
+
+    MAX_UNRECORDED = 10_000
 
     def __init__(self, event_log: EventLog, forecaster: Forecaster) -> None:
         self._log = event_log
         self._index = event_log.index
         self._forecaster = forecaster
+        self._lock = threading.Lock()
+        self._unrecorded: list[DeliveryBuild] = []
+        self._retry: threading.Timer | None = None
+        self._backoff = Backoff(0.5, 10.0)
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Stop retrying unrecorded deliveries (they are lost with the process; the
+        change that fired them is seen again by no one: logged)."""
+        with self._lock:
+            self._stopped = True
+            if self._retry is not None:
+                self._retry.cancel()
+            if self._unrecorded:
+                log.error("%d alert deliveries were never recorded", len(self._unrecorded))
 
     def on_changes(self, changes: list[Change]) -> None:
         with self._index.reading():
@@ -179,8 +204,46 @@ class Alerter:
                 if alert.watches(change.after.forecast.scenario_id) and self._fires(alert, change)
             ]
         for build in fired:
-            future = self._log.committer.submit(build)
-            future.add_done_callback(_log_failure)
+            self._record(build)
+
+    def _record(self, build: "DeliveryBuild") -> None:
+        future = self._log.committer.submit(build)
+        future.add_done_callback(lambda f: self._recorded(f, build))
+
+    def _recorded(self, future: "Future[list[Recording[UUID]]]", build: "DeliveryBuild") -> None:
+        """(In the writer thread.) Keep a delivery the store could not take, to retry."""
+        exception = future.exception()
+        if exception is None:
+            self._backoff.reset()
+            return
+        if isinstance(exception, IntegrityError):
+            return  # another replica recorded this delivery first
+        if as_store_error(exception) is None:
+            log.error("an alert delivery could not be recorded: %s", exception)
+            return
+        with self._lock:
+            if self._stopped:
+                return
+            if len(self._unrecorded) >= self.MAX_UNRECORDED:
+                log.error("an alert delivery was dropped: too many wait for the store")
+                return
+            if not self._unrecorded and self._retry is None:
+                log.warning("alert deliveries wait for the store: %s", exception)
+            self._unrecorded.append(build)
+            if self._retry is None:
+                self._retry = threading.Timer(self._backoff.next(), self._record_again)
+                self._retry.name = "tradewinds-alert-retry"
+                self._retry.daemon = True
+                self._retry.start()
+
+    def _record_again(self) -> None:
+        with self._lock:
+            builds, self._unrecorded = self._unrecorded, []
+            self._retry = None
+            if self._stopped:
+                return
+        for build in builds:
+            self._record(build)
 
     def _fires(self, alert: AlertState, change: Change) -> bool:
         condition = alert.definition.condition
@@ -200,7 +263,7 @@ class Alerter:
         found = self._forecaster.evaluate(scenario, Query(as_of=then, known=then), detail=False)
         return None if found is None else found[0].probability
 
-    def _delivery(self, alert: AlertState, change: Change) -> Callable[[datetime], list[Aggregate]]:
+    def _delivery(self, alert: AlertState, change: Change) -> "DeliveryBuild":
         after = change.after
         scenario_id = after.forecast.scenario_id
         key = f"p{after.event_id}" if after.cause == "records" else f"t{after.forecast.as_of}"
@@ -253,14 +316,6 @@ class Alerter:
         return found
 
 
-def _log_failure(future: "Future[list[Recording[UUID]]]") -> None:
-    exception = future.exception()
-    if isinstance(exception, IntegrityError):
-        return  # another replica recorded this delivery first
-    if exception is not None:
-        log.error("an alert delivery could not be recorded: %s", exception)
-
-
 # --- delivering ----------------------------------------------------------------------
 
 
@@ -279,7 +334,9 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self.lease = timedelta(seconds=settings.webhook_lease_s)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="tradewinds-webhooks", daemon=True)
+        self._backoff = Backoff(0.5, 10.0)
+        self._store_down = False
+        self.thread = threading.Thread(target=self._work, name="tradewinds-webhooks", daemon=True)
         # No pooled connections: each attempt connects to the address it just checked,
         # with the TLS server name of its own URL.
         self._client = httpx.Client(
@@ -290,13 +347,13 @@ class DeliveryWorker:
         )
 
     def start(self) -> None:
-        self._thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._index.wake()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self._settings.webhook_timeout_s + 5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=self._settings.webhook_timeout_s + 5)
         self._client.close()
 
     def _now(self) -> datetime:
@@ -318,27 +375,51 @@ class DeliveryWorker:
         return ready, min(later, default=None)
 
     def _work(self) -> None:
-        while not self._log.ready():
+        while not self._log.caught_up():
             if self._stopping.wait(0.05) or self._log.projection_failed:
                 return
         while not self._stopping.is_set():
-            generation = self._index.alerts.generation
-            ready, next_due = self._due()
-            for delivery_id in ready:
-                if self._stopping.is_set():
-                    return
-                try:
-                    self._deliver(delivery_id)
-                except Exception:
-                    log.exception("delivery %s could not be recorded", delivery_id)
-            if ready:
-                # see what was just recorded before looking again
-                self._index.reached(self._log.committer.last_position, 1.0)
-                continue
-            timeout = 1.0
-            if next_due is not None:
-                timeout = min(timeout, max(0.01, (next_due - self._now()).total_seconds()))
-            self._wait(generation, timeout)
+            try:
+                self._round()
+            except Exception:
+                log.exception("a round of webhook deliveries failed; the sender carries on")
+                self._stopping.wait(self._backoff.next())
+
+    def _round(self) -> None:
+        """Send what is due, or wait until something may be."""
+        generation = self._index.alerts.generation
+        ready, next_due = self._due()
+        for delivery_id in ready:
+            if self._stopping.is_set() or not self._attempt(delivery_id):
+                return
+        if ready:
+            # see what was just recorded before looking again
+            self._index.reached(self._log.committer.last_position, 1.0)
+            return
+        timeout = 1.0
+        if next_due is not None:
+            timeout = min(timeout, max(0.01, (next_due - self._now()).total_seconds()))
+        self._wait(generation, timeout)
+
+    def _attempt(self, delivery_id: UUID) -> bool:
+        """Deliver one; False if the store is down (after waiting a backoff delay,
+        and saying so once per outage, not per delivery)."""
+        try:
+            self._deliver(delivery_id)
+        except Exception as e:
+            if as_store_error(e) is None:
+                log.exception("delivery %s could not be recorded", delivery_id)
+                return True
+            if not self._store_down:
+                log.warning("webhook deliveries wait for the store: %s", e)
+            self._store_down = True
+            self._stopping.wait(self._backoff.next())
+            return False
+        if self._store_down:
+            log.warning("webhook deliveries go on: the store is back")
+        self._store_down = False
+        self._backoff.reset()
+        return True
 
     def _wait(self, generation: int, timeout: float) -> None:
         """Until a delivery record is applied, the worker stops, or ``timeout``."""

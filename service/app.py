@@ -84,15 +84,19 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         log = await to_thread.run_sync(EventLog, settings, clock)
         log.start()
         runner = BacktestRunner(log)
+        log.workers.watch("backtests", runner.thread)
         runner.start()
         app.state.log = log
         app.state.forecaster = Forecaster(log, clock, settings.tick_seconds)
         app.state.backtests = runner
         services.start(log, app.state.forecaster, runner)
         stream = ForecastStream(log, app.state.forecaster)
-        stream.on_change(Alerter(log, app.state.forecaster).on_changes)
+        alerter = Alerter(log, app.state.forecaster)
+        stream.on_change(alerter.on_changes)
+        log.workers.watch("stream", stream.thread)
         stream.start()
         webhooks = DeliveryWorker(log)
+        log.workers.watch("webhooks", webhooks.thread)
         webhooks.start()
         end_streams_on_signals(stream)
         app.state.stream = stream
@@ -100,6 +104,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         try:
             yield
         finally:
+            log.workers.stopping()
+            alerter.stop()
             await to_thread.run_sync(stream.stop)
             await to_thread.run_sync(webhooks.stop)
             await to_thread.run_sync(runner.stop)

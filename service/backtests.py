@@ -349,7 +349,7 @@ class BacktestRunner:
         return [s.id for s in sorted(unfinished, key=lambda s: s.position)]
 
     def _work(self) -> None:
-        while not self.event_log.ready() and not self._stopping.is_set():
+        while not self.event_log.caught_up() and not self._stopping.is_set():
             if self.event_log.projection_failed:
                 return
             time.sleep(0.05)

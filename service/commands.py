@@ -66,7 +66,14 @@ class ResolutionReceipt(Struct, kw_only=True):
 
 
 async def commit(log: EventLog, build: Build) -> list[Recording[UUID]]:
-    return await asyncio.wrap_future(log.committer.submit(build))
+    """Submit ``build`` and wait for its commit, at most the commit timeout: then
+    ``StoreUnavailable`` (a 503), never a request that hangs."""
+    committer = log.committer
+    future = committer.submit(build)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), committer.commit_timeout_s)
+    except TimeoutError:
+        raise committer.timed_out(future) from None
 
 
 def _recorded_at(recording: Recording[UUID]) -> datetime:

@@ -2,6 +2,7 @@
 projected index, started and stopped together. This is the composition root of
 everything stateful; the HTTP app and the command line both build one."""
 
+import contextlib
 import gc
 import logging
 import threading
@@ -17,9 +18,16 @@ from eventsourcing.projection import BaseProjectionRunner
 from service.catchup import catch_up
 from service.committer import GroupCommitter
 from service.index import LogIndex, LogProjection
-from service.persistence import eventsourcing_env
+from service.persistence import (
+    SharedStore,
+    StoreFull,
+    StoreUnavailable,
+    as_store_error,
+    eventsourcing_env,
+)
 from service.settings import Settings
 from service.transcoder import MsgspecTranscoder
+from service.workers import Backoff, Workers
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +50,13 @@ def utc_now() -> datetime:
 class EventLog:
     """Started, it catches up with the store in bulk (in a background thread, so
     the service answers ``/health/live`` meanwhile), then follows it with
-    eventsourcing's projection runner from the position reached."""
+    eventsourcing's projection runner from the position reached.
+
+    The follower thread supervises the runner: when its subscription fails because
+    the store cannot be reached (the server restarted: the LISTEN connection
+    died), it catches up again from the index's position and starts a new runner,
+    after a backoff delay, for as long as it takes. Any other failure ends the
+    thread (``workers`` then reports it dead)."""
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
@@ -50,12 +64,22 @@ class EventLog:
         self.app = TradewindsStore(self._env)
         self.index = LogIndex()
         self._projection = LogProjection(self.index)
-        self.committer = GroupCommitter(self.app, clock, settings.group_commit_max_jobs)
+        self.committer = GroupCommitter(
+            self.app,
+            clock,
+            settings.group_commit_max_jobs,
+            commit_timeout_s=settings.commit_timeout_s,
+        )
         self.head_at_start = self.head()
         self._runner: BaseProjectionRunner[TradewindsStore] | None = None
-        self._follower = threading.Thread(target=self._follow, name="tradewinds-catch-up")
+        self._follower = threading.Thread(target=self._follow, name="tradewinds-projection")
         self._failure: BaseException | None = None
+        self.projection_problem: StoreUnavailable | None = None
         self._closed = threading.Event()
+        self._frozen = False
+        self.workers = Workers()
+        self.workers.watch("writer", self.committer.thread)
+        self.workers.watch("projection", self._follower)
 
     def __enter__(self) -> "EventLog":
         self.start()
@@ -69,34 +93,72 @@ class EventLog:
         self._follower.start()
 
     def _follow(self) -> None:
-        try:
-            catch_up(self.app, self._projection, self.index)
-            if self.settings.freeze_after_catch_up:
-                gc.freeze()  # the loaded index is long-lived: keep it out of collections
+        backoff = Backoff(0.2, 5.0)
+        while not self._closed.is_set():
+            try:
+                self._catch_up_and_follow(backoff)
+            except Exception as e:
+                if self._closed.is_set():
+                    return
+                problem = as_store_error(e)
+                if problem is None:
+                    log.exception("the projection stopped")
+                    self._failure = e
+                    return
+                if self.projection_problem is None:
+                    log.error("the projection lost the store (%s); restarting it", problem)
+                self.projection_problem = problem
+                self._closed.wait(backoff.next())
+            except BaseException as e:
+                log.exception("the projection stopped")
+                self._failure = e
+                return
+
+    def _catch_up_and_follow(self, backoff: Backoff) -> None:
+        """Apply what the store holds after the index's position, then follow it with
+        a projection runner until the runner stops (raising what stopped it)."""
+        catch_up(self.app, self._projection, self.index)
+        if self.settings.freeze_after_catch_up and not self._frozen:
+            self._frozen = True
+            gc.freeze()  # the loaded index is long-lived: keep it out of collections
+        runner = BaseProjectionRunner(
+            projection=self._projection,
+            application_class=TradewindsStore,
+            tracking_recorder=self.index,
+            topics=(),
+            env=self._env,
+        )
+        self._runner = runner
+        with runner:
             if self._closed.is_set():
                 return
-            self._runner = BaseProjectionRunner(
-                projection=self._projection,
-                application_class=TradewindsStore,
-                tracking_recorder=self.index,
-                topics=(),
-                env=self._env,
-            )
-            self._runner.__enter__()
-        except BaseException as e:
-            log.exception("the projection stopped")
-            self._failure = e
+            if self.projection_problem is not None:
+                log.warning("the projection follows the store again")
+                self._check_connections()
+            self.projection_problem = None
+            backoff.reset()
+            runner.run_forever()
+
+    def _check_connections(self) -> None:
+        """The store is back: have the pool of the app (the writer's and the requests')
+        drop the connections the outage killed, now, rather than one per request."""
+        recorder = self.app.recorder
+        if isinstance(recorder, SharedStore):
+            with contextlib.suppress(Exception):
+                recorder.probe()
 
     def close(self) -> None:
         """Commit what was submitted, then stop following the log and close the store."""
         if self._closed.is_set():
             return
         self._closed.set()
+        self.workers.stopping()
         self.committer.stop()
+        runner = self._runner
+        if runner is not None:
+            runner.stop()
         if self._follower.is_alive():
             self._follower.join()
-        if self._runner is not None:
-            self._runner.__exit__(None, None, None)
         self.app.close()
 
     def head_time(self) -> float:
@@ -109,14 +171,35 @@ class EventLog:
 
     @property
     def projection_failed(self) -> bool:
+        """The projection has stopped for good (not while it restarts)."""
         if self._closed.is_set():
             return False
-        runner_stopped = self._runner is not None and self._runner.is_interrupted.is_set()
-        return self._failure is not None or runner_stopped
+        return self._failure is not None or (
+            self._follower.ident is not None and not self._follower.is_alive()
+        )
+
+    def caught_up(self) -> bool:
+        """True once the index has applied everything the store held at start."""
+        return self.index.position >= self.head_at_start
 
     def ready(self) -> bool:
-        """True once the index has applied everything the store held at start."""
-        return not self.projection_failed and self.index.position >= self.head_at_start
+        """Caught up, following the store, and the store takes writes."""
+        return self.not_ready_because() is None
+
+    def not_ready_because(self) -> tuple[str, str] | None:
+        """Why the service should not get traffic now: (status, detail), or None."""
+        if self.projection_failed:
+            return "failed", "the projection has stopped; see the log"
+        if not self.caught_up():
+            return "catching up", "the index is replaying the store"
+        if self.projection_problem is not None:
+            return "projection restarting", self.projection_problem.detail
+        problem = self.committer.problem
+        if problem is not None:
+            return ("store full" if isinstance(problem, StoreFull) else "store unavailable"), (
+                problem.detail
+            )
+        return None
 
     def catch_up(self, timeout: float) -> bool:
         """Wait until the index has applied the store's current head."""

@@ -6,6 +6,7 @@ between them and the backtests waiting or running are read from the log when
 ``/metrics`` is scraped, so they cost nothing between scrapes.
 """
 
+import contextlib
 import platform
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -88,16 +89,10 @@ class _LogCollector(Collector):
         if log is None:
             return
         position = log.index.position
-        head = log.head()
         yield GaugeMetricFamily(
             "tradewinds_projection_position", "Last log position the index has applied", position
         )
-        yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
-        yield GaugeMetricFamily(
-            "tradewinds_projection_lag_records",
-            "Records in the store the index has not applied yet",
-            max(0, head - position),
-        )
+        yield from _store(log, position)
         yield self._backtests(log, state.get("backtests"))
         forecaster = state.get("forecaster")
         for outcome in ("hits", "misses"):
@@ -125,6 +120,34 @@ class _LogCollector(Collector):
         for status, count in counts.items():
             family.add_metric([status], count)
         return family
+
+
+def _store(log: Any, position: int) -> Iterator[Metric]:
+    """The store's head and the lag (left out while the store does not answer), whether
+    it takes writes, and the worker threads that have died."""
+    head = None
+    if log.committer.problem is None and log.projection_problem is None:
+        with contextlib.suppress(Exception):  # a scrape must answer while the store is down
+            head = log.head()
+    if head is not None:
+        yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
+        yield GaugeMetricFamily(
+            "tradewinds_projection_lag_records",
+            "Records in the store the index has not applied yet",
+            max(0, head - position),
+        )
+    yield GaugeMetricFamily(
+        "tradewinds_ready",
+        "1 when ready (caught up, following the store, the store takes writes)",
+        1 if log.ready() else 0,
+    )
+    dead = set(log.workers.dead())
+    family = GaugeMetricFamily(
+        "tradewinds_worker_alive", "1 while the worker thread runs", labels=["worker"]
+    )
+    for name in log.workers.names():
+        family.add_metric([name], 0 if name in dead else 1)
+    yield family
 
 
 def _push(log: Any, stream: Any) -> Iterator[Metric]:

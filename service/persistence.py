@@ -20,10 +20,21 @@ writes to the same log:
   stamps an earlier one, so ``recorded_at`` never decreases along the log
   whichever replica wrote;
 - ``positions_of(ids)``: the positions of records' first events, read from the
-  store (for answering a conflict whose winner this process has not applied).
+  store (for answering a conflict whose winner this process has not applied);
+- ``probe()``: whether the store answers, through the pool's own connection check.
+
+When the store cannot be reached or cannot take a write, ``as_store_error`` names
+it: ``StoreUnavailable`` (the connection was lost, the server is restarting, a
+lock timed out) or ``StoreFull`` (its disk is full). The PostgreSQL recorder does
+not retry a commit by itself (eventsourcing's recorder does, ten times, which held
+the writer for up to a minute while the server was down, and a retry after the
+connection dropped no longer holds the commit lock): the group committer fails
+the commit's requests promptly and tries again with backoff.
 """
 
 import fcntl
+import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -34,16 +45,88 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    ListenNotifySubscription,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresFactory,
     PostgresSubscription,
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """The store cannot take a write (or answer a read) now; worth retrying after
+    ``retry_after_s``. Raised instead of hanging: a request answers 503."""
+
+    retry_after_s = 1
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def fresh(self) -> "StoreUnavailable":
+        """The same error as a new object, for one more caller to raise (raising one
+        object in many threads would grow its traceback each time)."""
+        return type(self)(self.detail)
+
+
+class StoreFull(StoreUnavailable):
+    """The store's disk is full: nothing can be written until space is freed."""
+
+    retry_after_s = 30
+
+
+_SQLITE_FULL = "database or disk is full"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its explicit causes (eventsourcing raises its own errors
+    ``from`` the driver's); not what it was raised while handling (a bug raised
+    while handling an outage is still a bug)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__
+
+
+def as_store_error(exc: BaseException) -> StoreUnavailable | None:
+    """What an exception from the store means for a client, or None if it is not
+    about reaching or filling the store (a conflict, a bug)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    causes = list(_chain(exc))
+    for cause in causes:
+        if isinstance(cause, psycopg.errors.DiskFull) or (
+            isinstance(cause, sqlite3.OperationalError) and _SQLITE_FULL in str(cause)
+        ):
+            return StoreFull(f"the store's disk is full: {cause}".strip())
+    reaching = (
+        OperationalError,
+        InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        sqlite3.OperationalError,
+    )
+    if any(isinstance(cause, reaching) for cause in causes):
+        return StoreUnavailable(
+            f"the store is unavailable: {str(exc).strip() or type(exc).__name__}"
+        )
+    return None
 
 
 @runtime_checkable
@@ -56,6 +139,10 @@ class SharedStore(Protocol):
 
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The position of each record's first event, for those stored."""
+
+    def probe(self) -> int:
+        """The store's last position, read now after checking the connections to it;
+        raises if the store does not answer."""
 
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
@@ -134,6 +221,9 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
+    def probe(self) -> int:
+        return self.max_notification_id() or 0
+
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}
         statement = (
@@ -201,6 +291,9 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL recorder, with the commit lock and position lookup."""
 
     poll_interval = 0.25
+    probe_timeout_s = 2.0
+    """A probe is made while the store is known to be down: it waits less for a
+    connection than a request does (``connect_timeout``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -220,7 +313,7 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+                _unlock(conn, key)
 
     @contextmanager
     def commit_lock(self) -> Iterator[int]:
@@ -234,7 +327,34 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             try:
                 yield (row["max"] if row is not None else None) or 0
             finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self._lock_key,))
+                _unlock(conn, self._lock_key)
+
+    # eventsourcing retries these ten times, 0.2 s apart, each waiting up to the
+    # pool's timeout for a connection: up to a minute per call while the server is
+    # down. A commit is not retried here (see the module docstring); reads once more.
+    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__
+    select_notifications = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
+        PostgresApplicationRecorder.select_notifications.__wrapped__
+    )
+    max_notification_id = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
+        PostgresApplicationRecorder.max_notification_id.__wrapped__
+    )
+    select_events = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
+        PostgresApplicationRecorder.select_events.__wrapped__
+    )
+
+    def probe(self) -> int:
+        """psycopg_pool's own check of every idle connection (the dead ones, after a
+        server restart, are dropped and replaced at once, not one per request), then
+        the head read on a connection from it."""
+        pool = self.datastore.pool
+        if pool.closed:
+            with self.datastore.get_connection():
+                pass  # opens the pool, as eventsourcing does on first use
+        pool.check()
+        with pool.connection(timeout=self.probe_timeout_s) as conn:
+            row = conn.execute(self.max_notification_id_statement).fetchone()
+            return (row["max"] if row is not None else None) or 0
 
     def create_table(self) -> None:
         """One process at a time: replicas starting together on an empty database
@@ -253,6 +373,19 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._positions_statement, (list(record_ids),))
             return {row["originator_id"]: row["notification_id"] for row in curs.fetchall()}
+
+
+def _unlock(conn: psycopg.Connection[Any], key: str) -> None:
+    """Release the advisory lock. On a connection that broke meanwhile (the server
+    restarted, or ended the session) the server has released it with the session;
+    on one that failed otherwise, closing it (the pool then drops it) releases it."""
+    if conn.broken or conn.closed:
+        return
+    try:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+    except psycopg.Error as e:
+        log.warning("the commit lock was released by closing its connection: %s", e)
+        conn.close()
 
 
 class PostgresStoreFactory(PostgresFactory):
@@ -282,7 +415,10 @@ URL_PARAMETERS = {
     "pre_ping": PostgresFactory.POSTGRES_PRE_PING,
     "schema": PostgresFactory.POSTGRES_SCHEMA,
 }
-URL_DEFAULTS = {"connect_timeout": "5"}
+URL_DEFAULTS = {"connect_timeout": "5", "pre_ping": "yes"}
+"""``pre_ping``: the pool checks a connection before handing it out (psycopg_pool's
+``check_connection``), so after a database restart the dead ones are replaced
+instead of failing one request each."""
 
 
 class DatabaseUrlError(ValueError):

@@ -35,6 +35,7 @@ class Settings(Struct, kw_only=True, frozen=True):
     keep_alive_s: int = 5
     max_connections: int = 1000
     shutdown_timeout_s: int = 10
+    commit_timeout_s: float = 10.0
     access_log: bool = True
     # Push (README, "The forecast stream" and "Alerts").
     stream_heartbeat_s: float = 15.0
@@ -108,6 +109,7 @@ def _operations_from_env(env: Mapping[str, str]) -> dict[str, object]:
         ("keep_alive_s", int),
         ("max_connections", int),
         ("shutdown_timeout_s", int),
+        ("commit_timeout_s", float),
     ):
         variable = f"TRADEWINDS_{name.upper()}"
         if env.get(variable):

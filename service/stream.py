@@ -46,6 +46,7 @@ from service.api.schemas import Forecast
 from service.forecasting import Forecaster, Query
 from service.log import EventLog
 from service.matchindex import MatchIndex, ScenarioMatches
+from service.workers import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -182,18 +183,18 @@ class ForecastStream:
         self._tick = 0.0
         self._stopping = threading.Event()
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tradewinds-stream", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="tradewinds-stream", daemon=True)
 
     # --- life cycle -------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
         with self._lock:
             for subscriber in [*self._subscribers, *self._pending]:
                 subscriber.offer(CLOSE)
@@ -240,22 +241,32 @@ class ForecastStream:
     # --- the notifier thread ----------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while not self.log.ready():
-                if self._stopping.wait(0.05) or self.log.projection_failed:
-                    return
-            with self._index.reading():
-                self._head = self._index.position
-                self._tick = self._forecaster.now()
-                self._changes_locked(since=self._head, tick_moved=True)
-            self._started.set()
-            while not self._stopping.is_set():
+        """Until stopped: a step that fails is logged and tried again after a backoff
+        delay (the thread outlives it; a listener's own failures are its own)."""
+        while not self.log.caught_up():
+            if self._stopping.wait(0.05) or self.log.projection_failed:
+                return
+        backoff = Backoff(0.2, 5.0)
+        while not self._stopping.is_set():
+            try:
+                if not self._started.is_set():
+                    self._first_step()
                 self._wait()
                 if self._stopping.is_set():
                     return
                 self._step()
-        except Exception:
-            log.exception("the forecast stream's notifier stopped")
+            except Exception:
+                log.exception("a step of the forecast stream's notifier failed; it carries on")
+                self._stopping.wait(backoff.next())
+            else:
+                backoff.reset()
+
+    def _first_step(self) -> None:
+        with self._index.reading():
+            self._head = self._index.position
+            self._tick = self._forecaster.now()
+            self._changes_locked(since=self._head, tick_moved=True)
+        self._started.set()
 
     def _wait(self) -> None:
         tick = self._forecaster.tick

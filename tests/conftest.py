@@ -24,7 +24,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     try:
         yield cluster
     finally:
-        cluster.stop()
+        cluster.close()
 
 
 @pytest.fixture(params=STORES)

@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -22,6 +23,7 @@ from service.access import Forbidden, Unauthenticated
 from service.api.forecasts import ProjectionBehind
 from service.api.responses import PROBLEM_JSON, Problem
 from service.forecasting import ReadOverBudget
+from service.persistence import StoreFull, StoreUnavailable, as_store_error
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,16 @@ def _over_budget(request: Request[Any, Any, Any], exc: ReadOverBudget) -> Respon
     return problem(503, exc.detail, headers={"Retry-After": str(exc.retry_after)})
 
 
+def _store(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """The store cannot be reached or written (the writer logged it once; not logged
+    per request): 503, or 507 when its disk is full, with ``Retry-After``."""
+    problem_ = as_store_error(exc)
+    if problem_ is None:
+        return _unexpected(request, exc)
+    status = 507 if isinstance(problem_, StoreFull) else 503
+    return problem(status, problem_.detail, headers={"Retry-After": str(problem_.retry_after_s)})
+
+
 def _unauthenticated(request: Request[Any, Any, Any], exc: Unauthenticated) -> Response[Problem]:
     response = problem(401, exc.detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="tradewinds"'
@@ -143,6 +155,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain,
     ProjectionBehind: _behind,
     ReadOverBudget: _over_budget,
+    StoreUnavailable: _store,
+    OperationalError: _store,
+    InterfaceError: _store,
     Unauthenticated: _unauthenticated,
     Forbidden: _forbidden,
     msgspec.DecodeError: _decode,

@@ -1,8 +1,11 @@
 """Group commit: concurrent jobs share a transaction, each stays all-or-nothing."""
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import msgspec
@@ -11,7 +14,9 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.records import EventRecord
 from service.log import EventLog
+from service.persistence import StoreUnavailable
 from service.settings import Settings
+from tests.support.postgres import PostgresCluster
 
 BODY = '{"kind":"signal","occurred_at":"2025-01-01T00:00:00Z","summary":"s","label":"x"}'
 
@@ -109,3 +114,93 @@ def test_a_commit_wakes_the_projection_without_waiting_for_the_poll(settings: Se
         for _ in range(3):
             (recording,) = event_log.committer.submit(records(uuid4())).result(timeout=5)
             assert event_log.index.reached(recording.notification.id, 10)
+
+
+# --- the store's outages -----------------------------------------------------------------
+
+
+def commit_eventually(log: EventLog, within_s: float) -> int:
+    """Submit a record until one commits (each answered, bounded); its position."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            (recording,) = log.committer.submit(records(uuid4())).result(timeout=10)
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+            continue
+        return recording.notification.id
+
+
+def test_the_writer_and_the_projection_outlive_the_server_ending_their_sessions(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """The server ends every session while the writer holds the commit lock (as a
+    restart does): the writer used to die on the advisory unlock, every later write
+    hung, and the projection stopped for good."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.new_store())
+    with EventLog(settings) as log:
+        assert log.index.reached(commit_eventually(log, 5), 10)
+        entered, gate = threading.Event(), threading.Event()
+
+        def held(recorded_at: datetime) -> list[EventRecord]:
+            entered.set()
+            gate.wait(10)
+            return records(uuid4())(recorded_at)
+
+        in_lock = log.committer.submit(held)
+        assert entered.wait(5)
+        assert postgres_cluster.terminate_sessions() >= 2  # the lock's and the LISTEN's
+        gate.set()
+        with contextlib.suppress(StoreUnavailable):  # answered either way, not hung
+            in_lock.result(timeout=15)
+
+        position = commit_eventually(log, 30)
+        assert log.index.reached(position, 30), "the projection did not follow the store again"
+        assert log.workers.dead() == []
+        deadline = time.monotonic() + 10
+        while not log.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.not_ready_because() is None
+
+
+def test_a_write_to_a_stopped_writer_fails_at_once(settings: Settings) -> None:
+    event_log = EventLog(settings)
+    event_log.start()
+    event_log.close()
+    with pytest.raises(StoreUnavailable):
+        event_log.committer.submit(records(uuid4())).result(timeout=5)
+    assert event_log.workers.dead() == []  # stopping is not dying
+
+
+def test_a_job_given_up_before_the_writer_took_it_is_not_committed(log: EventLog) -> None:
+    gate = threading.Event()
+    log.committer.submit(lambda t: gate.wait(5) and [])  # holds the writer
+    abandoned_id = uuid4()
+    abandoned = log.committer.submit(records(abandoned_id))
+    assert abandoned.cancel()
+    gate.set()
+    position = commit_eventually(log, 5)
+    assert log.index.reached(position, 10)
+    assert log.get(abandoned_id) is None
+
+
+def test_an_update_waits_for_its_commit_no_longer_than_the_commit_timeout(
+    settings: Settings,
+) -> None:
+    """``update`` (the backtest lease, the webhook deliveries) waited for ever."""
+    quick = msgspec.structs.replace(settings, commit_timeout_s=0.5)
+    with EventLog(quick) as log:
+        record_id = uuid4()
+        log.committer.submit(records(record_id)).result(timeout=5)
+        record = log.get(record_id)
+        entered, gate = threading.Event(), threading.Event()
+        log.committer.submit(lambda t: entered.set() or (gate.wait(10) and []))
+        assert entered.wait(5)  # the writer is stuck, before the update is submitted
+        try:
+            with pytest.raises(StoreUnavailable, match="not stored"):
+                log.committer.update(record, lambda r, at: r.retract("why", at))
+        finally:
+            gate.set()
+        assert log.get(record_id).retraction is None

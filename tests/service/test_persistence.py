@@ -1,11 +1,24 @@
 """TRADEWINDS_DATABASE_URL: the eventsourcing settings it stands for."""
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 
-from service.persistence import DatabaseUrlError, eventsourcing_env, postgres_env
+from service.log import EventLog
+from service.persistence import (
+    DatabaseUrlError,
+    SharedPostgresRecorder,
+    StoreFull,
+    as_store_error,
+    eventsourcing_env,
+    postgres_env,
+)
 from service.settings import Settings, settings_from_env
+from tests.support.postgres import PostgresCluster
 
 
 def test_the_url_gives_every_connection_setting() -> None:
@@ -55,3 +68,62 @@ def test_the_setting_selects_postgresql_and_unset_keeps_sqlite(tmp_path: Path) -
     assert eventsourcing_env(settings)["POSTGRES_DBNAME"] == "db"
     sqlite = eventsourcing_env(Settings(data_dir=tmp_path))
     assert sqlite["PERSISTENCE_MODULE"] == "service.persistence:SQLiteStoreFactory"
+
+
+# --- the store's outages, as the service names them ------------------------------------
+
+
+@pytest.fixture
+def pg_log(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[EventLog]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.new_store())
+    with EventLog(settings) as event_log:
+        yield event_log
+
+
+def test_the_commit_lock_survives_the_server_ending_its_session(
+    pg_log: EventLog, postgres_cluster: PostgresCluster
+) -> None:
+    """The advisory unlock on a connection the server ended raised AdminShutdown out of
+    the lock, and killed the writer that held it."""
+    recorder = pg_log.app.recorder
+    assert isinstance(recorder, SharedPostgresRecorder)
+    with recorder.commit_lock():
+        assert postgres_cluster.terminate_sessions() >= 1
+    # the lock was released with the session: once the pool has dropped the dead
+    # connections (as the writer has it do before trying again), it is taken at once
+    assert recorder.probe() == 0
+    with recorder.commit_lock() as head:
+        assert head == 0
+
+
+def test_a_lost_connection_is_store_unavailable(
+    pg_log: EventLog, postgres_cluster: PostgresCluster
+) -> None:
+    recorder = pg_log.app.recorder
+    assert isinstance(recorder, SharedPostgresRecorder)
+    with recorder.datastore.get_connection() as conn:
+        postgres_cluster.terminate_sessions()
+        with pytest.raises(psycopg.Error) as raised:
+            conn.execute("SELECT 1")
+    problem = as_store_error(raised.value)
+    assert problem is not None
+    assert not isinstance(problem, StoreFull)
+    assert recorder.probe() == 0  # the pool replaced the dead connections
+
+
+def test_a_full_sqlite_database_is_store_full(tmp_path: Path) -> None:
+    """SQLite at its page limit raises the same error as on a full disk."""
+    connection = sqlite3.connect(tmp_path / "small.sqlite3")
+    connection.execute("CREATE TABLE t (x BLOB)")
+    connection.execute("PRAGMA max_page_count = 3")
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        connection.execute("INSERT INTO t VALUES (?)", (b"x" * 100_000,))
+    connection.close()
+    problem = as_store_error(raised.value)
+    assert isinstance(problem, StoreFull)
+    assert "full" in problem.detail
+
+
+def test_a_conflict_or_a_bug_is_not_an_outage() -> None:
+    assert as_store_error(IntegrityError("duplicate")) is None
+    assert as_store_error(ValueError("bug")) is None

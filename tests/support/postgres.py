@@ -8,7 +8,12 @@ ordinary role with a password; each test gets a fresh database owned by that
 role. Each test gets a fresh store: a schema of its own, owned by that role, in
 one database (``CREATE SCHEMA`` takes a millisecond; ``CREATE DATABASE`` copies a
 7 MB template and checkpoints, and a thousand of them filled the disk).
-``stop()`` removes everything.
+
+``start()`` creates the cluster (first time) and starts the server; ``stop()``,
+``restart()`` and ``start()`` again stop and start the server on the same data
+(a database outage, for the tests that need one); ``terminate_sessions()`` ends
+the application's connections as an administrator would. ``close()`` removes
+everything.
 """
 
 import contextlib
@@ -72,6 +77,11 @@ class PostgresCluster:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     def start(self) -> "PostgresCluster":
+        """Create the cluster if it is new, then start the server (waits until it
+        accepts connections)."""
+        if self.data.exists():
+            self._pg_ctl("start")
+            return self
         self.socket_dir.mkdir(parents=True)
         self.root.chmod(0o755)
         if self._user is not None:
@@ -88,6 +98,13 @@ class PostgresCluster:
             "--encoding=UTF8",
             "--no-sync",
         )
+        self._pg_ctl("start")
+        with self._admin() as conn:
+            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {TEST_DATABASE} OWNER {APP_ROLE}")
+        return self
+
+    def _pg_ctl(self, action: str, *args: str) -> None:
         options = [
             "-c listen_addresses=127.0.0.1",
             f"-p {self.port}",
@@ -108,12 +125,28 @@ class PostgresCluster:
             "-w",
             "-t",
             "60",
-            "start",
+            *args,
+            action,
         )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions are ended, as on a routine restart),
+        keeping its data."""
+        self._pg_ctl("stop", "-m", mode)
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart``: every session ends; the server is back when it returns."""
+        self._pg_ctl("restart", "-m", mode)
+
+    def terminate_sessions(self, user: str = APP_ROLE) -> int:
+        """End every session of ``user`` (``pg_terminate_backend``); returns how many."""
         with self._admin() as conn:
-            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'")
-            conn.execute(f"CREATE DATABASE {TEST_DATABASE} OWNER {APP_ROLE}")
-        return self
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = %s AND pid <> pg_backend_pid()",
+                (user,),
+            ).fetchall()
+        return len(rows)
 
     def _admin(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(
@@ -142,7 +175,8 @@ class PostgresCluster:
             conn.execute(f"CREATE SCHEMA {name} AUTHORIZATION {APP_ROLE}")
         return f"{self.url(TEST_DATABASE)}?schema={name}"
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop the server (if running) and remove the cluster."""
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -151,4 +185,4 @@ class PostgresCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
