@@ -13,6 +13,7 @@ serves on loopback only.
 import hashlib
 import hmac
 from collections.abc import Iterable
+from contextvars import ContextVar
 from enum import IntEnum
 
 from litestar import Litestar
@@ -119,11 +120,20 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     return None
 
 
-def authorize(keys: ApiKeys, required: object, headers: Iterable[tuple[bytes, bytes]]) -> None:
-    """Pass, or raise ``Unauthenticated`` / ``Forbidden``: the route's scope
+CALLER_WRITES: ContextVar[bool] = ContextVar("caller_writes", default=True)
+"""False while serving a request made with a read-only key: such a caller has no
+writes of its own, so its reads need not wait for this replica's (see
+``service.api.reads.own_writes_visible``)."""
+
+
+def authorize(
+    keys: ApiKeys, required: object, headers: Iterable[tuple[bytes, bytes]]
+) -> Scope | None:
+    """The presented key's scope (None for a public route, or with no keys
+    configured), or raise ``Unauthenticated`` / ``Forbidden``: the route's scope
     (``required``, from its handler's ``opt``) against the presented key's."""
     if required == PUBLIC or not keys:
-        return
+        return None
     need = (
         Scope[required]
         if isinstance(required, str) and required in Scope.__members__
@@ -138,6 +148,7 @@ def authorize(keys: ApiKeys, required: object, headers: Iterable[tuple[bytes, by
     if scope < need:
         msg = f"this needs the {need.name} scope; the key has {scope.name}"
         raise Forbidden(msg)
+    return scope
 
 
 BEARER = "bearer"

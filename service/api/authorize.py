@@ -17,7 +17,15 @@ from litestar.middleware import ASGIMiddleware
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.access import SCOPE_OPT, ApiKeys, Forbidden, Unauthenticated, authorize
+from service.access import (
+    CALLER_WRITES,
+    SCOPE_OPT,
+    ApiKeys,
+    Forbidden,
+    Unauthenticated,
+    authorize,
+)
+from service.access import Scope as KeyScope
 from service.api.problems import EXCEPTION_HANDLERS
 
 
@@ -29,15 +37,23 @@ class Authorize(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler = scope["route_handler"]
+        granted = None
         try:
             if not _lists_methods(handler):
-                authorize(self.keys, handler.opt.get(SCOPE_OPT), scope["headers"])
+                granted = authorize(self.keys, handler.opt.get(SCOPE_OPT), scope["headers"])
         except (Unauthenticated, Forbidden) as refused:
             request: Request[Any, Any, Any] = Request(scope, receive)
             response = EXCEPTION_HANDLERS[type(refused)](request, refused)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send)
             return
-        await next_app(scope, receive, send)
+        if granted is not KeyScope.read:
+            await next_app(scope, receive, send)
+            return
+        token = CALLER_WRITES.set(False)
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            CALLER_WRITES.reset(token)
 
 
 def _lists_methods(handler: BaseRouteHandler) -> bool:

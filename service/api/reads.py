@@ -6,6 +6,7 @@ from typing import TypeVar
 from anyio import to_thread
 
 from domain.errors import NotFound
+from service.access import CALLER_WRITES
 from service.log import EventLog
 
 T = TypeVar("T")
@@ -13,7 +14,12 @@ T = TypeVar("T")
 
 async def own_writes_visible(log: EventLog) -> None:
     """Wait (bounded) until the index shows every commit this replica has acknowledged,
-    so a client reading right after a 201 sees its write. Free when nothing is pending."""
+    so a client reading right after a 201 sees its write. Free when nothing is pending,
+    and for a caller with a read-only key: it has no writes to see, and a dashboard
+    polling with one must not queue behind other clients' heavy batches while the
+    projection applies them (``min_position`` still waits for a given position)."""
+    if not CALLER_WRITES.get():
+        return
     written = log.committer.last_position
     if log.index.position < written:
         await to_thread.run_sync(log.index.reached, written, log.settings.read_your_writes_wait_s)

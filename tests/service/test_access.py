@@ -3,6 +3,7 @@ and each scope's key, answers 401, 403 or gets past the guard as its scope says.
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -208,3 +209,30 @@ class TestKeyList:
     def test_an_unreadable_key_file_is_an_error(self, tmp_path: Path) -> None:
         with pytest.raises(InvalidKeys, match="TRADEWINDS_API_KEYS_FILE"):
             settings_from_env({"TRADEWINDS_API_KEYS_FILE": str(tmp_path / "missing")})
+
+
+def test_a_read_only_key_does_not_wait_for_this_replicas_writes(tmp_path: Path) -> None:
+    """Reads follow this replica's acknowledged writes, except with a read-only key:
+    it has none of its own, so a dashboard polling with one is answered from what is
+    applied instead of queueing behind heavy batches. Arranged: a commit acknowledged
+    and not yet applied (the state the projection is in while it works through them)."""
+    wait_s = 3.0
+    settings = Settings(
+        data_dir=tmp_path / "data", api_keys=ApiKeys(KEYS), read_your_writes_wait_s=wait_s
+    )
+    with TestClient(create_app(settings)) as client:
+        log = client.app.state.log
+        posted = client.post(
+            "/v1/events", json=signal(), headers={"Authorization": "Bearer writer-key"}
+        )
+        assert posted.status_code == 201
+        assert log.index.reached(posted.json()["position"], 10)
+        log.committer.last_position = log.index.position + 1
+        took = {}
+        for key in ("reader-key", "writer-key"):
+            started = time.monotonic()
+            response = client.get("/v1/forecasts", headers={"Authorization": f"Bearer {key}"})
+            took[key] = time.monotonic() - started
+            assert response.status_code == 200
+        assert took["writer-key"] >= wait_s
+        assert took["reader-key"] < wait_s
