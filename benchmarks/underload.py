@@ -12,7 +12,10 @@ the batches bring. The backtest is the issue's: ``PT2H`` over 11 years (48,211 g
 points), two of them queued so that one is running for the whole window. The batches
 are 1000 signals each, one after another from one client; each signal matches the 600
 rules of the heavy scenarios. Reads are paced (open loop) at ``READ_RATE`` per route,
-as dashboards polling would be.
+as dashboards polling would be, with a read-only key as a deployed dashboard has (the
+server has keys: a read-only caller does not wait for the writer's batches to be
+applied, README "Reads follow your writes"); the batches come with a write key and
+the backtests with an admin key.
 """
 
 import threading
@@ -48,6 +51,10 @@ MAX_BATCHES = 12
 TARGET_MS = 50.0
 BACKTEST = {"from": "2015-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "step": "PT2H"}
 ROUTES = {"list": "/v1/forecasts", "one": "/v1/forecasts/open-000"}
+KEYS = "bench-reader:read,bench-writer:write,bench-admin:admin"
+READER = {"Authorization": "Bearer bench-reader"}
+WRITER = b"Authorization: Bearer bench-writer\r\n"
+ADMIN = {"Authorization": "Bearer bench-admin"}
 
 
 def _line(entry: object) -> bytes:
@@ -116,7 +123,7 @@ def build(data: Path) -> None:
 
 
 def _reads(port: int, seconds: float) -> dict[str, list[float]]:
-    requests = {name: get_request(HOST, port, path) for name, path in ROUTES.items()}
+    requests = {name: get_request(HOST, port, path, READER) for name, path in ROUTES.items()}
     found = paced_gets(HOST, port, requests, rate=READ_RATE, seconds=seconds)
     return {name: sorted(latencies) for name, latencies in found.items()}
 
@@ -130,7 +137,7 @@ def _during_backtests(port: int, seconds: float) -> tuple[dict[str, list[float]]
     """Reads while two large backtests run one after the other; also the second's
     status when the reads end (it must not be done: the window was covered) and how
     long the two took."""
-    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=60) as client:
+    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=60, headers=ADMIN) as client:
         started = time.perf_counter()
         ids = []
         for _ in range(2):
@@ -160,7 +167,9 @@ def _during_batches(port: int, seconds: float) -> tuple[dict[str, list[float]], 
     sequence = iter(range(0, 10**9, 1000))
 
     def make(_: int) -> bytes:
-        return post_request(HOST, port, "/v1/events/batch", batch_json(next(sequence)))
+        raw = post_request(HOST, port, "/v1/events/batch", batch_json(next(sequence)))
+        line_end = raw.index(b"\r\n") + 2
+        return raw[:line_end] + WRITER + raw[line_end:]
 
     writer = threading.Thread(
         target=lambda: batches.append(
@@ -181,7 +190,10 @@ def reads_under_load(ctx: Context) -> Sequence[Metric]:
     seconds = ctx.seconds(10.0)
     data = ctx.scratch / "under-load"
     build(data)
-    with ServerProcess(data, log_path=ctx.scratch / "under-load.log") as server:
+    server_process = ServerProcess(
+        data, log_path=ctx.scratch / "under-load.log", env={"TRADEWINDS_API_KEYS": KEYS}
+    )
+    with server_process as server:
         port = server.port
         _reads(port, 1.0)  # warm-up
         idle = _reads(port, seconds)
