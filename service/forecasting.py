@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar, cast
-from uuid import UUID
 
 import anyio
 import msgspec
@@ -59,7 +58,7 @@ from service.api.schemas import (
 )
 from service.index import LogIndex
 from service.log import EventLog
-from service.matchindex import ScenarioMatches, VersionMatches
+from service.matchindex import EventIds, ScenarioMatches, VersionMatches
 
 INF = float("inf")
 DRIVERS = 5
@@ -145,7 +144,7 @@ class Snapshot:
     scenario_id: str
     version: VersionMatches
     arrays: list[RuleMatches]
-    event_ids: list[list[UUID]]
+    event_ids: list[EventIds]
     resolution: ModelResolution | None
     position: int
 
@@ -277,7 +276,7 @@ class Forecaster:
             if version is None:
                 return None
             arrays = version.arrays(self.index.matches.retracted)
-            event_ids = version.event_ids()
+            event_ids = version.event_ids(self.index.matches.retracted)
             resolution = scenario.resolution
             position = self._position(scenario, version, arrays, event_ids, known)
         return Snapshot(scenario.id, version, arrays, event_ids, resolution, position)
@@ -287,7 +286,7 @@ class Forecaster:
         scenario: ScenarioMatches,
         version: VersionMatches,
         arrays: list[RuleMatches],
-        event_ids: list[list[UUID]],
+        event_ids: list[EventIds],
         known: float,
     ) -> int:
         """The last log position the answer at this cut depends on: the version,

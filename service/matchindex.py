@@ -20,6 +20,7 @@ from operator import attrgetter
 from uuid import UUID
 
 import numpy as np
+import numpy.typing as npt
 
 from domain.events import BaseEvent
 from domain.matching import RuleIndex, compile_match
@@ -52,11 +53,21 @@ ORDER = attrgetter("occurred", "position")
 """How a rule's matches are ordered: by occurred_at, then position."""
 
 
+EventIds = npt.NDArray[np.object_]
+"""A rule's matched event ids (``UUID``), in the order of its arrays."""
+
+
 @dataclass
 class VersionMatches:
     """One scenario version: its model and, per rule, its matches. They are kept
     in log order as they arrive and sorted when read (a sort of nearly sorted
-    lists; inserting each in place cost a Python-level comparison per step)."""
+    lists; inserting each in place cost a Python-level comparison per step).
+
+    The arrays are built incrementally: the last ones built are kept with the
+    matches added since (``_new``), and ``arrays`` merges those in with numpy, so
+    a read after a run of appends costs numpy work over the matches, not Python
+    work per match. A retraction changes a column of old matches: it drops the
+    arrays, and the next read builds them from the lists."""
 
     version: int
     position: int
@@ -66,7 +77,10 @@ class VersionMatches:
     found: list[list[Match]]
     _sorted: bool = False
     _arrays: list[RuleMatches] | None = None
-    _event_ids: list[list[UUID]] | None = None
+    _event_ids: list[EventIds] | None = None
+    _new: dict[int, list[Match]] = field(default_factory=dict)
+    full_builds: int = 0
+    """How many times the arrays were built from the lists of every match."""
 
     @property
     def matches(self) -> list[list[Match]]:
@@ -80,41 +94,80 @@ class VersionMatches:
     def add(self, rule: int, match: Match) -> None:
         self.found[rule].append(match)
         self._sorted = False
-        self._arrays = None
-        self._event_ids = None
+        if self._arrays is not None:
+            self._new.setdefault(rule, []).append(match)
 
     def invalidate(self) -> None:
         self._arrays = None
+        self._event_ids = None
+        self._new.clear()
 
     @property
     def cached_arrays(self) -> list[RuleMatches] | None:
         """The arrays, if built since the last change (they are never changed in place)."""
-        return self._arrays
+        return None if self._new else self._arrays
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
-        """Per rule, its matches as arrays. Built anew (never changed in place) when
-        the matches change: a reader may keep them after it lets go of the index."""
-        if self._arrays is None:
-            self._arrays = rule_arrays(self.matches, retracted)
-        return self._arrays
+        """Per rule, its matches as arrays, in ``ORDER``. Built anew (never changed
+        in place) when the matches change: a reader may keep them after it lets go
+        of the index."""
+        return self._built(retracted)[0]
 
-    def event_ids(self) -> list[list[UUID]]:
+    def event_ids(self, retracted: dict[UUID, float]) -> list[EventIds]:
         """Per rule, its matches' event ids in the order of ``arrays`` (built anew,
         like them, when the matches change)."""
-        if self._event_ids is None:
-            self._event_ids = [[m.event_id for m in ms] for ms in self.matches]
-        return self._event_ids
+        return self._built(retracted)[1]
+
+    def _built(self, retracted: dict[UUID, float]) -> tuple[list[RuleMatches], list[EventIds]]:
+        if self._arrays is None or self._event_ids is None:
+            built = [_rule_arrays(ms, retracted) for ms in self.matches]
+            self._arrays = [b[0] for b in built]
+            self._event_ids = [b[1] for b in built]
+            self._new.clear()
+            self.full_builds += 1
+        elif self._new:
+            arrays, ids = list(self._arrays), list(self._event_ids)
+            for rule, added in self._new.items():
+                arrays[rule], ids[rule] = _merged(arrays[rule], ids[rule], added, retracted)
+            self._arrays, self._event_ids = arrays, ids
+            self._new.clear()
+        return self._arrays, self._event_ids
 
 
-def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatches:
+def _rule_arrays(
+    matches: list[Match], retracted: dict[UUID, float]
+) -> tuple[RuleMatches, EventIds]:
+    """Arrays of matches already in ``ORDER``."""
+    ids = np.empty(len(matches), dtype=object)
     if not matches:
-        return RuleMatches.empty()
-    return RuleMatches(
-        occurred=np.array([m.occurred for m in matches]),
+        return RuleMatches.empty(), ids
+    ids[:] = [m.event_id for m in matches]
+    found = RuleMatches(
+        occurred=np.array([m.occurred for m in matches], dtype=np.float64),
         position=np.array([m.position for m in matches], dtype=np.int64),
-        recorded=np.array([m.recorded for m in matches]),
+        recorded=np.array([m.recorded for m in matches], dtype=np.float64),
         retracted=np.array([retracted.get(m.event_id, np.inf) for m in matches]),
     )
+    return found, ids
+
+
+def _merged(
+    old: RuleMatches, old_ids: EventIds, added: list[Match], retracted: dict[UUID, float]
+) -> tuple[RuleMatches, EventIds]:
+    """New arrays holding ``old`` and the ``added`` matches, in ``ORDER``. Added
+    matches usually come after the old ones (a new event, a later position), so
+    the sort (stable, by occurred then position) runs only when they do not."""
+    new, new_ids = _rule_arrays(sorted(added, key=ORDER), retracted)
+    occurred = np.concatenate((old.occurred, new.occurred))
+    position = np.concatenate((old.position, new.position))
+    recorded = np.concatenate((old.recorded, new.recorded))
+    gone = np.concatenate((old.retracted, new.retracted))
+    ids = np.concatenate((old_ids, new_ids))
+    if len(old) and (old.occurred[-1], old.position[-1]) > (new.occurred[0], new.position[0]):
+        order = np.lexsort((position, occurred))
+        occurred, position, recorded = occurred[order], position[order], recorded[order]
+        gone, ids = gone[order], ids[order]
+    return RuleMatches(occurred, position, recorded, gone), ids
 
 
 def rule_model(rule: Rule) -> RuleModel:
@@ -187,7 +240,8 @@ def scan(
 
 
 def rule_arrays(matches: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
-    return [_rule_arrays(ms, retracted) for ms in matches]
+    """Per rule, arrays of its matches (each list already in ``ORDER``)."""
+    return [_rule_arrays(ms, retracted)[0] for ms in matches]
 
 
 class MatchIndex:
