@@ -329,9 +329,11 @@ class ForecastStream:
                     listener(changes)
                 except Exception:
                     log.exception("a forecast change listener failed")
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
         with self._index.reading():
-            with self._lock:
-                pending, self._pending = self._pending, []
             first = [(s, self._first_chunk(s)) for s in pending if not s.closed]
         with self._lock:
             for subscriber, chunk in first:
