@@ -182,8 +182,6 @@ class ForecastStream:
         self.max_queued = settings.stream_max_queued
         self.min_interval = settings.stream_min_interval_s
         self._evaluated_at = -math.inf
-        self.evaluations = 0
-        """Steps that evaluated what moved (at most one per ``min_interval``)."""
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -314,7 +312,6 @@ class ForecastStream:
                 work = self._collect_locked(tick_moved=tick_moved)
         if moved:
             self._evaluated_at = time.monotonic()
-            self.evaluations += 1
             changes = self._changes(work, since)
         if changes:
             with self._lock:
