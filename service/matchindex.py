@@ -64,10 +64,10 @@ class VersionMatches:
     lists; inserting each in place cost a Python-level comparison per step).
 
     The arrays are built incrementally: the last ones built are kept with the
-    matches added since (``_new``), and ``arrays`` merges those in with numpy, so
-    a read after a run of appends costs numpy work over the matches, not Python
-    work per match. A retraction changes a column of old matches: it drops the
-    arrays, and the next read builds them from the lists."""
+    matches added since (``_new``), and ``arrays`` merges those in with numpy
+    (``_merged``), so a read after a run of appends costs work over the new
+    matches, not Python work per match. A retraction changes a column of old
+    matches: it drops the arrays, and the next read builds them from the lists."""
 
     version: int
     position: int
@@ -79,6 +79,7 @@ class VersionMatches:
     _arrays: list[RuleMatches] | None = None
     _event_ids: list[EventIds] | None = None
     _new: dict[int, list[Match]] = field(default_factory=dict)
+    _room: "list[Room] | None" = None
     full_builds: int = 0
     """How many times the arrays were built from the lists of every match."""
 
@@ -100,6 +101,7 @@ class VersionMatches:
     def invalidate(self) -> None:
         self._arrays = None
         self._event_ids = None
+        self._room = None
         self._new.clear()
 
     @property
@@ -119,17 +121,19 @@ class VersionMatches:
         return self._built(retracted)[1]
 
     def _built(self, retracted: dict[UUID, float]) -> tuple[list[RuleMatches], list[EventIds]]:
-        if self._arrays is None or self._event_ids is None:
+        if self._arrays is None or self._event_ids is None or self._room is None:
             built = [_rule_arrays(ms, retracted) for ms in self.matches]
             self._arrays = [b[0] for b in built]
             self._event_ids = [b[1] for b in built]
+            self._room = list(built)
             self._new.clear()
             self.full_builds += 1
         elif self._new:
-            arrays, ids = list(self._arrays), list(self._event_ids)
+            arrays, ids, room = list(self._arrays), list(self._event_ids), list(self._room)
             for rule, added in self._new.items():
-                arrays[rule], ids[rule] = _merged(arrays[rule], ids[rule], added, retracted)
-            self._arrays, self._event_ids = arrays, ids
+                new = _rule_arrays(sorted(added, key=ORDER), retracted)
+                arrays[rule], ids[rule], room[rule] = _merged(arrays[rule], room[rule], new)
+            self._arrays, self._event_ids, self._room = arrays, ids, room
             self._new.clear()
         return self._arrays, self._event_ids
 
@@ -151,23 +155,70 @@ def _rule_arrays(
     return found, ids
 
 
-def _merged(
-    old: RuleMatches, old_ids: EventIds, added: list[Match], retracted: dict[UUID, float]
-) -> tuple[RuleMatches, EventIds]:
-    """New arrays holding ``old`` and the ``added`` matches, in ``ORDER``. Added
-    matches usually come after the old ones (a new event, a later position), so
-    the sort (stable, by occurred then position) runs only when they do not."""
-    new, new_ids = _rule_arrays(sorted(added, key=ORDER), retracted)
-    occurred = np.concatenate((old.occurred, new.occurred))
-    position = np.concatenate((old.position, new.position))
-    recorded = np.concatenate((old.recorded, new.recorded))
-    gone = np.concatenate((old.retracted, new.retracted))
-    ids = np.concatenate((old_ids, new_ids))
-    if len(old) and (old.occurred[-1], old.position[-1]) > (new.occurred[0], new.position[0]):
+Room = tuple[RuleMatches, EventIds]
+"""A rule's arrays with room to grow: the arrays handed out are views of their
+first rows. Rows past every view handed out are written by appends in order; rows
+a view covers are never written (a reader may hold it after the lock is let go)."""
+
+
+def _merged(old: RuleMatches, room: Room, new: Room) -> tuple[RuleMatches, EventIds, Room]:
+    """Arrays holding ``old`` (the first rows of ``room``) and the ``new`` ones, in
+    ``ORDER``, and their room. New matches usually come after the old ones (a new
+    event, a later position): they are written into the room past ``old`` (grown by
+    doubling when full), so a read after an append costs numpy work over the new
+    matches only. Otherwise all are sorted (stable, by occurred then position) into
+    new arrays."""
+    added, added_ids = new
+    size, count = len(old), len(added)
+    if size and (old.occurred[-1], old.position[-1]) > (added.occurred[0], added.position[0]):
+        occurred = np.concatenate((old.occurred, added.occurred))
+        position = np.concatenate((old.position, added.position))
         order = np.lexsort((position, occurred))
-        occurred, position, recorded = occurred[order], position[order], recorded[order]
-        gone, ids = gone[order], ids[order]
-    return RuleMatches(occurred, position, recorded, gone), ids
+        merged = RuleMatches(
+            occurred[order],
+            position[order],
+            np.concatenate((old.recorded, added.recorded))[order],
+            np.concatenate((old.retracted, added.retracted))[order],
+        )
+        ids = np.concatenate((room[1][:size], added_ids))[order]
+        return merged, ids, (merged, ids)
+    if size + count > len(room[0]):
+        room = _grown(room, size, max(2 * (size + count), 16))
+    matches, ids = room
+    end = size + count
+    for column, values in (
+        (matches.occurred, added.occurred),
+        (matches.position, added.position),
+        (matches.recorded, added.recorded),
+        (matches.retracted, added.retracted),
+        (ids, added_ids),
+    ):
+        column[size:end] = values
+    view = RuleMatches(
+        matches.occurred[:end],
+        matches.position[:end],
+        matches.recorded[:end],
+        matches.retracted[:end],
+    )
+    return view, ids[:end], room
+
+
+def _grown(room: Room, size: int, capacity: int) -> Room:
+    """New buffers of ``capacity`` rows holding the first ``size`` rows of ``room``."""
+    matches, ids = room
+    grown = RuleMatches(
+        np.empty(capacity),
+        np.empty(capacity, dtype=np.int64),
+        np.empty(capacity),
+        np.empty(capacity),
+    )
+    grown_ids = np.empty(capacity, dtype=object)
+    grown.occurred[:size] = matches.occurred[:size]
+    grown.position[:size] = matches.position[:size]
+    grown.recorded[:size] = matches.recorded[:size]
+    grown.retracted[:size] = matches.retracted[:size]
+    grown_ids[:size] = ids[:size]
+    return grown, grown_ids
 
 
 def rule_model(rule: Rule) -> RuleModel:

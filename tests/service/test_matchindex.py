@@ -2,7 +2,9 @@
 adds, reads and retractions, they equal arrays built from scratch, in the order of
 the sorted lists and of the event ids."""
 
+import copy
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.scenarios import ScenarioDefinition
+from forecasts.model import RuleMatches
 from service.matchindex import ORDER, Match, VersionMatches, model_of, rule_arrays
 
 RULES = 3
@@ -40,9 +43,17 @@ def from_scratch(
     return ordered, [[m.event_id for m in rule] for rule in ordered]
 
 
+def unchanged(held: Any, copied: Any) -> bool:
+    if isinstance(held, RuleMatches):
+        columns = ("occurred", "position", "recorded", "retracted")
+        return all(np.array_equal(getattr(held, c), getattr(copied, c)) for c in columns)
+    return list(held) == list(copied)
+
+
 def assert_same(
     entry: VersionMatches, retracted: dict[UUID, float], found: list[list[Match]]
-) -> None:
+) -> list[tuple[Any, Any]]:
+    """Check the arrays against a build from scratch; return them with copies."""
     ordered, ids = from_scratch(found, retracted)
     arrays = entry.arrays(retracted)
     expected = rule_arrays(ordered, retracted)
@@ -53,6 +64,8 @@ def assert_same(
         np.testing.assert_array_equal(got.retracted, want.retracted)
     assert [list(rule) for rule in entry.event_ids(retracted)] == ids
     assert [[m.event_id for m in rule] for rule in entry.matches] == ids
+    held = [*arrays, *entry.event_ids(retracted)]
+    return [(kept, copy.deepcopy(kept)) for kept in held]
 
 
 @settings(max_examples=200, deadline=None)
@@ -72,6 +85,7 @@ def test_arrays_after_any_adds_reads_and_retractions_equal_a_build_from_scratch(
     retracted: dict[UUID, float] = {}
     kept: list[list[Match]] = [list(rule) for rule in found]
     clock = 10.0**6
+    handed_out: list[tuple[Any, Any]] = []
     for op, rule, occurred, pick in steps:
         if op == "add":
             # a later position, an occurred_at that may be before the last one's
@@ -80,13 +94,16 @@ def test_arrays_after_any_adds_reads_and_retractions_equal_a_build_from_scratch(
             entry.add(rule, match)
             kept[rule].append(match)
         elif op == "read":
-            assert_same(entry, retracted, kept)
+            handed_out.extend(assert_same(entry, retracted, kept))
         else:
             every = [m for rule_matches in kept for m in rule_matches]
             if every:
                 retracted[every[pick % len(every)].event_id] = clock + pick
                 entry.invalidate()
     assert_same(entry, retracted, kept)
+    # arrays a reader took are never changed in place by later appends
+    for held, copied in handed_out:
+        assert unchanged(held, copied)
 
 
 def test_a_read_after_appends_merges_them_in_without_a_full_build() -> None:
