@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar, cast
-from uuid import UUID
 
 import anyio
 import msgspec
@@ -59,7 +58,7 @@ from service.api.schemas import (
 )
 from service.index import LogIndex
 from service.log import EventLog
-from service.matchindex import ScenarioMatches, VersionMatches
+from service.matchindex import EventIds, ScenarioMatches, VersionMatches
 
 INF = float("inf")
 DRIVERS = 5
@@ -145,13 +144,22 @@ class Snapshot:
     scenario_id: str
     version: VersionMatches
     arrays: list[RuleMatches]
-    event_ids: list[list[UUID]]
+    event_ids: list[EventIds]
     resolution: ModelResolution | None
     position: int
 
     @property
     def matches(self) -> int:
         return sum(len(a) for a in self.arrays)
+
+
+@dataclass(frozen=True)
+class NowSnapshot:
+    """A "now" answer not in the cache: its snapshot and the cache key it was taken
+    at (``Forecaster.now_or_snapshot``), evaluated outside the lock by ``finish``."""
+
+    key: tuple[float, int]
+    snapshot: Snapshot
 
 
 @dataclass(frozen=True)
@@ -277,7 +285,7 @@ class Forecaster:
             if version is None:
                 return None
             arrays = version.arrays(self.index.matches.retracted)
-            event_ids = version.event_ids()
+            event_ids = version.event_ids(self.index.matches.retracted)
             resolution = scenario.resolution
             position = self._position(scenario, version, arrays, event_ids, known)
         return Snapshot(scenario.id, version, arrays, event_ids, resolution, position)
@@ -287,7 +295,7 @@ class Forecaster:
         scenario: ScenarioMatches,
         version: VersionMatches,
         arrays: list[RuleMatches],
-        event_ids: list[list[UUID]],
+        event_ids: list[EventIds],
         known: float,
     ) -> int:
         """The last log position the answer at this cut depends on: the version,
@@ -437,15 +445,32 @@ class Forecaster:
             raise InvalidInput([FieldError("", msg)])
 
     def _cached(self, scenario: ScenarioMatches, query: Query) -> tuple[Forecast, int] | None:
+        with self.index.reading():
+            found = self.now_or_snapshot(scenario, query)
+        if isinstance(found, NowSnapshot):
+            return self.finish(found, query)
+        return found
+
+    def now_or_snapshot(
+        self, scenario: ScenarioMatches, query: Query
+    ) -> tuple[Forecast, int] | NowSnapshot | None:
+        """The cached answer (forecast, position) at ``query``, or else the snapshot
+        to evaluate it from (``finish``, after the index lock is let go); None if no
+        version was known. The caller holds the index lock: the key (the scenario's
+        ``generation``) and the snapshot are of the same state."""
         key = (query.as_of, scenario.generation)
         hit = self._scenario_cache.get(scenario.id)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
-        found = self.evaluate(scenario, query, detail=False)
-        if found is None:
-            return None
-        self._scenario_cache[scenario.id] = (key, found[0], found[2])
-        return found[0], found[2]
+        snapshot = self.snapshot(scenario, query.known)
+        return None if snapshot is None else NowSnapshot(key, snapshot)
+
+    def finish(self, pending: NowSnapshot, query: Query) -> tuple[Forecast, int]:
+        """Evaluate a "now" answer from its snapshot (no lock needed) and cache it."""
+        found = self._evaluate(pending.snapshot, query, None)
+        scenario_id = pending.snapshot.scenario_id
+        self._scenario_cache[scenario_id] = (pending.key, found.forecast, found.position)
+        return found.forecast, found.position
 
     def all(self, query: Query, *, cache: bool, budget: Budget = UNLIMITED) -> ForecastList:
         """Every scenario's forecast; each evaluated on its own snapshot (the index

@@ -20,6 +20,7 @@ from operator import attrgetter
 from uuid import UUID
 
 import numpy as np
+import numpy.typing as npt
 
 from domain.events import BaseEvent
 from domain.matching import RuleIndex, compile_match
@@ -52,11 +53,21 @@ ORDER = attrgetter("occurred", "position")
 """How a rule's matches are ordered: by occurred_at, then position."""
 
 
+EventIds = npt.NDArray[np.object_]
+"""A rule's matched event ids (``UUID``), in the order of its arrays."""
+
+
 @dataclass
 class VersionMatches:
     """One scenario version: its model and, per rule, its matches. They are kept
     in log order as they arrive and sorted when read (a sort of nearly sorted
-    lists; inserting each in place cost a Python-level comparison per step)."""
+    lists; inserting each in place cost a Python-level comparison per step).
+
+    The arrays are built incrementally: the last ones built are kept with the
+    matches added since (``_new``), and ``arrays`` merges those in with numpy
+    (``_merged``), so a read after a run of appends costs work over the new
+    matches, not Python work per match. A retraction changes a column of old
+    matches: it drops the arrays, and the next read builds them from the lists."""
 
     version: int
     position: int
@@ -66,7 +77,11 @@ class VersionMatches:
     found: list[list[Match]]
     _sorted: bool = False
     _arrays: list[RuleMatches] | None = None
-    _event_ids: list[list[UUID]] | None = None
+    _event_ids: list[EventIds] | None = None
+    _new: dict[int, list[Match]] = field(default_factory=dict)
+    _room: "list[Room] | None" = None
+    full_builds: int = 0
+    """How many times the arrays were built from the lists of every match."""
 
     @property
     def matches(self) -> list[list[Match]]:
@@ -80,41 +95,130 @@ class VersionMatches:
     def add(self, rule: int, match: Match) -> None:
         self.found[rule].append(match)
         self._sorted = False
-        self._arrays = None
-        self._event_ids = None
+        if self._arrays is not None:
+            self._new.setdefault(rule, []).append(match)
 
     def invalidate(self) -> None:
         self._arrays = None
+        self._event_ids = None
+        self._room = None
+        self._new.clear()
 
     @property
     def cached_arrays(self) -> list[RuleMatches] | None:
         """The arrays, if built since the last change (they are never changed in place)."""
-        return self._arrays
+        return None if self._new else self._arrays
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
-        """Per rule, its matches as arrays. Built anew (never changed in place) when
-        the matches change: a reader may keep them after it lets go of the index."""
-        if self._arrays is None:
-            self._arrays = rule_arrays(self.matches, retracted)
-        return self._arrays
+        """Per rule, its matches as arrays, in ``ORDER``. Built anew (never changed
+        in place) when the matches change: a reader may keep them after it lets go
+        of the index."""
+        return self._built(retracted)[0]
 
-    def event_ids(self) -> list[list[UUID]]:
+    def event_ids(self, retracted: dict[UUID, float]) -> list[EventIds]:
         """Per rule, its matches' event ids in the order of ``arrays`` (built anew,
         like them, when the matches change)."""
-        if self._event_ids is None:
-            self._event_ids = [[m.event_id for m in ms] for ms in self.matches]
-        return self._event_ids
+        return self._built(retracted)[1]
+
+    def _built(self, retracted: dict[UUID, float]) -> tuple[list[RuleMatches], list[EventIds]]:
+        if self._arrays is None or self._event_ids is None or self._room is None:
+            built = [_rule_arrays(ms, retracted) for ms in self.matches]
+            self._arrays = [b[0] for b in built]
+            self._event_ids = [b[1] for b in built]
+            self._room = list(built)
+            self._new.clear()
+            self.full_builds += 1
+        elif self._new:
+            arrays, ids, room = list(self._arrays), list(self._event_ids), list(self._room)
+            for rule, added in self._new.items():
+                new = _rule_arrays(sorted(added, key=ORDER), retracted)
+                arrays[rule], ids[rule], room[rule] = _merged(arrays[rule], room[rule], new)
+            self._arrays, self._event_ids, self._room = arrays, ids, room
+            self._new.clear()
+        return self._arrays, self._event_ids
 
 
-def _rule_arrays(matches: list[Match], retracted: dict[UUID, float]) -> RuleMatches:
+def _rule_arrays(
+    matches: list[Match], retracted: dict[UUID, float]
+) -> tuple[RuleMatches, EventIds]:
+    """Arrays of matches already in ``ORDER``."""
+    ids = np.empty(len(matches), dtype=object)
     if not matches:
-        return RuleMatches.empty()
-    return RuleMatches(
-        occurred=np.array([m.occurred for m in matches]),
+        return RuleMatches.empty(), ids
+    ids[:] = [m.event_id for m in matches]
+    found = RuleMatches(
+        occurred=np.array([m.occurred for m in matches], dtype=np.float64),
         position=np.array([m.position for m in matches], dtype=np.int64),
-        recorded=np.array([m.recorded for m in matches]),
+        recorded=np.array([m.recorded for m in matches], dtype=np.float64),
         retracted=np.array([retracted.get(m.event_id, np.inf) for m in matches]),
     )
+    return found, ids
+
+
+Room = tuple[RuleMatches, EventIds]
+"""A rule's arrays with room to grow: the arrays handed out are views of their
+first rows. Rows past every view handed out are written by appends in order; rows
+a view covers are never written (a reader may hold it after the lock is let go)."""
+
+
+def _merged(old: RuleMatches, room: Room, new: Room) -> tuple[RuleMatches, EventIds, Room]:
+    """Arrays holding ``old`` (the first rows of ``room``) and the ``new`` ones, in
+    ``ORDER``, and their room. New matches usually come after the old ones (a new
+    event, a later position): they are written into the room past ``old`` (grown by
+    doubling when full), so a read after an append costs numpy work over the new
+    matches only. Otherwise all are sorted (stable, by occurred then position) into
+    new arrays."""
+    added, added_ids = new
+    size, count = len(old), len(added)
+    if size and (old.occurred[-1], old.position[-1]) > (added.occurred[0], added.position[0]):
+        occurred = np.concatenate((old.occurred, added.occurred))
+        position = np.concatenate((old.position, added.position))
+        order = np.lexsort((position, occurred))
+        merged = RuleMatches(
+            occurred[order],
+            position[order],
+            np.concatenate((old.recorded, added.recorded))[order],
+            np.concatenate((old.retracted, added.retracted))[order],
+        )
+        ids = np.concatenate((room[1][:size], added_ids))[order]
+        return merged, ids, (merged, ids)
+    if size + count > len(room[0]):
+        room = _grown(room, size, max(2 * (size + count), 16))
+    matches, ids = room
+    end = size + count
+    for column, values in (
+        (matches.occurred, added.occurred),
+        (matches.position, added.position),
+        (matches.recorded, added.recorded),
+        (matches.retracted, added.retracted),
+        (ids, added_ids),
+    ):
+        column[size:end] = values
+    view = RuleMatches(
+        matches.occurred[:end],
+        matches.position[:end],
+        matches.recorded[:end],
+        matches.retracted[:end],
+    )
+    return view, ids[:end], room
+
+
+def _grown(room: Room, size: int, capacity: int) -> Room:
+    """New buffers of ``capacity`` rows holding the first ``size`` rows of ``room``."""
+    matches, ids = room
+    grown = RuleMatches(
+        np.empty(capacity),
+        np.empty(capacity, dtype=np.int64),
+        np.empty(capacity),
+        np.empty(capacity),
+    )
+    grown_ids = np.empty(capacity, dtype=object)
+    grown.occurred[:size] = matches.occurred[:size]
+    grown.position[:size] = matches.position[:size]
+    grown.recorded[:size] = matches.recorded[:size]
+    grown.retracted[:size] = matches.retracted[:size]
+    grown_ids[:size] = ids[:size]
+    return grown, grown_ids
 
 
 def rule_model(rule: Rule) -> RuleModel:
@@ -187,7 +291,8 @@ def scan(
 
 
 def rule_arrays(matches: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
-    return [_rule_arrays(ms, retracted) for ms in matches]
+    """Per rule, arrays of its matches (each list already in ``ORDER``)."""
+    return [_rule_arrays(ms, retracted)[0] for ms in matches]
 
 
 class MatchIndex:

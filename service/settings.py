@@ -43,6 +43,9 @@ class Settings(Struct, kw_only=True, frozen=True):
     stream_replay_max_cuts: int = 2_000
     stream_max_queued: int = 1000
     stream_max_s: float = 3600.0
+    stream_min_interval_s: float = 0.2
+    """The notifier evaluates at most once per this interval while the index moves:
+    under a run of records it coalesces them instead of evaluating after each turn."""
     webhook_allow_private: bool = False
     webhook_timeout_s: float = 10.0
     webhook_retry_base_s: float = 5.0
@@ -128,6 +131,7 @@ def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
         ("stream_replay_max_cuts", int),
         ("stream_max_queued", int),
         ("stream_max_s", float),
+        ("stream_min_interval_s", float),
         ("webhook_timeout_s", float),
         ("webhook_retry_base_s", float),
         ("webhook_retry_max_s", float),

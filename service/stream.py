@@ -6,7 +6,12 @@ new tick of the clock begins), it evaluates the scenarios that could have moved
 and hands each change, encoded once as a Server-Sent Event, to every
 subscriber's asyncio queue (``loop.call_soon_threadsafe``). An idle subscriber
 is one queue and one suspended generator: no thread, no timer of its own
-besides its heartbeat wait.
+besides its heartbeat wait. The index lock is held only to copy what moved
+(``Forecaster.now_or_snapshot``); the evaluation runs after it is let go, so
+the projection goes on meanwhile. While records keep coming, the notifier
+evaluates at most once per ``stream_min_interval_s``: the records applied in
+between make one step (their changes carry the ids of the newest records
+they depend on, as always), not one evaluation per turn of the projection.
 
 A subscriber that resumes after a position L (``Last-Event-ID``) is registered
 by the notifier itself, under the index lock, at the notifier's head H: first
@@ -43,7 +48,7 @@ import numpy as np
 
 from forecasts.model import Z80, Z95, Status, interval, probabilities, status_at, terms
 from service.api.schemas import Forecast
-from service.forecasting import Forecaster, Query
+from service.forecasting import Forecaster, NowSnapshot, Query
 from service.log import EventLog
 from service.matchindex import MatchIndex, ScenarioMatches
 from service.workers import Backoff
@@ -160,6 +165,8 @@ class Subscriber:
 
 
 ChangeListener = Callable[[list[Change]], None]
+Found = tuple[Forecast, int] | NowSnapshot
+"""A scenario's "now" answer (forecast, position), or the snapshot to evaluate it from."""
 
 
 class ForecastStream:
@@ -173,6 +180,8 @@ class ForecastStream:
         self.horizon = settings.stream_horizon_positions
         self.max_replay_cuts = settings.stream_replay_max_cuts
         self.max_queued = settings.stream_max_queued
+        self.min_interval = settings.stream_min_interval_s
+        self._evaluated_at = -math.inf
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -252,7 +261,7 @@ class ForecastStream:
                 if not self._started.is_set():
                     self._first_step()
                 self._wait()
-                if self._stopping.is_set():
+                if self._stopping.is_set() or self._stopping.wait(self._coalesce()):
                     return
                 self._step()
             except Exception:
@@ -261,11 +270,19 @@ class ForecastStream:
             else:
                 backoff.reset()
 
+    def _coalesce(self) -> float:
+        """How long to wait before the next step: while the index moves, the records
+        applied within ``stream_min_interval_s`` of the last evaluation are evaluated
+        together (a run of records costs one evaluation per interval, not one per
+        turn of the projection)."""
+        return max(0.0, self._evaluated_at + self.min_interval - time.monotonic())
+
     def _first_step(self) -> None:
         with self._index.reading():
             self._head = self._index.position
             self._tick = self._forecaster.now()
-            self._changes_locked(since=self._head, tick_moved=True)
+            work = self._collect_locked(tick_moved=True)
+        self._changes(work, since=self._head)
         self._started.set()
 
     def _wait(self) -> None:
@@ -281,19 +298,24 @@ class ForecastStream:
         self._index.wait_until(due, timeout)
 
     def _step(self) -> None:
+        """Copy what moved under the index lock, evaluate it outside (the projection
+        goes on meanwhile), hand out the changes, then register new subscribers at
+        the head the changes were computed at (their replay ends there)."""
+        changes: list[Change] = []
         with self._index.reading():
             head, tick = self._index.position, self._forecaster.now()
-            changes: list[Change] = []
-            if head != self._head or tick != self._tick:
+            moved = head != self._head or tick != self._tick
+            if moved:
                 since = self._head
                 tick_moved = tick != self._tick
                 self._head, self._tick = head, tick
-                changes = self._changes_locked(since, tick_moved=tick_moved)
-            with self._lock:
-                pending, self._pending = self._pending, []
-                subscribers = list(self._subscribers)
-            first = [(s, self._first_chunk(s)) for s in pending if not s.closed]
+                work = self._collect_locked(tick_moved=tick_moved)
+        if moved:
+            self._evaluated_at = time.monotonic()
+            changes = self._changes(work, since)
         if changes:
+            with self._lock:
+                subscribers = list(self._subscribers)
             served = [c.after for c in changes]
             for subscriber in subscribers:
                 subscriber.offer(
@@ -305,15 +327,22 @@ class ForecastStream:
                 except Exception:
                     log.exception("a forecast change listener failed")
         with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        with self._index.reading():
+            first = [(s, self._first_chunk(s)) for s in pending if not s.closed]
+        with self._lock:
             for subscriber, chunk in first:
                 if not subscriber.closed:
                     subscriber.offer(chunk)
                     self._subscribers.add(subscriber)
 
-    def _changes_locked(self, since: int, *, tick_moved: bool) -> list[Change]:
-        """Evaluate what may have moved since the last step (the index lock is held)."""
+    def _collect_locked(self, *, tick_moved: bool) -> list[tuple[str, bool, Found]]:
+        """What may have moved since the last step, copied while the index lock is
+        held: per scenario, its cached answer or the snapshot to evaluate."""
         query = Query(as_of=self._tick)
-        changes: list[Change] = []
+        work: list[tuple[str, bool, Found]] = []
         for scenario in self._index.matches.scenarios.values():
             moved = self._generations.get(scenario.id) != scenario.generation
             if not moved and not tick_moved:
@@ -321,20 +350,29 @@ class ForecastStream:
             self._generations[scenario.id] = scenario.generation
             # the forecaster's cache for "now": a poll of GET /v1/forecasts and the
             # stream evaluate each change once between them
-            found = self._forecaster._cached(scenario, query)
-            if found is None:
-                continue
-            forecast, position = found
+            found = self._forecaster.now_or_snapshot(scenario, query)
+            if found is not None:
+                work.append((scenario.id, moved, found))
+        return work
+
+    def _changes(self, work: list[tuple[str, bool, Found]], since: int) -> list[Change]:
+        """Evaluate what was collected (without the index lock) and keep what changed."""
+        query = Query(as_of=self._tick)
+        changes: list[Change] = []
+        for scenario_id, moved, found in work:
+            forecast, position = (
+                self._forecaster.finish(found, query) if isinstance(found, NowSnapshot) else found
+            )
             caused = moved and position > since
             after = Served(
                 forecast=_stream_forecast(forecast, position, self._tick),
                 event_id=position if caused else self._head,
                 cause="records" if caused else "tick",
             )
-            before = self._served.get(scenario.id)
+            before = self._served.get(scenario_id)
             if before is not None and before.key == after.key:
                 continue
-            self._served[scenario.id] = after
+            self._served[scenario_id] = after
             changes.append(Change(before, after, since))
         changes.sort(key=lambda c: (c.after.event_id, c.after.forecast.scenario_id))
         return changes

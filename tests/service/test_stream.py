@@ -4,6 +4,7 @@ changes replayed from the log after a position, and changes made by the tick alo
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,3 +162,70 @@ async def test_a_resume_that_would_evaluate_too_much_is_a_reset(moving: MovingLo
         await asyncio.to_thread(stream.stop)
     assert chunk.startswith(b'event: reset\ndata: {"position":3,"reason":"horizon"}')
     assert len(forecasts(chunk)) == 1
+
+
+HEAVY_RULES = 200
+BATCH = 1000
+
+
+class CountingForecaster(Forecaster):
+    """The real forecaster, counting its evaluations of a scenario's numbers."""
+
+    evaluated = 0
+
+    def _evaluate(self, snapshot: Any, query: Any, page: Any) -> Any:
+        self.evaluated += 1
+        return super()._evaluate(snapshot, query, page)
+
+
+def heavy_definition() -> str:
+    rules = [
+        {"name": f"every signal {i}", "match": {"kind": "signal"}, "bayes_factor": 1.00001}
+        for i in range(HEAVY_RULES)
+    ]
+    definition = {**DEFINITION, "rules": rules}
+    return msgspec.json.encode(msgspec.convert(definition, ScenarioDefinition)).decode()
+
+
+async def test_a_heavy_batch_is_evaluated_once_per_interval_not_once_per_turn(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: a batch of a thousand events, each matching the 200 rules of a scenario,
+    is applied in short turns of the index lock; the notifier evaluated the scenario
+    after every turn (under the lock, rebuilding its arrays from every match), so the
+    projection crawled. Now it evaluates at most once per ``stream_min_interval_s``;
+    the last change it streams still has the id of the newest record."""
+    clock = Clock()
+    interval = 1.0
+    settings = Settings(data_dir=tmp_path / "data", stream_min_interval_s=interval)
+    with EventLog(settings, clock) as event_log:
+        assert event_log.catch_up(10)
+        moving = MovingLog(event_log, clock)
+        body = heavy_definition()
+        moving._commit(lambda at: [ScenarioRecord.define("heavy", body, at)])
+        forecaster = CountingForecaster(event_log, clock, 60)
+        stream = ForecastStream(event_log, forecaster)
+        stream.start()
+        try:
+            subscriber, _ = await first_chunk(stream, None)
+            before = forecaster.evaluated
+            event = event_body(msgspec.convert(signal("a"), WorldEvent))  # type: ignore[arg-type]
+            started_at = time.monotonic()
+            clock.now += timedelta(seconds=1)
+            committed = event_log.committer.submit(
+                lambda at: [EventRecord.record(uuid4(), event, at) for _ in range(BATCH)]
+            )
+            last = (await asyncio.wrap_future(committed))[-1].notification.id
+            received: list[tuple[str | None, dict[str, Any]]] = []
+            while not received or received[-1][0] != str(last):
+                chunk = await asyncio.wait_for(subscriber.queue.get(), 60)
+                assert chunk is not None
+                received.extend(forecasts(chunk))
+            elapsed = time.monotonic() - started_at
+            evaluated = forecaster.evaluated - before
+        finally:
+            await asyncio.to_thread(stream.stop)
+    assert evaluated <= 2 + elapsed / interval
+    ids = [int(i) for i, _ in received if i is not None]
+    assert ids == sorted(ids)
+    assert received[-1][1]["position"] == last
