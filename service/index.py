@@ -39,6 +39,9 @@ _request_decoder = msgspec.json.Decoder(BacktestRequest)
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
 of events, before it lets readers in."""
+READER_TURN_MAX_S = 0.05
+"""The longest the projection waits for waiting readers to take the lock (a reader
+that was granted it holds it a few ms; this bounds a reader thread slow to run)."""
 
 
 def _stored_request(body: str) -> BacktestRequest:
@@ -95,10 +98,35 @@ class BacktestState(Struct, kw_only=True):
     error: str | None = None
 
 
+class _ReaderTurn:
+    """``LogIndex.reading()``: the index lock, counted as wanted while it is awaited."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: "LogIndex") -> None:
+        self._index = index
+
+    def __enter__(self) -> bool:
+        index = self._index
+        with index._readers_changed:
+            index._readers_waiting += 1
+        index._database_lock.acquire()
+        with index._readers_changed:
+            index._readers_waiting -= 1
+            if not index._readers_waiting:
+                index._readers_changed.notify_all()
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self._index._database_lock.release()
+
+
 class LogIndex(POPOTrackingRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._changed = threading.Condition(self._database_lock)
+        self._readers_waiting = 0
+        self._readers_changed = threading.Condition(threading.Lock())
         self.position = 0
         self.table = EventTable()
         self.scenarios: dict[str, ScenarioState] = {}
@@ -108,8 +136,21 @@ class LogIndex(POPOTrackingRecorder):
         self.alerts = AlertIndex()
 
     def reading(self) -> AbstractContextManager[bool]:
-        """Hold off the projection while a reader evaluates (a few ms at most)."""
-        return self._database_lock
+        """Hold off the projection while a reader evaluates (a few ms at most). A
+        reader waiting for the lock gets it before the projection's next record
+        (``_let_readers_in``): following the log live, the projection applies one
+        record per call and takes the lock straight back, so under heavy batches
+        (hundreds of matches per event) readers otherwise waited seconds for it."""
+        return _ReaderTurn(self)
+
+    def _let_readers_in(self) -> None:
+        """Called by the projection between records, without the lock: wait
+        (briefly, bounded) until every reader waiting for the lock has it."""
+        with self._readers_changed:
+            if self._readers_waiting:
+                self._readers_changed.wait_for(
+                    lambda: self._readers_waiting == 0, timeout=READER_TURN_MAX_S
+                )
 
     # --- applying records (called by the projection, one thread) -------------
 
@@ -141,8 +182,7 @@ class LogIndex(POPOTrackingRecorder):
                     if time.monotonic() > until:
                         break
                 self._changed.notify_all()
-            if applied < len(decoded):
-                time.sleep(0)  # let a reader waiting on the lock take it
+            self._let_readers_in()
 
     def _apply_event(
         self,

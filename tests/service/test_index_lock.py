@@ -108,3 +108,35 @@ def test_readers_get_in_while_a_new_version_scans_the_events_applied_so_far() ->
     assert {len(found) for found in index.matches.scenarios["every-signal"].current.found} == {
         EVENTS
     }
+
+
+def test_a_waiting_reader_gets_the_lock_before_the_projections_next_live_record() -> None:
+    """Following the log live, the projection applies one record per call and takes
+    the lock straight back; each of these records matches 200 rules. A reader that
+    asks for the lock must get it before the projection applies more than the record
+    it is applying (it used to wait seconds under heavy batches)."""
+    index = LogIndex()
+    index.add_scenario_version(
+        uuid4(), "every-signal", 1, every_signal_scenario(), RECORDED, Tracking("tradewinds", 1)
+    )
+    records = signals(2)
+    done = threading.Event()
+
+    def follow() -> None:
+        for record in records:
+            index.add_events([record])
+        done.set()
+
+    projection = threading.Thread(target=follow)
+    projection.start()
+    overtaken = []
+    try:
+        while not done.is_set() and len(overtaken) < 50:
+            before = index.position
+            with index.reading():
+                overtaken.append(index.position - before)
+    finally:
+        projection.join(timeout=60)
+    assert index.position == EVENTS + 1
+    assert len(overtaken) >= 10, "the projection finished before the readers were measured"
+    assert max(overtaken) <= 2, f"a reader waited while {max(overtaken)} records were applied"
