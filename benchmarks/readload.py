@@ -148,12 +148,13 @@ def paced_pairs(
 
 async def _paced_client(
     host: str, port: int, raw: bytes, first: float, interval: float, end: float
-) -> list[float]:
+) -> list[tuple[float, int]]:
     """One connection: a request every ``interval`` from ``first`` until ``end``, each
     after the previous answer (a late answer delays the next, so the server never has
-    more than one request from it)."""
+    more than one request from it). Each answer's latency and status: 200, or 503 (a
+    read the server refused past its budget, which counts with its latency)."""
     reader, writer = await connect(host, port)
-    latencies: list[float] = []
+    latencies: list[tuple[float, int]] = []
     scheduled = first
     try:
         while scheduled < end:
@@ -163,8 +164,9 @@ async def _paced_client(
             sent = time.perf_counter()
             writer.write(raw)
             status, body = await read_response(reader)
-            latencies.append(time.perf_counter() - sent)
-            check_status(status, body, 200)
+            latencies.append((time.perf_counter() - sent, status))
+            if status != 503:
+                check_status(status, body, 200)
             scheduled = max(scheduled + interval, time.perf_counter())
     finally:
         writer.close()
@@ -173,7 +175,7 @@ async def _paced_client(
 
 async def _paced_gets(
     host: str, port: int, requests: Mapping[str, bytes], rate: float, clients: int, seconds: float
-) -> dict[str, list[float]]:
+) -> dict[str, list[tuple[float, int]]]:
     start = time.perf_counter()
     interval = clients / rate
     names = list(requests)
@@ -198,9 +200,9 @@ def paced_gets(
     rate: float,
     seconds: float,
     clients: int = 2,
-) -> dict[str, list[float]]:
+) -> dict[str, list[tuple[float, int]]]:
     """Each request of ``requests`` about ``rate`` times a second for ``seconds``, spread
     over ``clients`` connections with one request in flight each (a stalled server gets
-    fewer requests, not an ever-growing backlog); every answer 200. Per name, the
-    latencies in seconds from sending to the whole body."""
+    fewer requests, not an ever-growing backlog); every answer 200 or 503. Per name,
+    the latencies in seconds from sending to the whole body, with each status."""
     return asyncio.run(_paced_gets(host, port, requests, rate, clients, seconds))

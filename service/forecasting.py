@@ -229,6 +229,11 @@ def _event_terms(
     )
 
 
+LIGHT_MATCHES = 10_000
+"""A scenario with at most this many matches is read without waiting for a heavy-read
+slot (its evaluation is a few milliseconds)."""
+
+
 class Forecaster:
     """Reads forecasts off the index. The heavy ones (anything but a cached "now")
     go through ``heavy``: one shared ``CapacityLimiter`` of
@@ -253,12 +258,24 @@ class Forecaster:
         current = self.clock().timestamp()
         return current - current % self.tick
 
-    async def heavy(self, work: Callable[[Budget], T]) -> T:
-        """``work(budget)`` in a worker thread, once one of the shared slots is free;
-        ReadOverBudget if the budget passes while waiting (or, checked by the work,
-        while working)."""
+    def is_light(self, scenario_id: str) -> bool:
+        """Whether a read of this scenario is small enough (its newest version has
+        at most ``LIGHT_MATCHES`` matches) to skip the queue of heavy reads: a
+        scenario of a few rules must not wait behind lists of thousands of rules."""
+        scenario = self.index.matches.scenarios.get(scenario_id)
+        if scenario is None or not scenario.versions:
+            return True
+        return sum(len(found) for found in scenario.current.found) <= LIGHT_MATCHES
+
+    async def heavy(self, work: Callable[[Budget], T], *, light: bool = False) -> T:
+        """``work(budget)`` in a worker thread, once one of the shared slots is free
+        (a ``light`` read takes no slot); ReadOverBudget if the budget passes while
+        waiting (or, checked by the work, while working)."""
         seconds = self.settings.heavy_read_budget_s
         budget = Budget.starting(seconds)
+        if light:
+            budget.check()
+            return await to_thread.run_sync(work, budget)
         acquired = False
         with anyio.move_on_after(seconds):
             await self.limiter.acquire()

@@ -219,7 +219,7 @@ class ForecastsController(Controller):
             forecast = forecaster.one(scenario_id, query, page, budget)
             return None if forecast is None else _encoder.encode(forecast)
 
-        body = await forecaster.heavy(encoded)
+        body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
         if body is None:
             msg = f"no scenario {scenario_id}" + (
                 "" if query.known_at is None else " known at that time"

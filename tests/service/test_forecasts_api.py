@@ -672,6 +672,24 @@ class TestReadBudget:
                 forecaster.limiter.release_on_behalf_of(other_read)
             assert await forecaster.heavy(lambda budget: 2) == 2
 
+    async def test_a_light_read_does_not_wait_for_a_heavy_read_slot(
+        self, settings: Settings, clock: Clock
+    ) -> None:
+        """A scenario of a few rules is read while every heavy-read slot is taken
+        (by lists of heavy scenarios, under load): it used to wait behind them."""
+        one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=0.5)
+        with TestClient(create_app(one_slot, clock)) as client:
+            define(client, "small", rules=[rule("x", 3.0)])
+            forecaster = client.app.state.forecaster
+            other_read = object()
+            forecaster.limiter.acquire_on_behalf_of_nowait(other_read)
+            try:
+                assert client.get("/v1/forecasts/small").status_code == 200
+                history = client.get("/v1/forecasts/small/history")
+                assert history.status_code == 503, "history is not light: it waits for a slot"
+            finally:
+                forecaster.limiter.release_on_behalf_of(other_read)
+
     def test_the_limits_come_from_the_environment(self) -> None:
         found = settings_from_env(
             {
