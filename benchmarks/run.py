@@ -126,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table(metrics))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({m.name: m.as_json() for m in metrics}, indent=2) + "\n")
+    found = {m.name: m.as_json() for m in metrics}
+    if args.only and args.output.exists():  # a partial run updates its own figures only
+        found = {**json.loads(args.output.read_text()), **found}
+    args.output.write_text(json.dumps(found, indent=2) + "\n")
     missed = [m.name for m in metrics if m.met() is False]
     print(
         f"\nwrote {args.output} ({len(metrics)} metrics) in {time.perf_counter() - started:.0f} s"
