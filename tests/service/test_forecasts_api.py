@@ -677,7 +677,7 @@ class TestReadBudget:
     ) -> None:
         """A scenario of a few rules is read while every heavy-read slot is taken
         (by lists of heavy scenarios, under load): it used to wait behind them."""
-        one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=0.5)
+        one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=2.0)
         with TestClient(create_app(one_slot, clock)) as client:
             define(client, "small", rules=[rule("x", 3.0)])
             forecaster = client.app.state.forecaster

@@ -139,4 +139,7 @@ def test_a_waiting_reader_gets_the_lock_before_the_projections_next_live_record(
         projection.join(timeout=60)
     assert index.position == EVENTS + 1
     assert len(overtaken) >= 10, "the projection finished before the readers were measured"
-    assert max(overtaken) <= 2, f"a reader waited while {max(overtaken)} records were applied"
+    # A reader is counted as waiting a few bytecodes after it reads the position; a
+    # switch of the interpreter in between may let a few records through (before the
+    # hand-off: 73 and 382 in two runs).
+    assert max(overtaken) <= 10, f"a reader waited while {max(overtaken)} records were applied"
