@@ -213,13 +213,8 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
 
     @contextmanager
     def commit_lock(self) -> Iterator[int]:
-        lock_path = Path(self.datastore.pool.db_name + ".lock")
-        with lock_path.open("a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield self.max_notification_id() or 0
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with _file_lock(Path(self.datastore.pool.db_name + ".lock")):
+            yield self.max_notification_id() or 0
 
     def probe(self) -> int:
         return self.max_notification_id() or 0
@@ -250,8 +245,28 @@ class SQLiteStoreFactory(SQLiteFactory):
             poll_interval=float(self.env.get(self.POLL_INTERVAL) or "0.25"),
         )
         if self.env_create_table():
-            recorder.create_table()
+            if self.datastore.pool.is_sqlite_memory_mode:
+                recorder.create_table()
+            else:
+                with _file_lock(Path(self.datastore.pool.db_name + ".schema.lock")):
+                    recorder.create_table()
         return recorder
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` across threads and processes.
+
+    Around table creation it also serialises a new file's first connection:
+    eventsourcing switches the file to WAL there, and SQLite answers "database is
+    locked" at once, without waiting out its busy timeout, when two connections
+    switch together (replicas starting together on an empty data directory)."""
+    with path.open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 class ListeningSubscription(PostgresSubscription):
