@@ -37,7 +37,7 @@ pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 openapi: $(BIN)/tradewinds
-	$(BIN)/python -m service.openapi_export openapi/openapi.json
+	$(BIN)/python -m service.cli.openapi_export openapi/openapi.json
 
 bench: uv
 	$(UV) sync --locked --extra dev

@@ -41,9 +41,9 @@ from benchmarks.write import (
 )
 from domain.events import BaseEvent, EventBatch
 from domain.records import EventRecord
-from service.commands import Receipt, assign_ids, event_body
-from service.index import LogIndex, LogProjection
-from service.log import EventLog
+from service.commands.writes import Receipt, assign_ids, event_body
+from service.persistence.eventlog import EventLog
+from service.projection.index import LogIndex, LogProjection
 from service.settings import Settings
 from tests.support.server import ServerProcess
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.forecast_breakdown [--events 200000]
 
-1. Replay: the bulk catch-up (``service.catchup.catch_up``) run on the main thread of a
+1. Replay: the bulk catch-up (``service.projection.catchup.catch_up``) run on the main thread of a
    fresh process per stage, on one generated store: eventsourcing's read, the catch-up's
    own read, + decoding the stored state, + the index without rule matching, + rule
    matching (the whole catch-up), and the whole catch-up with the collector left on.
@@ -36,18 +36,21 @@ from benchmarks.core import median, percentile, scratch_dir
 from benchmarks.corpus import Mix, write_store
 from benchmarks.forecasts import status_kb
 from domain.records import EventRecord
-from service import catchup, persistence
-from service.app import create_app
-from service.catchup import PAGE, catch_up
-from service.index import LogIndex, LogProjection
-from service.log import EventLog, TradewindsStore
-from service.matchindex import MatchIndex
-from service.persistence import eventsourcing_env
+from service.persistence import stores as persistence
+from service.persistence.eventlog import EventLog, TradewindsStore
+from service.persistence.stores import eventsourcing_env
+from service.projection import catchup
+from service.projection.catchup import PAGE, catch_up
+from service.projection.index import LogIndex, LogProjection
+from service.projection.matchindex import MatchIndex
 from service.settings import Settings
+from service.web.app import create_app
 
 STAGES = {
     "read": "eventsourcing's read (select_notifications, pages of 2000): the baseline",
-    "lean-read": "the catch-up's read instead (tuples, ids as text; service.catchup.reader)",
+    "lean-read": (
+        "the catch-up's read instead (tuples, ids as text; service.projection.catchup.reader)"
+    ),
     "decode": "+ decode stored state (catch_up without the index)",
     "index": "+ index: body decode, event table (no rule matching)",
     "match": "+ rule matching (MatchIndex.add_event): the whole catch-up",

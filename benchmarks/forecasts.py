@@ -28,9 +28,9 @@ from benchmarks.core import Context, Metric, Target, median, percentile, process
 from benchmarks.corpus import Mix, bench_label, scenario_definitions, write_store
 from benchmarks.httpload import LoadResult, post_request
 from benchmarks.readload import PairResult, concurrent_gets, get_request, paced_pairs
-from service.forecasting import Forecaster
-from service.log import EventLog, TradewindsStore, utc_now
-from service.persistence import eventsourcing_env
+from service.persistence.eventlog import EventLog, TradewindsStore, utc_now
+from service.persistence.stores import eventsourcing_env
+from service.queries.forecasting import Forecaster
 from service.settings import Settings
 from tests.support.server import ServerProcess
 
@@ -46,7 +46,7 @@ REPLAY_SCENARIOS = 100
 REPLAY_EVENTS = 1_000_000
 REPLAY_EVENTS_QUICK = 200_000
 READ_PAGE = 1000
-SERVE_GC_THRESHOLD = (50_000, 20, 20)  # what ``tradewinds serve`` sets (service/cli.py)
+SERVE_GC_THRESHOLD = (50_000, 20, 20)  # what ``tradewinds serve`` sets (service/cli/main.py)
 HISTORY_SCENARIOS = 200
 HISTORY_EVENTS = 100_000
 HISTORY_FROM = datetime(2025, 1, 1, tzinfo=UTC)

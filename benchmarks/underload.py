@@ -32,7 +32,7 @@ from benchmarks.forecasts import Below
 from benchmarks.httpload import LoadResult, post_request, sequential
 from benchmarks.readload import get_request, paced_gets
 from benchmarks.write import batch_json
-from service.cli import import_lines
+from service.cli.main import import_lines
 from service.settings import Settings
 from tests.support.server import ServerProcess
 

@@ -23,7 +23,7 @@ Versions stored before these bounds existed may hold values outside them (the
 log is append-only): a stored definition is read with each parameter clamped
 into its bounds (``stored_definition``; ``clamp_rules`` for a backtest's what-if
 rules), so it decodes and models as the nearest allowed one; and the model of
-any definition clamps them again (``service.matchindex.model_of``).
+any definition clamps them again (``service.projection.matchindex.model_of``).
 """
 
 from datetime import UTC, datetime

@@ -3,7 +3,7 @@
 Every route handler states what it needs in its ``opt``: ``{"scope": "read"}``,
 ``"write"`` or ``"admin"`` (each includes the ones before it), or ``"public"``
 for health, metrics and the OpenAPI document. One middleware
-(``service.api.authorize``) checks the ``Authorization: Bearer <key>`` header
+(``service.web.authorize``) checks the ``Authorization: Bearer <key>`` header
 against the configured keys before the handler reads anything; a handler that
 states nothing needs ``admin`` (fail closed). With no keys configured every
 route is open (and the middleware is not installed): the command line then
@@ -123,7 +123,7 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 CALLER_WRITES: ContextVar[bool] = ContextVar("caller_writes", default=True)
 """False while serving a request made with a read-only key: such a caller has no
 writes of its own, so its reads need not wait for this replica's (see
-``service.api.reads.own_writes_visible``)."""
+``service.web.reads.own_writes_visible``)."""
 
 
 def authorize(

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from service.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.stores import STORES, Store, make_store
 

@@ -9,8 +9,8 @@ import httpx
 import msgspec
 import pytest
 
-from service.cli import import_lines
-from service.log import EventLog
+from service.cli.main import import_lines
+from service.persistence.eventlog import EventLog
 from service.settings import Settings
 from tests.e2e.helpers import http
 from tests.support.server import ServerProcess

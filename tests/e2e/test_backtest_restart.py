@@ -8,8 +8,8 @@ import httpx
 import msgspec
 import pytest
 
-from service.cli import import_lines
-from service.log import EventLog
+from service.cli.main import import_lines
+from service.persistence.eventlog import EventLog
 from service.settings import Settings
 from tests.support.server import ServerProcess
 from tests.support.stores import Store

@@ -9,8 +9,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from service.app import create_app
 from service.settings import Settings, settings_from_env
+from service.web.app import create_app
 from tests.k8s.conftest import KUSTOMIZATIONS, OVERLAYS
 from tests.k8s.kustomize import Resource
 

@@ -14,8 +14,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from service.access import PUBLIC, SCOPE_OPT, ApiKeys, InvalidKeys, Scope
-from service.app import create_app, openapi_document
 from service.settings import Settings, settings_from_env
+from service.web.app import create_app, openapi_document
 from tests.service.events_data import signal
 
 KEYS = {"reader-key": Scope.read, "writer-key": Scope.write, "admin-key": Scope.admin}

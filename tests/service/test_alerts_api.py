@@ -9,9 +9,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service import webhooks
-from service.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
+from service.workers import webhooks
 from tests.e2e.helpers import SCENARIO, signal
 from tests.e2e.receiver import Receiver
 

@@ -17,12 +17,12 @@ from litestar.testing import TestClient
 
 from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord, ScenarioRecord
-from service import backtests
-from service.app import create_app
-from service.cli import demo_lines, import_lines
-from service.log import TradewindsStore
-from service.persistence import eventsourcing_env
+from service.cli.main import demo_lines, import_lines
+from service.persistence.eventlog import TradewindsStore
+from service.persistence.stores import eventsourcing_env
 from service.settings import Settings, settings_from_env
+from service.web.app import create_app
+from service.workers import backtests
 from tests.service.events_data import signal
 from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import RetractedInfo, WorldEvent
-from service.eventtable import EventTable
+from service.projection.eventtable import EventTable
 
 _decoder = msgspec.json.Decoder(WorldEvent)
 

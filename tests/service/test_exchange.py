@@ -10,11 +10,11 @@ import pytest
 from litestar.testing import TestClient
 
 from domain.entries import EventEntry, LogEntry, ScenarioEntry
-from service.app import create_app
-from service.cli import demo_lines, import_lines, main
-from service.exchange import ImportFailed, export_entries, write_jsonl
-from service.log import EventLog
+from service.cli.main import demo_lines, import_lines, main
+from service.commands.exchange import ImportFailed, export_entries, write_jsonl
+from service.persistence.eventlog import EventLog
 from service.settings import Settings
+from service.web.app import create_app
 from tests.service.events_data import approval, scenario, signal
 from tests.support.stores import Store
 

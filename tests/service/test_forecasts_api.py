@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from domain.records import BacktestRecord
-from service.app import create_app
-from service.cli import demo_lines, import_lines
-from service.forecasting import Forecaster, ReadOverBudget
-from service.log import EventLog, utc_now
+from service.cli.main import demo_lines, import_lines
+from service.persistence.eventlog import EventLog, utc_now
+from service.queries.forecasting import Forecaster, ReadOverBudget
 from service.settings import Settings, settings_from_env
+from service.web.app import create_app
 from tests.service.events_data import signal
 from tests.support.records import store_scenario, unchecked
 

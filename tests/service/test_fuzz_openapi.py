@@ -40,10 +40,10 @@ from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord
 from service.access import ApiKeys
 from service.access import Scope as KeyScope
-from service.app import create_app
-from service.exchange import import_entries, read_jsonl
-from service.log import EventLog, utc_now
+from service.commands.exchange import import_entries, read_jsonl
+from service.persistence.eventlog import EventLog, utc_now
 from service.settings import Settings
+from service.web.app import create_app
 
 OPENAPI_JSON = Path(__file__).parents[2] / "openapi" / "openapi.json"
 TIMELINE = Path(__file__).parents[2] / "service" / "demo" / "timeline.jsonl"
@@ -119,7 +119,7 @@ TIME_QUERY_PARAMETERS = {"as_of", "known_at", "from", "to", "occurred_from", "oc
 def _number_for_a_time(case: schemathesis.Case) -> bool:
     """A number for a time in the query string: litestar converts query parameters with
     msgspec in lax mode, which reads it as Unix seconds (a leniency of every time
-    parameter, reported; bodies are strict, ``service.api.bodies``)."""
+    parameter, reported; bodies are strict, ``service.web.bodies``)."""
     for name, value in (case.query or {}).items():
         if name not in TIME_QUERY_PARAMETERS or isinstance(value, bool):
             continue

@@ -16,8 +16,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from service.access import ApiKeys, Scope
-from service.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 
 KEYS = {"edge-reader": Scope.read, "edge-admin": Scope.admin}
 # Differ between two answers of the same resource.

@@ -8,7 +8,7 @@ from uuid import uuid4
 import msgspec
 from eventsourcing.persistence import Tracking
 
-from service.index import LogIndex
+from service.projection.index import LogIndex
 
 RULES = 200
 EVENTS = 1000

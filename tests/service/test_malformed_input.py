@@ -6,7 +6,7 @@ and ``@N@`` (a number field, where the body has one; else the text slot takes th
 number too, a wrong type). The templates as given are valid (a test checks it), so
 every rejection below is due to the one thing each case breaks.
 
-The answers chosen (``service.api.bodies`` and ``service.api.problems``):
+The answers chosen (``service.web.bodies`` and ``service.web.problems``):
 - 400: the body is not JSON (truncated, invalid UTF-8, a raw control character,
   NaN/Infinity, a byte order mark, nesting too deep to read, empty) or it repeats
   a key (which value would count is ambiguous, so neither does);

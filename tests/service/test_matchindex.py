@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from domain.scenarios import ScenarioDefinition
 from forecasts.model import RuleMatches
-from service.matchindex import ORDER, Match, VersionMatches, model_of, rule_arrays
+from service.projection.matchindex import ORDER, Match, VersionMatches, model_of, rule_arrays
 
 RULES = 3
 DEFINITION = {

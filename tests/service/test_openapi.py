@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from service.openapi_export import current_document, render
+from service.cli.openapi_export import current_document, render
 
 COMMITTED = Path(__file__).parents[2] / "openapi" / "openapi.json"
 EVENT_KINDS = {

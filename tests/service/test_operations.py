@@ -18,9 +18,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
 from service.jsonlog import JsonFormatter, request_id
 from service.settings import Settings
+from service.web.app import create_app
 from tests.e2e.receiver import Receiver
 from tests.service.events_data import signal
 

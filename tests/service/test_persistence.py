@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from service.log import EventLog
-from service.persistence import (
+from service.persistence.eventlog import EventLog
+from service.persistence.stores import (
     DatabaseUrlError,
     SharedPostgresRecorder,
     StoreFull,

@@ -17,11 +17,11 @@ import pytest
 from domain.events import WorldEvent
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import ScenarioDefinition
-from service.commands import event_body
-from service.forecasting import Forecaster
-from service.log import EventLog
+from service.commands.writes import event_body
+from service.persistence.eventlog import EventLog
+from service.queries.forecasting import Forecaster
+from service.queries.stream import ForecastStream, Subscriber
 from service.settings import Settings
-from service.stream import ForecastStream, Subscriber
 from tests.service.events_data import signal
 
 DEFINITION = {

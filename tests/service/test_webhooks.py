@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service import webhooks
-from service.webhooks import RefusedTarget, check_target, post_to_target, resolve_target
+from service.workers import webhooks
+from service.workers.webhooks import RefusedTarget, check_target, post_to_target, resolve_target
 
 NOT_PUBLIC = [
     "127.0.0.1",

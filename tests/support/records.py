@@ -7,7 +7,7 @@ import msgspec
 
 from domain.records import ScenarioRecord
 from domain.scenarios import ScenarioDefinition
-from service.log import EventLog, utc_now
+from service.persistence.eventlog import EventLog, utc_now
 from service.settings import Settings
 
 

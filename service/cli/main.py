@@ -1,0 +1,252 @@
+"""The ``tradewinds`` command: serve, import, export, replay, backtest."""
+
+import argparse
+import gc
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import msgspec
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from domain.backtests import BacktestRequest, check_request
+from domain.errors import InvalidInput
+from forecasts.scoring import Scores
+from service.access import InvalidKeys
+from service.cli.serving import is_loopback, serve
+from service.commands.exchange import (
+    ImportFailed,
+    ImportReport,
+    export_entries,
+    import_entries,
+    read_jsonl,
+    write_jsonl,
+)
+from service.jsonlog import configure_json_logs
+from service.persistence.eventlog import EventLog, utc_now
+from service.queries import replay
+from service.settings import Settings, settings_from_env
+from service.web.app import create_app
+from service.workers.backtests import evaluate
+
+logger = logging.getLogger("tradewinds")
+DATA_DIR_HELP = "where the SQLite store lives (default: $TRADEWINDS_DATA_DIR, else ./data)"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_env()
+    overrides = {
+        name: getattr(args, name)
+        for name in ("data_dir", "host", "port")
+        if getattr(args, name, None) is not None
+    }
+    return msgspec.structs.replace(settings, **overrides)
+
+
+def import_lines(settings: Settings, lines: Iterable[bytes]) -> ImportReport:
+    with EventLog(settings) as event_log:
+        return import_entries(event_log, read_jsonl(lines), utc_now)
+
+
+def demo_lines() -> list[bytes]:
+    text = resources.files("service.demo").joinpath("timeline.jsonl").read_bytes()
+    return text.splitlines()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = msgspec.structs.replace(_settings(args), freeze_after_catch_up=True)
+    configure_json_logs()
+    if not settings.api_keys:
+        if not is_loopback(settings.host):
+            logger.error(
+                "refusing to listen on %s without API keys: set TRADEWINDS_API_KEYS or "
+                "TRADEWINDS_API_KEYS_FILE, or listen on loopback (127.0.0.1)",
+                settings.host,
+            )
+            return 2
+        logger.warning(
+            "no API keys configured: every route is open, so the service listens on "
+            "loopback (%s) only",
+            settings.host,
+        )
+    else:
+        logger.info("%d API keys configured", len(settings.api_keys))
+    # The index holds every event; default thresholds made full collections walk it
+    # every few batches (a third of a batch's time, and most of the p99).
+    gc.set_threshold(50_000, 20, 20)
+    if args.demo:
+        report = import_lines(settings, demo_lines())
+        logger.info(
+            "demo timeline: %d records added, %d already there", report.added, report.skipped
+        )
+    serve(create_app(settings), settings)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        with Path(args.file).open("rb") as f:
+            report = import_lines(settings, f)
+    except ImportFailed as e:
+        print(f"import failed at {e}; nothing from that chunk was stored", file=sys.stderr)
+        return 1
+    print(f"{report.added} records added, {report.skipped} already there")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with EventLog(settings) as event_log:
+        if args.output in (None, "-"):
+            count = write_jsonl(export_entries(event_log), sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            with Path(args.output).open("wb") as out:
+                count = write_jsonl(export_entries(event_log), out)
+    print(f"{count} records exported", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not args.check:
+        _, seconds = replay.rebuild(settings)
+        print(f"rebuilt in {seconds:.2f} s")
+        return 0
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    try:
+        report = replay.check(settings, url)
+    except httpx.HTTPError as e:
+        print(f"cannot compare with the live service at {url}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"replayed {report.records} records in {report.seconds:.2f} s "
+        f"({report.rate:,.0f}/s); compared at position {report.position}"
+    )
+    for difference in report.differences:
+        print(f"DIFFERENT: {difference}")
+    if report.differences:
+        return 1
+    print("identical: every forecast rebuilt from scratch equals the live one")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    console = Console()
+    try:
+        request = backtest_request(args)
+        check_request(request)
+    except (msgspec.ValidationError, InvalidInput, OSError) as e:
+        console.print(f"[red]invalid backtest:[/red] {e}")
+        return 2
+    with EventLog(settings) as event_log:
+        while not event_log.catch_up(60):
+            pass
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("backtest", total=1.0)
+            scores = evaluate(
+                event_log.index,
+                request,
+                event_log.head_time(),
+                lambda fraction: bar.update(task, completed=fraction),
+            )
+    console.print(scores_table(scores))
+    if args.json:
+        Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(scores)))
+        console.print(f"scores written to {args.json}")
+    return 0
+
+
+def backtest_request(args: argparse.Namespace) -> BacktestRequest:
+    rules = None
+    if args.rules:
+        rules = msgspec.json.decode(Path(args.rules).read_bytes())
+    body = {"from": args.start, "to": args.stop, "step": args.step, "scenario_ids": args.scenario}
+    if rules is not None:
+        body["rules"] = rules
+    return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
+
+
+def scores_table(scores: Scores) -> Table:
+    table = Table(title="Backtest scores")
+    for column in ("scenario", "outcome", "samples", "Brier", "prior", "0.5", "skill", "log"):
+        left = column == "scenario"
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    for s in scores.scenarios:
+        table.add_row(
+            s.scenario_id, s.outcome, str(s.n_samples), f"{s.brier:.4f}", f"{s.brier_prior:.4f}",
+            f"{s.brier_half:.4f}", f"{s.skill:+.3f}", f"{s.log:.4f}",
+        )  # fmt: skip
+    o = scores.overall
+    if o is not None:
+        table.add_section()
+        table.add_row(
+            f"overall ({o.n_scenarios} scenarios)", "", str(o.n_samples), f"{o.brier:.4f}",
+            f"{o.brier_prior:.4f}", f"{o.brier_half:.4f}", f"{o.skill:+.3f}", f"{o.log:.4f}",
+        )  # fmt: skip
+        table.caption = f"ECE {o.ece:.4f}, sharpness {o.sharpness:.4f}"
+    return table
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tradewinds", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    serve.add_argument("--demo", action="store_true", help="load the example timeline first")
+    serve.set_defaults(handler=cmd_serve)
+
+    load = commands.add_parser("import", help="append a JSON Lines log to the store")
+    load.add_argument("file")
+    load.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    load.set_defaults(handler=cmd_import)
+
+    dump = commands.add_parser("export", help="write the whole log as JSON Lines")
+    dump.add_argument("-o", "--output", help="file to write (default: standard output)")
+    dump.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    dump.set_defaults(handler=cmd_export)
+    score = commands.add_parser("backtest", help="score the forecasts over history (local store)")
+    score.add_argument("--from", dest="start", required=True, help="first sample time (RFC 3339)")
+    score.add_argument("--to", dest="stop", required=True, help="last sample time (RFC 3339)")
+    score.add_argument("--step", default="P1D", help="ISO 8601 duration (default P1D)")
+    score.add_argument("--scenario", action="append", help="score only this scenario (repeat)")
+    score.add_argument("--rules", help="JSON file {scenario_id: [rule, ...]}: what-if rules")
+    score.add_argument("--json", help="also write the scores to this JSON file")
+    score.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    score.set_defaults(handler=cmd_backtest)
+
+    again = commands.add_parser(
+        "replay", help="rebuild every forecast from an empty projection (--check: compare)"
+    )
+    again.add_argument("--check", action="store_true", help="compare with the live service")
+    again.add_argument("--url", help="the live service (default: http://HOST:PORT)")
+    again.add_argument("--host", help="host of the live service (default 127.0.0.1)")
+    again.add_argument("--port", type=int, help="port of the live service (default 8000)")
+    again.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    again.set_defaults(handler=cmd_replay)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except InvalidKeys as e:
+        print(f"invalid TRADEWINDS_API_KEYS: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""Export the log as JSON Lines, and import such a file.
+
+Import is idempotent: an entry already in the store with the same content is
+skipped, one with other content stops the import with an error naming its line.
+Entries are saved in chunks, each in one transaction, in file order, so an
+export imported into an empty store reproduces the same log (same records,
+same order, same ``recorded_at``). An event entry without ``event_id`` gets an
+id derived from its content, so importing the same file twice adds nothing.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import IO, Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import msgspec
+from eventsourcing.persistence import IntegrityError
+
+from domain.entries import (
+    EventEntry,
+    LogEntry,
+    RequestEntry,
+    ResolutionEntry,
+    RetractionEntry,
+    ScenarioEntry,
+)
+from domain.errors import DomainError, InvalidInput
+from domain.events import WorldEvent
+from domain.records import (
+    EventRecord,
+    RequestRecord,
+    ResolutionRecord,
+    ScenarioRecord,
+    request_record_id,
+    resolution_record_id,
+    scenario_record_id,
+)
+from domain.scenarios import Resolution, check_definition, stored_definition
+from service.commands.writes import event_body
+from service.persistence.eventlog import EventLog
+
+_entry_decoder = msgspec.json.Decoder(LogEntry)
+_event_decoder = msgspec.json.Decoder(WorldEvent)
+_resolution_decoder = msgspec.json.Decoder(Resolution)
+_encoder = msgspec.json.Encoder()
+_CONTENT_IDS = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/import")
+
+
+class ImportFailed(Exception):
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(f"line {line}: {detail}")
+        self.line = line
+
+
+class ImportReport(msgspec.Struct):
+    added: int = 0
+    skipped: int = 0
+
+
+# --- export -------------------------------------------------------------------
+
+
+def export_entries(log: EventLog, page: int = 1000) -> Iterator[LogEntry]:
+    """Every record of the log, in position order."""
+    slugs: dict[UUID, str] = {}
+    after = 0
+    while True:
+        notifications = log.app.recorder.select_notifications(after, page, inclusive_of_start=False)
+        for n in notifications:
+            entry = _entry_of(log.app.mapper.to_domain_event(n), n.id, slugs)
+            if entry is not None:
+                yield entry
+        if len(notifications) < page:
+            return
+        after = notifications[-1].id
+
+
+def _entry_of(event: Any, position: int, slugs: dict[UUID, str]) -> LogEntry | None:
+    common: dict[str, Any] = {"position": position, "recorded_at": event.timestamp}
+    if isinstance(event, EventRecord.Recorded):
+        world = _event_decoder.decode(event.body)
+        world.event_id = event.originator_id
+        return EventEntry(event=world, **common)
+    if isinstance(event, EventRecord.Retracted):
+        return RetractionEntry(event_id=event.originator_id, reason=event.reason, **common)
+    if isinstance(event, ScenarioRecord.Defined):
+        slugs[event.originator_id] = event.slug
+    if isinstance(event, ScenarioRecord.Defined | ScenarioRecord.Revised):
+        return ScenarioEntry(
+            scenario_id=slugs[event.originator_id],
+            version=event.originator_version,
+            definition=stored_definition(event.body),
+            **common,
+        )
+    if isinstance(event, ResolutionRecord.Recorded):
+        return ResolutionEntry(
+            scenario_id=event.slug, resolution=_resolution_decoder.decode(event.body), **common
+        )
+    if isinstance(event, RequestRecord.Recorded):
+        return RequestEntry(key=event.key, fingerprint=event.fingerprint, **common)
+    return None
+
+
+def write_jsonl(entries: Iterable[LogEntry], out: IO[bytes]) -> int:
+    count = 0
+    for entry in entries:
+        out.write(_encoder.encode(entry))
+        out.write(b"\n")
+        count += 1
+    return count
+
+
+# --- import -------------------------------------------------------------------
+
+
+def read_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, LogEntry]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _entry_decoder.decode(line)
+        except msgspec.ValidationError as e:
+            raise ImportFailed(number, str(e)) from None
+        except msgspec.DecodeError as e:
+            raise ImportFailed(number, f"not JSON: {e}") from None
+
+
+def _content_id(body: str) -> UUID:
+    return uuid5(_CONTENT_IDS, body)
+
+
+class _Chunk:
+    """One chunk of entries turned into domain events, in file order."""
+
+    def __init__(self, log: EventLog, now: datetime, *, careful: bool) -> None:
+        self.log = log
+        self.now = now
+        self.careful = careful
+        self.records: dict[UUID, Any] = {}
+        self.events: list[Any] = []
+        self.report = ImportReport()
+
+    def _get(self, record_id: UUID) -> Any | None:
+        if record_id in self.records:
+            return self.records[record_id]
+        record = self.log.get(record_id)
+        if record is not None:
+            self.records[record_id] = record
+        return record
+
+    def _keep(self, record: Any) -> None:
+        self.records[record.id] = record
+        self.events.extend(record.collect_events())
+        self.report.added += 1
+
+    def add(self, entry: LogEntry) -> None:
+        at = entry.recorded_at or self.now
+        if isinstance(entry, EventEntry):
+            self._event(entry, at)
+        elif isinstance(entry, RetractionEntry):
+            self._retraction(entry, at)
+        elif isinstance(entry, ScenarioEntry):
+            self._scenario(entry, at)
+        elif isinstance(entry, ResolutionEntry):
+            self._resolution(entry, at)
+        else:
+            self._request(entry, at)
+
+    def _request(self, entry: RequestEntry, at: datetime) -> None:
+        existing = self._get(request_record_id(entry.key))
+        if existing is not None:
+            if existing.fingerprint != entry.fingerprint:
+                msg = f"Idempotency-Key {entry.key!r} is stored for another request"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        self._keep(RequestRecord.record(entry.key, entry.fingerprint, at))
+
+    def _event(self, entry: EventEntry, at: datetime) -> None:
+        body = event_body(entry.event)
+        event_id = entry.event.event_id or _content_id(body)
+        existing = self._get(event_id) if self.careful or event_id in self.records else None
+        if existing is not None:
+            if existing.body != body and _event_decoder.decode(
+                existing.body
+            ) != _event_decoder.decode(body):
+                msg = f"event {event_id} is stored with other content"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        self._keep(EventRecord.record(event_id, body, at))
+
+    def _retraction(self, entry: RetractionEntry, at: datetime) -> None:
+        record = self._get(entry.event_id)
+        if record is None:
+            msg = f"retraction of unknown event {entry.event_id}"
+            raise DomainError(msg)
+        if record.retraction == entry.reason:
+            self.report.skipped += 1
+            return
+        record.retract(entry.reason, at)
+        self._keep(record)
+
+    def _scenario(self, entry: ScenarioEntry, at: datetime) -> None:
+        """A numbered version (from an export) must land as that version; an
+        unnumbered one (hand-written) is like a PUT: a new version unless unchanged."""
+        record = self._get(scenario_record_id(entry.scenario_id))
+        body = _encoder.encode(entry.definition).decode()
+        current = 0 if record is None else record.version
+        if record is not None and entry.version is not None and entry.version <= current:
+            stored: ScenarioRecord = self.log.app.repository.get(record.id, version=entry.version)
+            if stored_definition(stored.body) != entry.definition:
+                msg = f"scenario {entry.scenario_id} v{entry.version} is stored otherwise"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        if entry.version is not None and entry.version != current + 1:
+            msg = f"scenario {entry.scenario_id} v{entry.version} follows v{current}"
+            raise DomainError(msg)
+        if record is None:
+            check_definition(entry.definition, opened_at=at)
+            self._keep(ScenarioRecord.define(entry.scenario_id, body, at))
+            return
+        if entry.version is None and stored_definition(record.body) == entry.definition:
+            self.report.skipped += 1
+            return
+        check_definition(entry.definition, opened_at=record.created_on)
+        record.revise(body, at)
+        self._keep(record)
+
+    def _resolution(self, entry: ResolutionEntry, at: datetime) -> None:
+        if self._get(scenario_record_id(entry.scenario_id)) is None:
+            msg = f"resolution of unknown scenario {entry.scenario_id}"
+            raise DomainError(msg)
+        existing = self._get(resolution_record_id(entry.scenario_id))
+        body = _encoder.encode(entry.resolution).decode()
+        if existing is not None:
+            if _resolution_decoder.decode(existing.body) != entry.resolution:
+                msg = f"scenario {entry.scenario_id} is already resolved otherwise"
+                raise DomainError(msg)
+            self.report.skipped += 1
+            return
+        self._keep(ResolutionRecord.record(entry.scenario_id, body, at))
+
+
+def _run_chunk(
+    log: EventLog, chunk: list[tuple[int, LogEntry]], now: datetime, *, careful: bool
+) -> ImportReport:
+    built = _Chunk(log, now, careful=careful)
+    for number, entry in chunk:
+        try:
+            built.add(entry)
+        except InvalidInput as e:
+            raise ImportFailed(number, e.detail) from None
+        except DomainError as e:
+            raise ImportFailed(number, e.detail) from None
+    if built.events:
+        log.app.save(*built.events)
+    return built.report
+
+
+def import_entries(
+    log: EventLog,
+    entries: Iterable[tuple[int, LogEntry]],
+    now: Callable[[], datetime],
+    chunk_size: int = 1000,
+) -> ImportReport:
+    """Import numbered entries; each chunk is one transaction."""
+    total = ImportReport()
+    chunk: list[tuple[int, LogEntry]] = []
+
+    def flush() -> None:
+        stamp = now()
+        try:
+            report = _run_chunk(log, chunk, stamp, careful=False)
+        except IntegrityError:
+            report = _run_chunk(log, chunk, stamp, careful=True)
+        total.added += report.added
+        total.skipped += report.skipped
+        chunk.clear()
+
+    for item in entries:
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
+    return total

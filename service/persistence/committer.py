@@ -1,0 +1,319 @@
+"""Group commit: one writer thread saves every write job waiting at the same moment
+in one transaction, so many clients share one fsync.
+
+A job builds its aggregates in the writer thread, given the commit's
+``recorded_at``: the service clock is read once per commit and never goes back.
+Several processes (replicas) may write to one store, each with its own clock,
+so each commit runs under the store's commit lock (one committer at a time,
+across processes): under it, the committer reads the ``recorded_at`` of the
+last stored record when another process wrote since its own last commit, and
+never stamps an earlier one. So ``recorded_at`` never decreases along the
+log's positions, as stored: every replica, and every replay, sees the same
+monotonic times.
+Each job's future is completed only after the transaction that holds it has
+committed. If a group hits a uniqueness conflict, the store does not say
+whose it was, so each job of the group is retried in a transaction of its own:
+every job is still all-or-nothing.
+
+The writer outlives the store's outages. A commit that fails because the store
+cannot be reached or is full fails its jobs with ``StoreUnavailable`` (or
+``StoreFull``), logged once per outage, not per job; ``problem`` holds it until a
+commit succeeds again. Meanwhile jobs fail at once, without a round trip to the
+store, except for one attempt after each backoff delay; when no job comes, the
+writer probes the store itself, so a lost connection is found to be back without
+waiting for traffic (a full store is found to have room only by a write: its own,
+or another process's, seen as the store's head moving). A job whose caller gave up
+waiting (``Future.cancel``) before the writer took it is not committed.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+
+from service.persistence.stores import SharedStore, StoreFull, StoreUnavailable, as_store_error
+from service.workers.registry import Backoff
+
+logger = logging.getLogger("service.committer")
+
+Build = Callable[[datetime], Sequence[Aggregate]]
+Clock = Callable[[], datetime]
+A = TypeVar("A", bound=Aggregate)
+
+
+class _Job:
+    __slots__ = ("aggregates", "build", "future")
+
+    def __init__(self, build: Build) -> None:
+        self.build = build
+        self.future: Future[list[Recording[UUID]]] = Future()
+        self.aggregates: Sequence[Aggregate] = ()
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        app: Application[UUID],
+        clock: Clock,
+        max_jobs: int = 1000,
+        *,
+        commit_timeout_s: float = 10.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._app = app
+        self._clock = clock
+        self._max_jobs = max_jobs
+        self.commit_timeout_s = commit_timeout_s
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._last_time: datetime | None = None
+        self.thread = threading.Thread(target=self._run, name="tradewinds-writer", daemon=True)
+        self.commits = 0
+        self.last_position = 0
+        self._seen_position = 0
+        self.problem: StoreUnavailable | None = None
+        self._problem_since = 0.0
+        self._problem_head: int | None = None
+        self._backoff = backoff or Backoff()
+        self._next_attempt = 0.0
+        self._next_probe = 0.0
+        self._probe_backoff = Backoff(self._backoff.first, self._backoff.most)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Commit every job already submitted, then stop the writer."""
+        if self.thread.is_alive():
+            self._queue.put(None)
+            self.thread.join()
+
+    def submit(self, build: Build) -> "Future[list[Recording[UUID]]]":
+        job = _Job(build)
+        if self.thread.ident is not None and not self.thread.is_alive():
+            job.future.set_exception(StoreUnavailable("the writer has stopped"))
+            return job.future
+        self._queue.put(job)
+        return job.future
+
+    def result(self, future: "Future[list[Recording[UUID]]]") -> list[Recording[UUID]]:
+        """Wait for a submitted job, at most ``commit_timeout_s``: then
+        ``StoreUnavailable`` (and the job is dropped if the writer has not taken it)."""
+        try:
+            return future.result(timeout=self.commit_timeout_s)
+        except FutureTimeout:
+            raise self.timed_out(future) from None
+
+    def timed_out(self, future: "Future[list[Recording[UUID]]]") -> StoreUnavailable:
+        """The error for a caller that waited ``commit_timeout_s`` in vain."""
+        if future.cancel():
+            if self.problem is not None:
+                return self.problem.fresh()
+            return StoreUnavailable(
+                f"the write was not committed within {self.commit_timeout_s:g} s; not stored"
+            )
+        return StoreUnavailable(
+            f"the store did not confirm the write within {self.commit_timeout_s:g} s; it may "
+            "have been stored: retry with the same Idempotency-Key or event ids"
+        )
+
+    def update(self, record: A, change: Callable[[A, datetime], None]) -> None:
+        """Append one event to ``record``, made by ``change`` at the commit's time, and
+        wait for the commit (bounded: ``StoreUnavailable``). ``IntegrityError`` if the
+        record has moved on in the store (another process appended to it first)."""
+
+        def build(recorded_at: datetime) -> list[Aggregate]:
+            change(record, recorded_at)
+            return [record]
+
+        self.result(self.submit(build))
+
+    def now(self) -> datetime:
+        """The service clock (for readers; commits use ``_now``)."""
+        return self._clock()
+
+    def _now(self, head: int | None = None) -> datetime:
+        now = self._clock()
+        floor = self._stored_floor(head)
+        if floor is not None and now < floor:
+            now = floor + timedelta(microseconds=1)
+        self._last_time = now
+        return now
+
+    def _stored_floor(self, head: int | None) -> datetime | None:
+        """The latest ``recorded_at`` in the store (under the commit lock, ``head``
+        its last position): this process's own last one, unless another process has
+        committed since."""
+        if head is None:
+            head = self._app.recorder.max_notification_id() or 0
+        if head <= max(self.last_position, self._seen_position):
+            return self._last_time
+        (notification,) = self._app.recorder.select_notifications(head, 1)
+        event: Any = self._app.mapper.to_domain_event(notification)
+        stored: datetime = event.timestamp
+        self._seen_position = head
+        if self._last_time is not None and self._last_time > stored:
+            return self._last_time
+        return stored
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            try:
+                job = self._queue.get(timeout=self._probe_in())
+            except queue.Empty:
+                self._probe()
+                continue
+            if job is None:
+                break
+            group = [job]
+            while len(group) < self._max_jobs:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[_Job]) -> None:
+        """Commit the jobs still wanted; never raises (the writer must outlive it)."""
+        group = [job for job in group if job.future.set_running_or_notify_cancel()]
+        if not group:
+            return
+        if self.problem is not None and time.monotonic() < self._next_attempt:
+            self._fail(group, self.problem)
+            return
+        try:
+            if self.problem is not None:
+                self._check_store()
+            self._commit(group)
+        except Exception as e:
+            problem = as_store_error(e)
+            if problem is None:
+                logger.exception("commit of %d jobs failed", len(group))
+                self._fail(group, e)
+                return
+            self._store_failed(problem)
+            self._fail(group, problem)
+            return
+        self._store_recovered()
+
+    @staticmethod
+    def _fail(group: list[_Job], error: BaseException) -> None:
+        for job in group:
+            if not job.future.done():
+                job.future.set_exception(
+                    error.fresh() if isinstance(error, StoreUnavailable) else error
+                )
+
+    def _store_failed(self, problem: StoreUnavailable) -> None:
+        if self.problem is None or type(self.problem) is not type(problem):
+            logger.error("%s; writes are refused until it recovers", problem.detail)
+            self._problem_since = time.monotonic()
+            self._problem_head = None
+        self.problem = problem
+        self._next_attempt = time.monotonic() + self._backoff.next()
+        self._next_probe = self._next_attempt
+
+    def _store_recovered(self) -> None:
+        if self.problem is not None:
+            logger.warning(
+                "the store takes writes again, after %.1f s",
+                time.monotonic() - self._problem_since,
+            )
+        self.problem = None
+        self._backoff.reset()
+        self._probe_backoff.reset()
+
+    def _probe_in(self) -> float | None:
+        """How long to wait for a job before probing the store (None: no probe)."""
+        if self.problem is None:
+            return None
+        return max(0.01, self._next_probe - time.monotonic())
+
+    def _check_store(self) -> int:
+        recorder = self._app.recorder
+        return recorder.probe() if isinstance(recorder, SharedStore) else 0
+
+    def _probe(self) -> None:
+        """While idle with a problem: clear it if the store answers (and, for a full
+        store, if another process has written since). Its own schedule: a probe does
+        not put off the next write's attempt."""
+        try:
+            head = self._check_store()
+        except Exception as e:
+            if as_store_error(e) is None:
+                logger.exception("the store probe failed")
+            # the jobs that came meanwhile are refused at once, not tried again now
+            self._next_probe = time.monotonic() + self._probe_backoff.next()
+            self._next_attempt = max(self._next_attempt, self._next_probe)
+            return
+        if isinstance(self.problem, StoreFull):
+            if self._problem_head is None:
+                self._problem_head = head
+            if head <= self._problem_head:
+                self._next_probe = time.monotonic() + self._probe_backoff.next()
+                return
+        self._store_recovered()
+
+    def _commit(self, group: list[_Job]) -> None:
+        recorder = self._app.recorder
+        if isinstance(recorder, SharedStore):
+            with recorder.commit_lock() as head:
+                self._commit_locked(group, head)
+        else:
+            self._commit_locked(group, None)
+
+    def _commit_locked(self, group: list[_Job], head: int | None) -> None:
+        recorded_at = self._now(head)
+        built: list[_Job] = []
+        for job in group:
+            try:
+                job.aggregates = job.build(recorded_at)
+            except Exception as e:  # noqa: BLE001 - handed to the job's caller
+                job.future.set_exception(e)
+            else:
+                built.append(job)
+        if len(built) == 1:
+            self._save([built[0]], alone=True)
+        elif built:
+            self._save(built, alone=False)
+
+    def _save(self, jobs: list[_Job], *, alone: bool) -> None:
+        """One transaction for the jobs' events. The events are collected here and
+        put in the event store directly: ``Application.save`` checks each aggregate
+        against runtime-checkable protocols, a sixth of a batch's time."""
+        counts = [sum(len(a.pending_events) for a in job.aggregates) for job in jobs]
+        pending = [(a, list(a.pending_events)) for job in jobs for a in job.aggregates]
+        events = [e for _, aggregate_events in pending for e in aggregate_events]
+        try:
+            recordings = self._app.events.put(events)
+        except IntegrityError as e:
+            if alone:
+                jobs[0].future.set_exception(e)
+                return
+            for job in jobs:
+                self._save([job], alone=True)
+            return
+        self._store_recovered()  # before any caller hears of the commit (and asks ready)
+        for aggregate, _ in pending:
+            aggregate.pending_events.clear()
+        self.commits += 1
+        if recordings:
+            self.last_position = max(self.last_position, recordings[-1].notification.id)
+        start = 0
+        for job, count in zip(jobs, counts, strict=True):
+            job.future.set_result(recordings[start : start + count])
+            start += count

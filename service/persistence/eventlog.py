@@ -1,0 +1,213 @@
+"""The log: the eventsourcing application, its group-committing writer and its
+projected index, started and stopped together. This is the composition root of
+everything stateful; the HTTP app and the command line both build one."""
+
+import contextlib
+import gc
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Transcoder
+from eventsourcing.projection import BaseProjectionRunner
+
+from service.persistence.committer import GroupCommitter
+from service.persistence.stores import (
+    SharedStore,
+    StoreFull,
+    StoreUnavailable,
+    as_store_error,
+    eventsourcing_env,
+)
+from service.persistence.transcoder import MsgspecTranscoder
+from service.projection.catchup import catch_up
+from service.projection.index import LogIndex, LogProjection
+from service.settings import Settings
+from service.workers.registry import Backoff, Workers
+
+logger = logging.getLogger("service.log")
+
+
+class TradewindsStore(Application[UUID]):
+    """The event store. The name is pinned: table names derive from it."""
+
+    name = "tradewinds"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = MsgspecTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventLog:
+    """Started, it catches up with the store in bulk (in a background thread, so
+    the service answers ``/health/live`` meanwhile), then follows it with
+    eventsourcing's projection runner from the position reached.
+
+    The follower thread supervises the runner: when its subscription fails because
+    the store cannot be reached (the server restarted: the LISTEN connection
+    died), it catches up again from the index's position and starts a new runner,
+    after a backoff delay, for as long as it takes. Any other failure ends the
+    thread (``workers`` then reports it dead)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self._env = eventsourcing_env(settings)
+        self.app = TradewindsStore(self._env)
+        self.index = LogIndex()
+        self._projection = LogProjection(self.index)
+        self.committer = GroupCommitter(
+            self.app,
+            clock,
+            settings.group_commit_max_jobs,
+            commit_timeout_s=settings.commit_timeout_s,
+        )
+        self.head_at_start = self.head()
+        self._runner: BaseProjectionRunner[TradewindsStore] | None = None
+        self._follower = threading.Thread(target=self._follow, name="tradewinds-projection")
+        self._failure: BaseException | None = None
+        self.projection_problem: StoreUnavailable | None = None
+        self._closed = threading.Event()
+        self._frozen = False
+        self.workers = Workers()
+        self.workers.watch("writer", self.committer.thread)
+        self.workers.watch("projection", self._follower)
+
+    def __enter__(self) -> "EventLog":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.committer.start()
+        self._follower.start()
+
+    def _follow(self) -> None:
+        backoff = Backoff(0.2, 5.0)
+        while not self._closed.is_set():
+            try:
+                self._catch_up_and_follow(backoff)
+            except Exception as e:
+                if self._closed.is_set():
+                    return
+                problem = as_store_error(e)
+                if problem is None:
+                    logger.exception("the projection stopped")
+                    self._failure = e
+                    return
+                if self.projection_problem is None:
+                    logger.error("the projection lost the store (%s); restarting it", problem)
+                self.projection_problem = problem
+                self._closed.wait(backoff.next())
+            except BaseException as e:
+                logger.exception("the projection stopped")
+                self._failure = e
+                return
+
+    def _catch_up_and_follow(self, backoff: Backoff) -> None:
+        """Apply what the store holds after the index's position, then follow it with
+        a projection runner until the runner stops (raising what stopped it)."""
+        catch_up(self.app, self._projection, self.index)
+        if self.settings.freeze_after_catch_up and not self._frozen:
+            self._frozen = True
+            gc.freeze()  # the loaded index is long-lived: keep it out of collections
+        runner = BaseProjectionRunner(
+            projection=self._projection,
+            application_class=TradewindsStore,
+            tracking_recorder=self.index,
+            topics=(),
+            env=self._env,
+        )
+        self._runner = runner
+        with runner:
+            if self._closed.is_set():
+                return
+            if self.projection_problem is not None:
+                logger.warning("the projection follows the store again")
+                self._check_connections()
+            self.projection_problem = None
+            backoff.reset()
+            runner.run_forever()
+
+    def _check_connections(self) -> None:
+        """The store is back: have the pool of the app (the writer's and the requests')
+        drop the connections the outage killed, now, rather than one per request."""
+        recorder = self.app.recorder
+        if isinstance(recorder, SharedStore):
+            with contextlib.suppress(Exception):
+                recorder.probe()
+
+    def close(self) -> None:
+        """Commit what was submitted, then stop following the log and close the store."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.workers.stopping()
+        self.committer.stop()
+        runner = self._runner
+        if runner is not None:
+            runner.stop()
+        if self._follower.is_alive():
+            self._follower.join()
+        self.app.close()
+
+    def head_time(self) -> float:
+        """The knowledge cut that sees the whole log as it is now (seconds)."""
+        return self.committer.now().timestamp()
+
+    def head(self) -> int:
+        """The last position in the store (0 when empty)."""
+        return self.app.recorder.max_notification_id() or 0
+
+    @property
+    def projection_failed(self) -> bool:
+        """The projection has stopped for good (not while it restarts)."""
+        if self._closed.is_set():
+            return False
+        return self._failure is not None or (
+            self._follower.ident is not None and not self._follower.is_alive()
+        )
+
+    def caught_up(self) -> bool:
+        """True once the index has applied everything the store held at start."""
+        return self.index.position >= self.head_at_start
+
+    def ready(self) -> bool:
+        """Caught up, following the store, and the store takes writes."""
+        return self.not_ready_because() is None
+
+    def not_ready_because(self) -> tuple[str, str] | None:
+        """Why the service should not get traffic now: (status, detail), or None."""
+        if self.projection_failed:
+            return "failed", "the projection has stopped; see the log"
+        if not self.caught_up():
+            return "catching up", "the index is replaying the store"
+        if self.projection_problem is not None:
+            return "projection restarting", self.projection_problem.detail
+        problem = self.committer.problem
+        if problem is not None:
+            return ("store full" if isinstance(problem, StoreFull) else "store unavailable"), (
+                problem.detail
+            )
+        return None
+
+    def catch_up(self, timeout: float) -> bool:
+        """Wait until the index has applied the store's current head."""
+        return self.index.reached(self.head(), timeout)
+
+    def get(self, record_id: UUID) -> Any | None:
+        """The aggregate with this id, or None."""
+        try:
+            return self.app.repository.get(record_id)
+        except AggregateNotFoundError:
+            return None

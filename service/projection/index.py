@@ -1,0 +1,453 @@
+"""The in-memory read model of the log, kept current by eventsourcing's projection runner.
+
+``LogIndex`` is a tracking recorder (the runner's "view"): every record is
+applied together with its tracking position under one lock, so a reader never
+sees a position whose record is not applied. ``wait`` is a condition variable,
+not eventsourcing's 100 ms polling, because read-your-writes (``min_position``)
+and idempotent retries wait on it.
+
+The index lives in memory: at start the runner replays the log from position 0.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from threading import Event
+from typing import Any, Literal, cast
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.popo import POPOTrackingRecorder
+from eventsourcing.projection import Projection
+from msgspec import Struct
+
+from domain.backtests import BacktestRequest
+from domain.events import BaseEvent, RetractedInfo, WorldEvent
+from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
+from domain.scenarios import Resolution, ScenarioDefinition, clamp_rules, stored_definition
+from forecasts.model import Resolution as ModelResolution
+from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
+from service.projection.eventtable import EventTable
+from service.projection.matchindex import MatchIndex, scan
+
+_event_decoder = msgspec.json.Decoder(WorldEvent)
+_resolution_decoder = msgspec.json.Decoder(Resolution)
+_request_decoder = msgspec.json.Decoder(BacktestRequest)
+HOLD_S = 0.005
+"""The longest turn the projection holds the index lock for when applying a run
+of events, before it lets readers in."""
+READER_TURN_MAX_S = 0.05
+"""The longest the projection waits for waiting readers to take the lock (a reader
+that was granted it holds it a few ms; this bounds a reader thread slow to run)."""
+
+
+def _stored_request(body: str) -> BacktestRequest:
+    """A backtest request as the log holds it: what-if rules stored before their
+    parameters' present bounds existed are clamped into them."""
+    try:
+        return _request_decoder.decode(body)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
+            raise
+        for rules in raw["rules"].values():
+            clamp_rules(rules)
+        return _request_decoder.decode(msgspec.json.encode(raw))
+
+
+class ScenarioVersion(Struct, kw_only=True):
+    version: int
+    position: int
+    recorded_at: datetime
+    definition: ScenarioDefinition
+
+
+class ResolutionState(Struct, kw_only=True):
+    position: int
+    recorded_at: datetime
+    resolution: Resolution
+
+
+class ScenarioState(Struct, kw_only=True):
+    id: str
+    versions: list[ScenarioVersion]
+    resolution: ResolutionState | None = None
+
+    @property
+    def current(self) -> ScenarioVersion:
+        return self.versions[-1]
+
+    @property
+    def first_recorded_at(self) -> datetime:
+        return self.versions[0].recorded_at
+
+
+class BacktestState(Struct, kw_only=True):
+    """A backtest job as the log tells it."""
+
+    id: UUID
+    position: int
+    requested_at: datetime
+    request: BacktestRequest
+    status: Literal["queued", "running", "done", "failed"] = "queued"
+    progress: float = 0.0
+    result: str | None = None
+    error: str | None = None
+
+
+class _ReaderTurn:
+    """``LogIndex.reading()``: the index lock, counted as wanted while it is awaited."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: "LogIndex") -> None:
+        self._index = index
+
+    def __enter__(self) -> bool:
+        index = self._index
+        with index._readers_changed:
+            index._readers_waiting += 1
+        index._database_lock.acquire()
+        with index._readers_changed:
+            index._readers_waiting -= 1
+            if not index._readers_waiting:
+                index._readers_changed.notify_all()
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self._index._database_lock.release()
+
+
+class LogIndex(POPOTrackingRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition(self._database_lock)
+        self._readers_waiting = 0
+        self._readers_changed = threading.Condition(threading.Lock())
+        self.position = 0
+        self.table = EventTable()
+        self.scenarios: dict[str, ScenarioState] = {}
+        self.scenario_slugs: dict[UUID, str] = {}
+        self.matches = MatchIndex()
+        self.backtests: dict[UUID, BacktestState] = {}
+        self.alerts = AlertIndex()
+
+    def reading(self) -> AbstractContextManager[bool]:
+        """Hold off the projection while a reader evaluates (a few ms at most). A
+        reader waiting for the lock gets it before the projection's next record
+        (``_let_readers_in``): following the log live, the projection applies one
+        record per call and takes the lock straight back, so under heavy batches
+        (hundreds of matches per event) readers otherwise waited seconds for it."""
+        return _ReaderTurn(self)
+
+    def _let_readers_in(self) -> None:
+        """Called by the projection between records, without the lock: wait
+        (briefly, bounded) until every reader waiting for the lock has it."""
+        with self._readers_changed:
+            if self._readers_waiting:
+                self._readers_changed.wait_for(
+                    lambda: self._readers_waiting == 0, timeout=READER_TURN_MAX_S
+                )
+
+    # --- applying records (called by the projection, one thread) -------------
+
+    def add_event(
+        self, event_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        self.add_events([(event_id.bytes, body, recorded_at, tracking.notification_id)])
+
+    def add_events(self, records: list[tuple[bytes, str, datetime, int]]) -> None:
+        """Apply accepted world events (id as 16 bytes, body, recorded_at, position),
+        in order.
+
+        Decoding and rule matching happen before the lock (only this thread changes
+        the rule index); the lock is then taken in turns of at most ``HOLD_S``, so a
+        long run (a catch-up page, a thousand events matching hundreds of rules)
+        lets readers in between. The position advances record by record, after
+        each is applied in full."""
+        matches = self.matches
+        decoded = [(_event_decoder.decode(record[1]), record) for record in records]
+        found = [matches.matching(event) for event, _ in decoded]
+        applied = 0
+        while applied < len(decoded):
+            with self._database_lock:
+                until = time.monotonic() + HOLD_S
+                while applied < len(decoded):
+                    event, record = decoded[applied]
+                    self._apply_event(event, record, found[applied])
+                    applied += 1
+                    if time.monotonic() > until:
+                        break
+                self._changed.notify_all()
+            self._let_readers_in()
+
+    def _apply_event(
+        self,
+        event: BaseEvent,
+        record: tuple[bytes, str, datetime, int],
+        found: list[tuple[str, int]],
+    ) -> None:
+        key, body, recorded_at, position = record
+        self._check_next(position)
+        recorded = recorded_at.timestamp()
+        self.table.append(
+            key,
+            body,
+            cast(str, event.__struct_config__.tag),
+            event.occurred_at.timestamp(),
+            position,
+            recorded,
+        )
+        self.matches.add_event(event, key, position, recorded, found)
+        self.position = position
+
+    def retract_event(
+        self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        with self._database_lock:
+            self.table.retract(event_id, RetractedInfo(recorded_at=recorded_at, reason=reason))
+            self.matches.retract(event_id, tracking.notification_id, recorded_at.timestamp())
+            self._track(tracking)
+
+    def add_scenario_version(
+        self,
+        record_id: UUID,
+        slug: str | None,
+        version: int,
+        body: str,
+        recorded_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        entry = ScenarioVersion(
+            version=version,
+            position=tracking.notification_id,
+            recorded_at=recorded_at,
+            definition=stored_definition(body),
+        )
+        kinds = frozenset(k for rule in entry.definition.rules for k in rule.match.kinds())
+        # the scan reads the append-only table, which only this thread appends to
+        found = scan(entry.definition.rules, self.table.of_kinds(kinds))
+        with self._database_lock:
+            if slug is None:
+                slug = self.scenario_slugs[record_id]
+                self.scenarios[slug].versions.append(entry)
+            else:
+                self.scenario_slugs[record_id] = slug
+                self.scenarios[slug] = ScenarioState(id=slug, versions=[entry])
+            self.matches.add_version(
+                slug, version, entry.position, recorded_at, entry.definition, found
+            )
+            self._track(tracking)
+
+    def event_tuples(self, kinds: Iterable[str]) -> list[tuple[BaseEvent, UUID, int, float]]:
+        """The world events of these kinds applied so far: (event, id, position,
+        recorded_at in seconds). Callers hold ``reading()``."""
+        return list(self.table.of_kinds(frozenset(kinds)))
+
+    def request_backtest(
+        self, backtest_id: UUID, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        state = BacktestState(
+            id=backtest_id,
+            position=tracking.notification_id,
+            requested_at=recorded_at,
+            request=_stored_request(body),
+        )
+        with self._database_lock:
+            self.backtests[backtest_id] = state
+            self._track(tracking)
+
+    def update_backtest(
+        self,
+        backtest_id: UUID,
+        tracking: Tracking,
+        *,
+        progress: float | None = None,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._database_lock:
+            state = self.backtests[backtest_id]
+            if progress is not None:
+                state.status, state.progress = "running", progress
+            if result is not None:
+                state.status, state.progress, state.result = "done", 1.0, result
+            if error is not None:
+                state.status, state.error = "failed", error
+            self._track(tracking)
+
+    def resolve_scenario(
+        self, slug: str, body: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        resolution = ResolutionState(
+            position=tracking.notification_id,
+            recorded_at=recorded_at,
+            resolution=_resolution_decoder.decode(body),
+        )
+        with self._database_lock:
+            self.scenarios[slug].resolution = resolution
+            self.matches.resolve(
+                slug,
+                ModelResolution(
+                    outcome=resolution.resolution.outcome,
+                    resolved_at=resolution.resolution.resolved_at.timestamp(),
+                    recorded_at=recorded_at.timestamp(),
+                ),
+                tracking.notification_id,
+            )
+            self._track(tracking)
+
+    def apply_alert_record(self, record: Any, tracking: Tracking) -> None:
+        """An alert or delivery record (``service.projection.alertindex``)."""
+        with self._database_lock:
+            ALERT_HANDLERS[type(record)](self.alerts, record, tracking.notification_id)
+            self._track(tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        with self._database_lock:
+            self._track(tracking)
+
+    def _track(self, tracking: Tracking) -> None:
+        self._advance(tracking.notification_id)
+        self._changed.notify_all()
+
+    def _advance(self, position: int) -> None:
+        self._check_next(position)
+        self.position = position
+
+    def _check_next(self, position: int) -> None:
+        if position <= self.position:
+            msg = f"position {position} applied twice (at {self.position})"
+            raise IntegrityError(msg)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self._database_lock:
+            return self.position or None
+
+    # --- waiting --------------------------------------------------------------
+
+    def wait(
+        self,
+        application_name: str,
+        notification_id: int | None,
+        timeout: float = 1.0,
+        interrupt: Event | None = None,
+    ) -> None:
+        if not self.reached(notification_id, timeout):
+            msg = f"position {notification_id} not applied within {timeout} s"
+            raise TimeoutError(msg)
+
+    def reached(self, position: int | None, timeout: float) -> bool:
+        """Wait until ``position`` is applied; False if ``timeout`` passes first."""
+        if position is None:
+            return True
+        with self._changed:
+            return self._changed.wait_for(lambda: self.position >= position, timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait (up to ``timeout``) until ``condition``, checked whenever a record is
+        applied or ``wake`` is called; False if the time passed first."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def wake(self) -> None:
+        """Have every waiter check its condition again."""
+        with self._changed:
+            self._changed.notify_all()
+
+    # --- reading --------------------------------------------------------------
+
+    def list_events(
+        self,
+        after: int,
+        limit: int,
+        kind: str | None = None,
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
+    ) -> tuple[list[Any], int | None]:
+        """A page of world events after a position, and the cursor of the next page
+        (None when nothing more matches)."""
+        return self.table.page(
+            after,
+            limit,
+            kind,
+            None if occurred_from is None else occurred_from.timestamp(),
+            None if occurred_to is None else occurred_to.timestamp(),
+        )
+
+    def scenario_list(self) -> list[ScenarioState]:
+        with self._database_lock:
+            return sorted(self.scenarios.values(), key=lambda s: s.id)
+
+
+class LogProjection(Projection[LogIndex]):
+    """Applies each record of the log to the index, exactly once, in order.
+
+    Dispatch is a dict by event class: ``singledispatchmethod`` rebuilt a
+    wrapper on every call, a fifth of the replay time.
+    """
+
+    name = "logindex"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        handler = _HANDLERS.get(type(domain_event))
+        if handler is None:
+            self.view.skip(tracking)
+        else:
+            handler(self.view, domain_event, tracking)
+
+
+def _recorded(view: LogIndex, e: EventRecord.Recorded, tracking: Tracking) -> None:
+    view.add_event(e.originator_id, e.body, e.timestamp, tracking)
+
+
+def _retracted(view: LogIndex, e: EventRecord.Retracted, tracking: Tracking) -> None:
+    view.retract_event(e.originator_id, e.reason, e.timestamp, tracking)
+
+
+def _defined(view: LogIndex, e: ScenarioRecord.Defined, tracking: Tracking) -> None:
+    view.add_scenario_version(e.originator_id, e.slug, 1, e.body, e.timestamp, tracking)
+
+
+def _revised(view: LogIndex, e: ScenarioRecord.Revised, tracking: Tracking) -> None:
+    view.add_scenario_version(
+        e.originator_id, None, e.originator_version, e.body, e.timestamp, tracking
+    )
+
+
+def _resolved(view: LogIndex, e: ResolutionRecord.Recorded, tracking: Tracking) -> None:
+    view.resolve_scenario(e.slug, e.body, e.timestamp, tracking)
+
+
+def _backtest_requested(view: LogIndex, e: BacktestRecord.Requested, tracking: Tracking) -> None:
+    view.request_backtest(e.originator_id, e.body, e.timestamp, tracking)
+
+
+def _backtest_progressed(view: LogIndex, e: BacktestRecord.Progressed, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, progress=e.progress)
+
+
+def _backtest_finished(view: LogIndex, e: BacktestRecord.Finished, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, result=e.body)
+
+
+def _backtest_failed(view: LogIndex, e: BacktestRecord.Failed, tracking: Tracking) -> None:
+    view.update_backtest(e.originator_id, tracking, error=e.error)
+
+
+_HANDLERS: dict[type, Callable[[LogIndex, Any, Tracking], None]] = {
+    BacktestRecord.Requested: _backtest_requested,
+    BacktestRecord.Progressed: _backtest_progressed,
+    BacktestRecord.Finished: _backtest_finished,
+    BacktestRecord.Failed: _backtest_failed,
+    EventRecord.Recorded: _recorded,
+    EventRecord.Retracted: _retracted,
+    ScenarioRecord.Defined: _defined,
+    ScenarioRecord.Revised: _revised,
+    ResolutionRecord.Recorded: _resolved,
+}
+
+_HANDLERS.update(dict.fromkeys(ALERT_HANDLERS, LogIndex.apply_alert_record))

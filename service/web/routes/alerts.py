@@ -1,0 +1,170 @@
+"""Alerts: define (PUT), list, delete, and each alert's delivery log. Admin only:
+definitions name webhook URLs (which often carry tokens) and deliveries show what
+was sent; secrets are never returned."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, delete, get, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from msgspec import Struct
+
+from domain.alerts import AlertDefinition, Condition
+from domain.scenarios import SLUG_PATTERN
+from service.access import Scope, needs
+from service.projection.alertindex import AlertState, DeliveryState
+from service.web.bodies import strict_json_body
+from service.web.deps import Log
+from service.web.reads import await_record, own_writes_visible
+from service.web.responses import problem_responses
+from service.workers.alerts import WebhookBody, define_alert, delete_alert
+
+AlertId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="alert id")]
+_body_decoder = msgspec.json.Decoder(WebhookBody)
+
+
+class AlertView(Struct, kw_only=True):
+    """An alert as defined (without its secret)."""
+
+    id: str
+    version: int
+    scenario_ids: list[str] | None
+    condition: Condition
+    url: str
+    position: int
+    recorded_at: datetime
+
+
+class AlertList(Struct, kw_only=True):
+    alerts: list[AlertView]
+
+
+class DeliveryView(Struct, kw_only=True):
+    id: UUID
+    alert: str
+    scenario_id: str
+    status: Literal["pending", "attempted", "succeeded", "failed"]
+    attempts: int
+    fired_at: datetime
+    position: int
+    last_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    payload: WebhookBody
+
+
+class DeliveryList(Struct, kw_only=True):
+    deliveries: list[DeliveryView]
+
+
+def _view(state: AlertState) -> AlertView:
+    d = state.definition
+    return AlertView(
+        id=state.id,
+        version=state.version,
+        scenario_ids=d.scenario_ids,
+        condition=d.condition,
+        url=d.url,
+        position=state.position,
+        recorded_at=state.defined_at,
+    )
+
+
+def _delivery(state: DeliveryState) -> DeliveryView:
+    return DeliveryView(
+        id=state.id,
+        alert=state.alert,
+        scenario_id=state.scenario_id,
+        status=state.status,
+        attempts=state.attempts,
+        fired_at=state.fired_at,
+        position=state.position,
+        last_attempt_at=state.last_attempt_at,
+        last_status=state.last_status,
+        last_error=state.last_error,
+        next_attempt_at=state.due_at(),
+        payload=_body_decoder.decode(state.body),
+    )
+
+
+async def _alert(log: Log, alert_id: str) -> AlertState:
+    def lookup() -> AlertState | None:
+        state = log.index.alerts.alerts.get(alert_id)
+        return None if state is None or state.deleted else state
+
+    return await await_record(log, lookup, f"no alert {alert_id}")
+
+
+class AlertsController(Controller):
+    path = "/v1/alerts"
+    tags = ["alerts"]
+    before_request = staticmethod(strict_json_body)
+
+    @put(
+        "/{alert_id:str}",
+        status_code=201,
+        summary="Define or change an alert (its webhook, secret and condition)",
+        opt=needs(Scope.admin),
+        responses={
+            200: ResponseSpec(
+                data_container=AlertView,
+                description="changed (or the same definition again: no new version)",
+                generate_examples=False,
+            ),
+            **problem_responses(409, 415),
+        },
+    )
+    async def define(
+        self, alert_id: AlertId, data: JSONBody[AlertDefinition], log: Log
+    ) -> Response[AlertView]:
+        created = await define_alert(log, alert_id, data)
+        state = await _alert(log, alert_id)
+        return Response(_view(state), status_code=201 if created else 200)
+
+    @get("/", summary="Every alert (secrets are never shown)", opt=needs(Scope.admin),
+         responses=problem_responses())  # fmt: skip
+    async def list_alerts(self, log: Log) -> AlertList:
+        await own_writes_visible(log)
+        with log.index.reading():
+            alerts = sorted(log.index.alerts.active(), key=lambda a: a.id)
+            return AlertList(alerts=[_view(a) for a in alerts])
+
+    @get("/{alert_id:str}", summary="One alert", opt=needs(Scope.admin),
+         responses=problem_responses(404))  # fmt: skip
+    async def get_alert(self, alert_id: AlertId, log: Log) -> AlertView:
+        return _view(await _alert(log, alert_id))
+
+    @delete(
+        "/{alert_id:str}",
+        status_code=204,
+        summary="Delete an alert (recorded in the log; its pending deliveries are given up)",
+        opt=needs(Scope.admin),
+        responses=problem_responses(404, 409),
+    )
+    async def remove(self, alert_id: AlertId, log: Log) -> None:
+        await own_writes_visible(log)
+        await delete_alert(log, alert_id)
+
+    @get(
+        "/{alert_id:str}/deliveries",
+        summary="An alert's deliveries, newest first (also once it is deleted)",
+        opt=needs(Scope.admin),
+        responses=problem_responses(404),
+    )
+    async def deliveries(
+        self,
+        alert_id: AlertId,
+        log: Log,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> DeliveryList:
+        await await_record(
+            log, lambda: log.index.alerts.alerts.get(alert_id), f"no alert {alert_id}"
+        )
+        with log.index.reading():
+            ids = log.index.alerts.by_alert.get(alert_id, [])
+            states = [log.index.alerts.deliveries[i] for i in reversed(ids[-limit:])]
+            return DeliveryList(deliveries=[_delivery(s) for s in states])

@@ -1,0 +1,134 @@
+"""Scenarios: define or revise, list, read, versions, resolve."""
+
+from litestar import Controller, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+
+from domain.scenarios import Resolution, ScenarioDefinition
+from service.access import Scope, needs
+from service.commands.writes import (
+    ResolutionReceipt,
+    ScenarioReceipt,
+    define_scenario,
+    resolve_scenario,
+)
+from service.projection.index import ScenarioState
+from service.web.bodies import strict_json_body
+from service.web.deps import Log
+from service.web.reads import await_record, own_writes_visible
+from service.web.responses import problem_responses
+from service.web.schemas import (
+    ResolutionView,
+    ScenarioId,
+    ScenarioList,
+    ScenarioVersions,
+    ScenarioVersionView,
+    ScenarioView,
+)
+
+
+def scenario_view(state: ScenarioState) -> ScenarioView:
+    current = state.current
+    resolution = None
+    if state.resolution is not None:
+        r = state.resolution
+        resolution = ResolutionView(
+            outcome=r.resolution.outcome,
+            resolved_at=r.resolution.resolved_at,
+            note=r.resolution.note,
+            position=r.position,
+            recorded_at=r.recorded_at,
+        )
+    return ScenarioView(
+        id=state.id,
+        version=current.version,
+        position=current.position,
+        recorded_at=current.recorded_at,
+        first_recorded_at=state.first_recorded_at,
+        resolution=resolution,
+        definition=current.definition,
+    )
+
+
+async def _state(log: Log, scenario_id: str) -> ScenarioState:
+    return await await_record(
+        log, lambda: log.index.scenarios.get(scenario_id), f"no scenario {scenario_id}"
+    )
+
+
+class ScenariosController(Controller):
+    path = "/v1/scenarios"
+    tags = ["scenarios"]
+    before_request = staticmethod(strict_json_body)
+
+    @put(
+        "/{scenario_id:str}",
+        status_code=201,
+        summary="Define or revise a scenario",
+        opt=needs(Scope.admin),
+        responses={
+            200: ResponseSpec(
+                data_container=ScenarioReceipt,
+                description="revised (or the same definition again: no new version)",
+                generate_examples=False,
+            ),
+            **problem_responses(409, 415),
+        },
+    )
+    async def define(
+        self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], log: Log
+    ) -> Response[ScenarioReceipt]:
+        receipt, created = await define_scenario(log, scenario_id, data)
+        return Response(receipt, status_code=201 if created else 200)
+
+    @get(
+        "/",
+        summary="Every scenario, current version",
+        opt=needs(Scope.read),
+        responses=problem_responses(),
+    )
+    async def list_scenarios(self, log: Log) -> ScenarioList:
+        await own_writes_visible(log)
+        return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
+
+    @get(
+        "/{scenario_id:str}",
+        summary="One scenario, current version",
+        opt=needs(Scope.read),
+        responses=problem_responses(404),
+    )
+    async def get_scenario(self, scenario_id: ScenarioId, log: Log) -> ScenarioView:
+        return scenario_view(await _state(log, scenario_id))
+
+    @get(
+        "/{scenario_id:str}/versions",
+        summary="Every version of a scenario",
+        opt=needs(Scope.read),
+        responses=problem_responses(404),
+    )
+    async def versions(self, scenario_id: ScenarioId, log: Log) -> ScenarioVersions:
+        state = await _state(log, scenario_id)
+        return ScenarioVersions(
+            id=state.id,
+            versions=[
+                ScenarioVersionView(
+                    version=v.version,
+                    position=v.position,
+                    recorded_at=v.recorded_at,
+                    definition=v.definition,
+                )
+                for v in state.versions
+            ],
+        )
+
+    @post(
+        "/{scenario_id:str}/resolution",
+        status_code=201,
+        summary="Resolve a scenario",
+        opt=needs(Scope.admin),
+        responses=problem_responses(404, 409, 415),
+    )
+    async def resolve(
+        self, scenario_id: ScenarioId, data: JSONBody[Resolution], log: Log
+    ) -> ResolutionReceipt:
+        return await resolve_scenario(log, scenario_id, data)
