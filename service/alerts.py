@@ -63,7 +63,6 @@ from service.workers import Backoff
 log = logging.getLogger(__name__)
 DeliveryBuild = Callable[[datetime], list[Aggregate]]
 _encoder = msgspec.json.Encoder()
-_definition_decoder = msgspec.json.Decoder(AlertDefinition)
 _ATTEMPTS = 5
 
 
