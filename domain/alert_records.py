@@ -100,9 +100,9 @@ class DeliveryRecord(Aggregate):
             aggregate.lease_until = self.lease_until
 
     class Attempted(Aggregate.Event):
-        TOPIC = "domain.records:DeliveryRecord.Attempted"
         """An attempt that failed; the next one is due at ``next_at``."""
 
+        TOPIC = "domain.records:DeliveryRecord.Attempted"
         attempt: int
         status: int | None
         error: str
