@@ -21,15 +21,14 @@ numbers stay finite and its loops short whatever the data:
 
 Versions stored before these bounds existed may hold values outside them (the
 log is append-only): a stored definition is read with each parameter clamped
-into its bounds (``stored_definition``; ``clamp_rules`` for a backtest's what-if
-rules), so it decodes and models as the nearest allowed one; and the model of
-any definition clamps them again (``service.projection.matchindex.model_of``).
+into its bounds (``domain.codecs``: ``stored_definition``; ``stored_request`` for
+a backtest's what-if rules), so it decodes and models as the nearest allowed one;
+and the model of any definition clamps them again (``service.projection.matchindex.model_of``).
 """
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 from domain.errors import FieldError, InvalidInput
@@ -158,10 +157,10 @@ RULE_BOUNDS = {
     "repeat_discount": REPEAT_DISCOUNT,
 }
 SCENARIO_BOUNDS = {"prior": PRIOR, "prior_strength": PRIOR_STRENGTH}
-_definition_decoder = msgspec.json.Decoder(ScenarioDefinition)
 
 
-def _clamp_fields(raw: dict[str, object], bounds: dict[str, Bounds]) -> None:
+def clamp_fields(raw: dict[str, object], bounds: dict[str, Bounds]) -> None:
+    """Clamp, in place, the named numeric fields of ``raw`` (plain JSON) into ``bounds``."""
     for name, bound in bounds.items():
         value = raw.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -173,18 +172,4 @@ def clamp_rules(raw_rules: object) -> None:
     if isinstance(raw_rules, list):
         for raw in raw_rules:
             if isinstance(raw, dict):
-                _clamp_fields(raw, RULE_BOUNDS)
-
-
-def stored_definition(body: str | bytes) -> ScenarioDefinition:
-    """A definition as the log holds it, with any parameter stored before its
-    present bounds existed clamped into them (anything else invalid still raises)."""
-    try:
-        return _definition_decoder.decode(body)
-    except msgspec.ValidationError:
-        raw = msgspec.json.decode(body)
-        if not isinstance(raw, dict):
-            raise
-        _clamp_fields(raw, SCENARIO_BOUNDS)
-        clamp_rules(raw.get("rules"))
-        return _definition_decoder.decode(msgspec.json.encode(raw))
+                clamp_fields(raw, RULE_BOUNDS)

@@ -16,6 +16,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
+from domain.codecs import log_entry_decoder as _entry_decoder
+from domain.codecs import resolution_decoder as _resolution_decoder
+from domain.codecs import stored_definition
+from domain.codecs import world_event_decoder as _event_decoder
 from domain.entries import (
     EventEntry,
     LogEntry,
@@ -25,7 +29,6 @@ from domain.entries import (
     ScenarioEntry,
 )
 from domain.errors import DomainError, InvalidInput
-from domain.events import WorldEvent
 from domain.records import (
     EventRecord,
     RequestRecord,
@@ -35,13 +38,10 @@ from domain.records import (
     resolution_record_id,
     scenario_record_id,
 )
-from domain.scenarios import Resolution, check_definition, stored_definition
+from domain.scenarios import check_definition
 from service.commands.writes import event_body
 from service.persistence.eventlog import EventLog
 
-_entry_decoder = msgspec.json.Decoder(LogEntry)
-_event_decoder = msgspec.json.Decoder(WorldEvent)
-_resolution_decoder = msgspec.json.Decoder(Resolution)
 _encoder = msgspec.json.Encoder()
 _CONTENT_IDS = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/import")
 

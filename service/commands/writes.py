@@ -19,6 +19,9 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from msgspec import Struct
 
+from domain.codecs import resolution_decoder as _resolution_decoder
+from domain.codecs import stored_definition
+from domain.codecs import world_event_decoder as _event_decoder
 from domain.errors import (
     AlreadyResolved,
     AlreadyRetracted,
@@ -28,7 +31,7 @@ from domain.errors import (
     InvalidInput,
     NotFound,
 )
-from domain.events import BaseEvent, WorldEvent
+from domain.events import BaseEvent
 from domain.records import (
     EventRecord,
     RequestRecord,
@@ -39,13 +42,11 @@ from domain.records import (
     resolution_record_id,
     scenario_record_id,
 )
-from domain.scenarios import Resolution, ScenarioDefinition, check_definition, stored_definition
+from domain.scenarios import Resolution, ScenarioDefinition, check_definition
 from service.persistence.committer import Build
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
 
-_event_decoder = msgspec.json.Decoder(WorldEvent)
-_resolution_decoder = msgspec.json.Decoder(Resolution)
 _ATTEMPTS = 5
 
 

@@ -11,12 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import msgspec
-
 from domain.alerts import AlertDefinition
+from domain.codecs import alert_definition_decoder as _definition_decoder
 from domain.records import AlertRecord, DeliveryRecord
-
-_definition_decoder = msgspec.json.Decoder(AlertDefinition)
 
 DeliveryStatus = Literal["pending", "attempted", "succeeded", "failed"]
 

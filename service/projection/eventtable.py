@@ -19,14 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import msgspec
-
-from domain.events import KIND_TYPES, BaseEvent, LoggedEvent, RetractedInfo
+from domain.codecs import logged_event_decoder as _logged_decoder
+from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
-
-_logged_decoder = msgspec.json.Decoder(LoggedEvent)
 
 
 class EventTable:

@@ -18,44 +18,30 @@ from threading import Event
 from typing import Any, Literal, cast
 from uuid import UUID
 
-import msgspec
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.projection import Projection
 from msgspec import Struct
 
 from domain.backtests import BacktestRequest
-from domain.events import BaseEvent, RetractedInfo, WorldEvent
+from domain.codecs import resolution_decoder as _resolution_decoder
+from domain.codecs import stored_definition
+from domain.codecs import stored_request as _stored_request
+from domain.codecs import world_event_decoder as _event_decoder
+from domain.events import BaseEvent, RetractedInfo
 from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
-from domain.scenarios import Resolution, ScenarioDefinition, clamp_rules, stored_definition
+from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
 
-_event_decoder = msgspec.json.Decoder(WorldEvent)
-_resolution_decoder = msgspec.json.Decoder(Resolution)
-_request_decoder = msgspec.json.Decoder(BacktestRequest)
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
 of events, before it lets readers in."""
 READER_TURN_MAX_S = 0.05
 """The longest the projection waits for waiting readers to take the lock (a reader
 that was granted it holds it a few ms; this bounds a reader thread slow to run)."""
-
-
-def _stored_request(body: str) -> BacktestRequest:
-    """A backtest request as the log holds it: what-if rules stored before their
-    parameters' present bounds existed are clamped into them."""
-    try:
-        return _request_decoder.decode(body)
-    except msgspec.ValidationError:
-        raw = msgspec.json.decode(body)
-        if not isinstance(raw, dict) or not isinstance(raw.get("rules"), dict):
-            raise
-        for rules in raw["rules"].values():
-            clamp_rules(rules)
-        return _request_decoder.decode(msgspec.json.encode(raw))
 
 
 class ScenarioVersion(Struct, kw_only=True):

@@ -63,7 +63,6 @@ from service.workers.webhooks import (
 logger = logging.getLogger("service.alerts")
 DeliveryBuild = Callable[[datetime], list[Aggregate]]
 _encoder = msgspec.json.Encoder()
-_definition_decoder = msgspec.json.Decoder(AlertDefinition)
 _ATTEMPTS = 5
 
 
