@@ -21,8 +21,8 @@ from domain.matching import Match
 from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, Rule, ScenarioDefinition
 from forecasts.backtest import forecasts_on_grid, forecasts_one_by_one, grid, open_samples
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 from service.workers.backtests import evaluate, snapshot
 

@@ -31,8 +31,8 @@ from domain.matching import Match, Predicate, compile_match
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import Rule, ScenarioDefinition, check_definition
 from service.commands.writes import event_body
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 
 OPENS_AT = datetime(2025, 1, 1, tzinfo=UTC)

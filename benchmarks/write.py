@@ -19,8 +19,8 @@ from benchmarks.httpload import LoadResult, concurrent, post_request, sequential
 from domain.events import EventBatch
 from domain.records import EventRecord
 from service.commands.writes import event_body
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 from tests.support.server import ServerProcess
 

@@ -44,8 +44,8 @@ from domain.records import (
     delivery_record_id,
 )
 from service.commands.writes import commit
+from service.persistence.errors import as_store_error
 from service.persistence.eventlog import EventLog
-from service.persistence.stores import as_store_error
 from service.projection.alertindex import AlertState
 from service.queries.forecasting import Forecaster, Query
 from service.queries.stream import Change, StreamForecast
