@@ -22,7 +22,7 @@ from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
-from service.workers import backtests
+from service.workers import backtestinputs as backtests
 from tests.service.events_data import signal
 from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
 

@@ -12,7 +12,7 @@ import pytest
 
 from domain.events import WorldEvent
 from domain.records import EventRecord
-from service.commands.writes import append_events
+from service.commands.events import append_events
 from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
 from service.settings import Settings
