@@ -10,17 +10,14 @@ in the log: at start the runner picks up every backtest that has no result yet.
 """
 
 import logging
-import os
 import queue
-import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import scenario_samples
@@ -29,7 +26,7 @@ from service.persistence.eventlog import EventLog
 from service.projection.index import BacktestState
 from service.workers.backtestclaims import Claim, LostLease, Progress, StoreUnavailable
 from service.workers.backtestinputs import chunks, grid_of, scores_body, snapshot
-from service.workers.registry import Backoff
+from service.workers.registry import Backoff, owner_name, wait_for_catch_up
 from service.workers.workerprocess import WorkerProcess
 
 logger = logging.getLogger("service.backtests")
@@ -66,7 +63,7 @@ class BacktestRunner:
         self._worker = WorkerProcess()
         self.running: dict[UUID, float] = {}
         self.accepted: dict[UUID, BacktestState] = {}
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self.owner = owner_name()
         self.lease = timedelta(seconds=eventlog.settings.backtest_lease_s)
         self.scan_interval = min(eventlog.settings.backtest_lease_s / 3, 5.0)
 
@@ -112,10 +109,8 @@ class BacktestRunner:
         return [s.id for s in sorted(unfinished, key=lambda s: s.position)]
 
     def _work(self) -> None:
-        while not self.eventlog.caught_up() and not self._stopping.is_set():
-            if self.eventlog.projection_failed:
-                return
-            time.sleep(0.05)
+        if not wait_for_catch_up(self.eventlog, self._stopping):
+            return
         pending = self._unfinished()
         backoff = Backoff(RETRY_FIRST_S, RETRY_MAX_S)
         while not self._stopping.is_set():

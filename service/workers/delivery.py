@@ -10,12 +10,10 @@ least once.
 """
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 from eventsourcing.persistence import IntegrityError
@@ -24,7 +22,7 @@ from domain.alerts import AlertDefinition
 from domain.records import DeliveryRecord, LeaseHeld
 from service.persistence.errors import as_store_error
 from service.persistence.eventlog import EventLog
-from service.workers.registry import Backoff
+from service.workers.registry import Backoff, owner_name, wait_for_catch_up
 from service.workers.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -49,7 +47,7 @@ class DeliveryWorker:
         self._index = eventlog.index
         settings = eventlog.settings
         self._settings = settings
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self.owner = owner_name()
         self.lease = timedelta(seconds=settings.webhook_lease_s)
         self._stopping = threading.Event()
         self._backoff = Backoff(0.5, 10.0)
@@ -93,9 +91,8 @@ class DeliveryWorker:
         return ready, min(later, default=None)
 
     def _work(self) -> None:
-        while not self._eventlog.caught_up():
-            if self._stopping.wait(0.05) or self._eventlog.projection_failed:
-                return
+        if not wait_for_catch_up(self._eventlog, self._stopping):
+            return
         while not self._stopping.is_set():
             try:
                 self._round()
