@@ -2,7 +2,7 @@
 
 The store is built in process (scenarios, then the events through the event
 store, then resolutions), then loaded by an ``EventLog`` as the service would.
-The timed part is ``service.workers.backtests.evaluate``: every scenario's whole grid
+The timed part is ``service.workers.backtestinputs.evaluate``: every scenario's whole grid
 at once. The baseline is the naive loop over the same inputs, one call of the
 model per grid point (``forecasts.backtest.forecasts_one_by_one``); it is run on
 a sample of the scenarios and scaled, which the metric's note says.
@@ -21,10 +21,10 @@ from domain.matching import Match
 from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, Rule, ScenarioDefinition
 from forecasts.backtest import forecasts_on_grid, forecasts_one_by_one, grid, open_samples
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
-from service.workers.backtests import evaluate, snapshot
+from service.workers.backtestinputs import evaluate, snapshot
 
 SCENARIOS = 100
 EVENTS = 100_000

@@ -41,7 +41,8 @@ from benchmarks.write import (
 )
 from domain.events import BaseEvent, EventBatch
 from domain.records import EventRecord
-from service.commands.writes import Receipt, assign_ids, event_body
+from service.commands.events import Receipt, event_body
+from service.commands.idempotency import assign_ids
 from service.persistence.eventlog import EventLog
 from service.projection.index import LogIndex, LogProjection
 from service.settings import Settings

@@ -10,7 +10,7 @@ Events come from three pools: copies of the demo's events that match at least on
 ("matching"), ``bench-k`` signals, and variants of the demo's events with other countries,
 labels or stages that match no rule ("noise"; checked with the service's own predicates).
 Every copy gets its own summary and times. Bodies are the canonical JSON the service
-stores (``service.commands.writes.event_body``).
+stores (``service.commands.events.event_body``).
 """
 
 import random
@@ -30,9 +30,9 @@ from domain.events import BaseEvent, Signal, WorldEvent, kind_of
 from domain.matching import Match, Predicate, compile_match
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import Rule, ScenarioDefinition, check_definition
-from service.commands.writes import event_body
+from service.commands.events import event_body
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 
 OPENS_AT = datetime(2025, 1, 1, tzinfo=UTC)

@@ -36,9 +36,9 @@ from benchmarks.core import median, percentile, scratch_dir
 from benchmarks.corpus import Mix, write_store
 from benchmarks.forecasts import status_kb
 from domain.records import EventRecord
-from service.persistence import stores as persistence
+from service.persistence import sqlitestore
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.projection import catchup
 from service.projection.catchup import PAGE, catch_up
 from service.projection.index import LogIndex, LogProjection
@@ -212,7 +212,7 @@ def _wake_every_subscription() -> None:
     """Make a commit wake the subscriptions of every recorder (this process only)."""
 
     every: weakref.WeakSet[Any] = weakref.WeakSet()
-    recorder = persistence.NotifyingSQLiteRecorder
+    recorder = sqlitestore.NotifyingSQLiteRecorder
     subscribe, insert = recorder.subscribe, recorder.insert_events
 
     def subscribing(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -28,8 +28,8 @@ from benchmarks.core import Context, Metric, Target, median, percentile, process
 from benchmarks.corpus import Mix, bench_label, scenario_definitions, write_store
 from benchmarks.httpload import LoadResult, post_request
 from benchmarks.readload import PairResult, concurrent_gets, get_request, paced_pairs
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore, utc_now
-from service.persistence.stores import eventsourcing_env
 from service.queries.forecasting import Forecaster
 from service.settings import Settings
 from tests.support.server import ServerProcess

@@ -28,8 +28,8 @@ from benchmarks.httpload import HttpConnection, LoadResult, concurrent, post_req
 from benchmarks.readload import get_request
 from benchmarks.write import BATCH_SIZE, HOST, batch_json, event_json, stored_bodies
 from domain.records import EventRecord
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 from tests.support.postgres import PostgresCluster
 from tests.support.server import ServerProcess

@@ -18,9 +18,9 @@ from benchmarks.core import Context, Metric, Target, median, percentile, process
 from benchmarks.httpload import LoadResult, concurrent, post_request, sequential
 from domain.events import EventBatch
 from domain.records import EventRecord
-from service.commands.writes import event_body
+from service.commands.events import event_body
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 from tests.support.server import ServerProcess
 

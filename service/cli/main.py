@@ -32,7 +32,7 @@ from service.persistence.eventlog import EventLog, utc_now
 from service.queries import replay
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
-from service.workers.backtests import evaluate
+from service.workers.backtestinputs import evaluate
 
 logger = logging.getLogger("tradewinds")
 DATA_DIR_HELP = "where the SQLite store lives (default: $TRADEWINDS_DATA_DIR, else ./data)"

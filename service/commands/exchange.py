@@ -39,7 +39,7 @@ from domain.records import (
     scenario_record_id,
 )
 from domain.scenarios import check_definition
-from service.commands.writes import event_body
+from service.commands.events import event_body
 from service.persistence.eventlog import EventLog
 
 _encoder = msgspec.json.Encoder()
@@ -60,14 +60,16 @@ class ImportReport(msgspec.Struct):
 # --- export -------------------------------------------------------------------
 
 
-def export_entries(log: EventLog, page: int = 1000) -> Iterator[LogEntry]:
+def export_entries(eventlog: EventLog, page: int = 1000) -> Iterator[LogEntry]:
     """Every record of the log, in position order."""
     slugs: dict[UUID, str] = {}
     after = 0
     while True:
-        notifications = log.app.recorder.select_notifications(after, page, inclusive_of_start=False)
+        notifications = eventlog.app.recorder.select_notifications(
+            after, page, inclusive_of_start=False
+        )
         for n in notifications:
-            entry = _entry_of(log.app.mapper.to_domain_event(n), n.id, slugs)
+            entry = _entry_of(eventlog.app.mapper.to_domain_event(n), n.id, slugs)
             if entry is not None:
                 yield entry
         if len(notifications) < page:
@@ -132,8 +134,8 @@ def _content_id(body: str) -> UUID:
 class _Chunk:
     """One chunk of entries turned into domain events, in file order."""
 
-    def __init__(self, log: EventLog, now: datetime, *, careful: bool) -> None:
-        self.log = log
+    def __init__(self, eventlog: EventLog, now: datetime, *, careful: bool) -> None:
+        self.eventlog = eventlog
         self.now = now
         self.careful = careful
         self.records: dict[UUID, Any] = {}
@@ -143,7 +145,7 @@ class _Chunk:
     def _get(self, record_id: UUID) -> Any | None:
         if record_id in self.records:
             return self.records[record_id]
-        record = self.log.get(record_id)
+        record = self.eventlog.get(record_id)
         if record is not None:
             self.records[record_id] = record
         return record
@@ -208,7 +210,9 @@ class _Chunk:
         body = _encoder.encode(entry.definition).decode()
         current = 0 if record is None else record.version
         if record is not None and entry.version is not None and entry.version <= current:
-            stored: ScenarioRecord = self.log.app.repository.get(record.id, version=entry.version)
+            stored: ScenarioRecord = self.eventlog.app.repository.get(
+                record.id, version=entry.version
+            )
             if stored_definition(stored.body) != entry.definition:
                 msg = f"scenario {entry.scenario_id} v{entry.version} is stored otherwise"
                 raise DomainError(msg)
@@ -244,9 +248,9 @@ class _Chunk:
 
 
 def _run_chunk(
-    log: EventLog, chunk: list[tuple[int, LogEntry]], now: datetime, *, careful: bool
+    eventlog: EventLog, chunk: list[tuple[int, LogEntry]], now: datetime, *, careful: bool
 ) -> ImportReport:
-    built = _Chunk(log, now, careful=careful)
+    built = _Chunk(eventlog, now, careful=careful)
     for number, entry in chunk:
         try:
             built.add(entry)
@@ -255,12 +259,12 @@ def _run_chunk(
         except DomainError as e:
             raise ImportFailed(number, e.detail) from None
     if built.events:
-        log.app.save(*built.events)
+        eventlog.app.save(*built.events)
     return built.report
 
 
 def import_entries(
-    log: EventLog,
+    eventlog: EventLog,
     entries: Iterable[tuple[int, LogEntry]],
     now: Callable[[], datetime],
     chunk_size: int = 1000,
@@ -272,9 +276,9 @@ def import_entries(
     def flush() -> None:
         stamp = now()
         try:
-            report = _run_chunk(log, chunk, stamp, careful=False)
+            report = _run_chunk(eventlog, chunk, stamp, careful=False)
         except IntegrityError:
-            report = _run_chunk(log, chunk, stamp, careful=True)
+            report = _run_chunk(eventlog, chunk, stamp, careful=True)
         total.added += report.added
         total.skipped += report.skipped
         chunk.clear()

@@ -2,14 +2,8 @@
 in one transaction, so many clients share one fsync.
 
 A job builds its aggregates in the writer thread, given the commit's
-``recorded_at``: the service clock is read once per commit and never goes back.
-Several processes (replicas) may write to one store, each with its own clock,
-so each commit runs under the store's commit lock (one committer at a time,
-across processes): under it, the committer reads the ``recorded_at`` of the
-last stored record when another process wrote since its own last commit, and
-never stamps an earlier one. So ``recorded_at`` never decreases along the
-log's positions, as stored: every replica, and every replay, sees the same
-monotonic times.
+``recorded_at``: the service clock is read once per commit, under the store's
+commit lock, and never goes back along the log (``service.persistence.commitclock``).
 Each job's future is completed only after the transaction that holds it has
 committed. If a group hits a uniqueness conflict, the store does not say
 whose it was, so each job of the group is retried in a transaction of its own:
@@ -33,21 +27,22 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from service.persistence.stores import SharedStore, StoreFull, StoreUnavailable, as_store_error
+from service.persistence.commitclock import Clock, CommitClock
+from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
+from service.persistence.stores import SharedStore
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.committer")
 
 Build = Callable[[datetime], Sequence[Aggregate]]
-Clock = Callable[[], datetime]
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -71,15 +66,13 @@ class GroupCommitter:
         backoff: Backoff | None = None,
     ) -> None:
         self._app = app
-        self._clock = clock
+        self._times = CommitClock(app, clock)
         self._max_jobs = max_jobs
         self.commit_timeout_s = commit_timeout_s
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._last_time: datetime | None = None
         self.thread = threading.Thread(target=self._run, name="tradewinds-writer", daemon=True)
         self.commits = 0
         self.last_position = 0
-        self._seen_position = 0
         self.problem: StoreUnavailable | None = None
         self._problem_since = 0.0
         self._problem_head: int | None = None
@@ -138,32 +131,8 @@ class GroupCommitter:
         self.result(self.submit(build))
 
     def now(self) -> datetime:
-        """The service clock (for readers; commits use ``_now``)."""
-        return self._clock()
-
-    def _now(self, head: int | None = None) -> datetime:
-        now = self._clock()
-        floor = self._stored_floor(head)
-        if floor is not None and now < floor:
-            now = floor + timedelta(microseconds=1)
-        self._last_time = now
-        return now
-
-    def _stored_floor(self, head: int | None) -> datetime | None:
-        """The latest ``recorded_at`` in the store (under the commit lock, ``head``
-        its last position): this process's own last one, unless another process has
-        committed since."""
-        if head is None:
-            head = self._app.recorder.max_notification_id() or 0
-        if head <= max(self.last_position, self._seen_position):
-            return self._last_time
-        (notification,) = self._app.recorder.select_notifications(head, 1)
-        event: Any = self._app.mapper.to_domain_event(notification)
-        stored: datetime = event.timestamp
-        self._seen_position = head
-        if self._last_time is not None and self._last_time > stored:
-            return self._last_time
-        return stored
+        """The service clock (for readers; commits use the commit clock's ``stamp``)."""
+        return self._times.now()
 
     def _run(self) -> None:
         stopping = False
@@ -277,7 +246,7 @@ class GroupCommitter:
             self._commit_locked(group, None)
 
     def _commit_locked(self, group: list[_Job], head: int | None) -> None:
-        recorded_at = self._now(head)
+        recorded_at = self._times.stamp(head, self.last_position)
         built: list[_Job] = []
         for job in group:
             try:

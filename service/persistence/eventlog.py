@@ -16,13 +16,9 @@ from eventsourcing.persistence import Transcoder
 from eventsourcing.projection import BaseProjectionRunner
 
 from service.persistence.committer import GroupCommitter
-from service.persistence.stores import (
-    SharedStore,
-    StoreFull,
-    StoreUnavailable,
-    as_store_error,
-    eventsourcing_env,
-)
+from service.persistence.environment import eventsourcing_env
+from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
+from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
 from service.projection.catchup import catch_up
 from service.projection.index import LogIndex, LogProjection

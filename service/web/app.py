@@ -32,8 +32,9 @@ from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
 from service.web.routes.scenarios import ScenariosController
 from service.web.routes.stream import stream_forecasts
-from service.workers.alerts import Alerter, DeliveryWorker
+from service.workers.alerter import Alerter
 from service.workers.backtests import BacktestRunner
+from service.workers.delivery import DeliveryWorker
 
 API_VERSION = "0.1.0"
 T = TypeVar("T")

@@ -9,9 +9,18 @@ can never be served.
 
 ``Backoff`` is the delay between a worker's attempts to reach a store that is
 down: doubling from ``first`` to ``most``, back to ``first`` after a success.
+``owner_name`` and ``wait_for_catch_up`` are what every worker that holds leases
+in the log (the backtest runner, the webhook sender) does first.
 """
 
+import os
+import socket
 import threading
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+if TYPE_CHECKING:
+    from service.persistence.eventlog import EventLog
 
 
 class Workers:
@@ -60,3 +69,18 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.first
+
+
+def owner_name() -> str:
+    """A worker's name in the leases it takes: host, process and a random part (a
+    process may run several workers of one kind, and a pid is reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+
+
+def wait_for_catch_up(eventlog: "EventLog", stopping: threading.Event) -> bool:
+    """Wait until the index has applied what the store held at start; False if the
+    projection failed or the worker is stopping meanwhile."""
+    while not eventlog.caught_up():
+        if stopping.wait(0.05) or eventlog.projection_failed:
+            return False
+    return True

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from domain.records import BacktestRecord
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 from tests.e2e.helpers import SCENARIO, Json, async_http, http, list_all
 from tests.e2e.helpers import signal as event

@@ -18,11 +18,11 @@ from litestar.testing import TestClient
 from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord, ScenarioRecord
 from service.cli.main import demo_lines, import_lines
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
-from service.workers import backtests
+from service.workers import backtestinputs as backtests
 from tests.service.events_data import signal
 from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
 

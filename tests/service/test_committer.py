@@ -13,8 +13,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.records import EventRecord
+from service.persistence.errors import StoreUnavailable
 from service.persistence.eventlog import EventLog
-from service.persistence.stores import StoreUnavailable
 from service.settings import Settings
 from tests.support.postgres import PostgresCluster
 

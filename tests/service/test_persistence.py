@@ -8,15 +8,10 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from service.persistence.environment import DatabaseUrlError, eventsourcing_env, postgres_env
+from service.persistence.errors import StoreFull, as_store_error
 from service.persistence.eventlog import EventLog
-from service.persistence.stores import (
-    DatabaseUrlError,
-    SharedPostgresRecorder,
-    StoreFull,
-    as_store_error,
-    eventsourcing_env,
-    postgres_env,
-)
+from service.persistence.postgresstore import SharedPostgresRecorder
 from service.settings import Settings, settings_from_env
 from tests.support.postgres import PostgresCluster
 

@@ -12,9 +12,9 @@ import pytest
 
 from domain.events import WorldEvent
 from domain.records import EventRecord
-from service.commands.writes import append_events
+from service.commands.events import append_events
+from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.stores import eventsourcing_env
 from service.settings import Settings
 
 BODY = '{"kind":"signal","occurred_at":"2025-01-01T00:00:00Z","summary":"s","label":"x"}'

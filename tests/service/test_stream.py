@@ -17,7 +17,7 @@ import pytest
 from domain.events import WorldEvent
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import ScenarioDefinition
-from service.commands.writes import event_body
+from service.commands.events import event_body
 from service.persistence.eventlog import EventLog
 from service.queries.forecasting import Forecaster
 from service.queries.stream import ForecastStream, Subscriber

@@ -15,12 +15,13 @@ from msgspec import Struct
 from domain.alerts import AlertDefinition, Condition
 from domain.scenarios import SLUG_PATTERN
 from service.access import Scope, needs
+from service.commands.alerts import define_alert, delete_alert
 from service.projection.alertindex import AlertState, DeliveryState
 from service.web.bodies import strict_json_body
 from service.web.deps import Log
 from service.web.reads import await_record, own_writes_visible
 from service.web.responses import problem_responses
-from service.workers.alerts import WebhookBody, define_alert, delete_alert
+from service.workers.alerter import WebhookBody
 
 AlertId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="alert id")]
 _body_decoder = msgspec.json.Decoder(WebhookBody)

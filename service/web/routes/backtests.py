@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 from anyio import to_thread
@@ -11,10 +11,9 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.backtests import BacktestRequest, check_request, check_work
 from domain.errors import Conflict, FieldError, InvalidInput
-from domain.records import BacktestRecord
 from forecasts.scoring import Scores
 from service.access import Scope, needs
-from service.commands.writes import commit
+from service.commands.backtests import request_backtest
 from service.persistence.eventlog import EventLog
 from service.projection.index import BacktestState
 from service.web.bodies import strict_json_body
@@ -23,11 +22,11 @@ from service.web.reads import await_record, own_writes_visible
 from service.web.reliability import reliability_svg
 from service.web.responses import problem_responses
 from service.web.schemas import BacktestList, BacktestView
-from service.workers.backtests import BacktestRunner, estimate
+from service.workers.backtestinputs import estimate
+from service.workers.backtests import BacktestRunner
 
 BacktestId = Annotated[UUID, PathParameter()]
 _scores_decoder = msgspec.json.Decoder(Scores)
-_encoder = msgspec.json.Encoder()
 
 
 def _view(state: BacktestState, runner: BacktestRunner) -> BacktestView:
@@ -98,17 +97,9 @@ class BacktestsController(Controller):
         await own_writes_visible(log)
         _check_scenarios(log, data)
         await to_thread.run_sync(_check_work, log, data)
-        backtest_id = uuid4()
-        body = _encoder.encode(data).decode()
-        (recording,) = await commit(log, lambda at: [BacktestRecord.request(backtest_id, body, at)])
-        state = BacktestState(
-            id=backtest_id,
-            position=recording.notification.id,
-            requested_at=recording.domain_event.timestamp,  # type: ignore[attr-defined]
-            request=data,
-        )
+        state = await request_backtest(log, data)
         backtests.accept(state)
-        headers = {"Location": f"/v1/backtests/{backtest_id}"}
+        headers = {"Location": f"/v1/backtests/{state.id}"}
         return Response(_view(state, backtests), status_code=202, headers=headers)
 
     @get(

@@ -12,7 +12,7 @@ from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
 from service.access import Scope, needs
-from service.commands.writes import Receipt, append_events, retract_event
+from service.commands.events import Receipt, append_events, retract_event
 from service.web.bodies import strict_json_body
 from service.web.deps import Log, MetricsDep
 from service.web.reads import await_record, own_writes_visible

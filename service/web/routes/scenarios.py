@@ -6,7 +6,7 @@ from litestar.params import JSONBody
 
 from domain.scenarios import Resolution, ScenarioDefinition
 from service.access import Scope, needs
-from service.commands.writes import (
+from service.commands.scenarios import (
     ResolutionReceipt,
     ScenarioReceipt,
     define_scenario,

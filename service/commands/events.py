@@ -1,0 +1,150 @@
+"""The event commands: append world events (one, or a batch in one transaction) and
+retract one.
+
+An append that collides is answered from what is stored: an idempotent replay (the
+first answer again) or a conflict (another event under the same id).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+from anyio import to_thread
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from msgspec import Struct
+
+from domain.codecs import world_event_decoder as _event_decoder
+from domain.errors import AlreadyRetracted, EventConflict, NotFound
+from domain.events import BaseEvent
+from domain.records import EventRecord, RequestRecord
+from service.commands.commit import ATTEMPTS, commit, recorded_at_of
+from service.commands.idempotency import assign_ids, replay_of, request_fingerprint
+from service.persistence.eventlog import EventLog
+from service.persistence.stores import SharedStore
+
+
+class Receipt(Struct, kw_only=True):
+    event_id: UUID
+    position: int
+    recorded_at: datetime
+
+
+def event_body(event: BaseEvent) -> str:
+    """The stored form of an event: canonical JSON, without its id (the record's id)."""
+    return msgspec.json.encode(msgspec.structs.replace(event, event_id=None)).decode()
+
+
+def _stored_versions(
+    eventlog: EventLog, ids: Sequence[UUID]
+) -> dict[UUID, tuple[BaseEvent, datetime]]:
+    """The events already stored under any of these ids, with their recorded_at."""
+    found: dict[UUID, tuple[BaseEvent, datetime]] = {}
+    for event_id in ids:
+        record = eventlog.get(event_id)
+        if record is not None:
+            found[event_id] = (_event_decoder.decode(record.body), record.created_on)
+    return found
+
+
+def _positions(eventlog: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
+    """Positions of stored events, read from the store: another replica may have
+    stored them, and this replica's index may not have applied that write yet."""
+    recorder = eventlog.app.recorder
+    assert isinstance(recorder, SharedStore)
+    return recorder.positions_of(ids)
+
+
+async def append_events(
+    eventlog: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
+) -> tuple[list[Receipt], bool]:
+    """Store the events in one transaction. Returns their receipts, in order, and
+    whether anything new was stored (False: the request had been made before)."""
+    ids = assign_ids(events, key, batch=batch)
+    body_list = [event_body(e) for e in events]
+    bodies = dict(zip(ids, body_list, strict=True))
+    fingerprint = None
+    if key is not None:
+        fingerprint = request_fingerprint("batch" if batch else "single", ids, body_list)
+    receipts: dict[UUID, Receipt] = {}
+    todo = list(ids)
+    for _ in range(ATTEMPTS):
+        pending = todo
+
+        def build(recorded_at: datetime, pending: list[UUID] = pending) -> list[Aggregate]:
+            records: list[Aggregate] = [
+                EventRecord.record(i, bodies[i], recorded_at) for i in pending
+            ]
+            if key is not None and fingerprint is not None:
+                records.append(RequestRecord.record(key, fingerprint, recorded_at))
+            return records
+
+        try:
+            recordings = await commit(eventlog, build)
+        except IntegrityError:
+            if (
+                key is not None
+                and fingerprint is not None
+                and await replay_of(eventlog, key, fingerprint)
+            ):
+                pending = todo = list(ids)
+                receipts.clear()
+            stored = await to_thread.run_sync(_stored_versions, eventlog, pending)
+            _refuse_other_content(ids, events, stored)
+            known = await to_thread.run_sync(_positions, eventlog, list(stored))
+            for event_id, (_, stored_at) in stored.items():
+                receipts[event_id] = Receipt(
+                    event_id=event_id, position=known[event_id], recorded_at=stored_at
+                )
+            todo = [i for i in pending if i not in stored]
+            if not todo:
+                return [receipts[i] for i in ids], False
+            continue
+        for recording in recordings:
+            event = recording.domain_event
+            if isinstance(event, EventRecord.Recorded):
+                receipts[event.originator_id] = Receipt(
+                    event_id=event.originator_id,
+                    position=recording.notification.id,
+                    recorded_at=recorded_at_of(recording),
+                )
+        return [receipts[i] for i in ids], True
+    msg = "the event ids kept colliding with concurrent appends; try again"
+    raise EventConflict(msg)
+
+
+def _refuse_other_content(
+    ids: Sequence[UUID], events: Sequence[BaseEvent], stored: dict[UUID, tuple[BaseEvent, datetime]]
+) -> None:
+    clashes = [
+        str(event_id)
+        for event_id, event in zip(ids, events, strict=True)
+        if event_id in stored
+        and stored[event_id][0] != msgspec.structs.replace(event, event_id=None)
+    ]
+    if clashes:
+        msg = f"event id already stored with other content: {', '.join(clashes)}"
+        raise EventConflict(msg)
+
+
+async def retract_event(eventlog: EventLog, event_id: UUID, reason: str) -> Receipt:
+    record = await to_thread.run_sync(eventlog.get, event_id)
+    if not isinstance(record, EventRecord):
+        msg = f"no event {event_id}"
+        raise NotFound(msg)
+
+    def build(recorded_at: datetime) -> list[Aggregate]:
+        record.retract(reason, recorded_at)
+        return [record]
+
+    try:
+        (recording,) = await commit(eventlog, build)
+    except IntegrityError:
+        msg = f"event {event_id} is already retracted"
+        raise AlreadyRetracted(msg) from None
+    return Receipt(
+        event_id=event_id,
+        position=recording.notification.id,
+        recorded_at=recorded_at_of(recording),
+    )

@@ -1,0 +1,145 @@
+"""The SQLite store (a file in the data directory), the default.
+
+eventsourcing's SQLite recorder has no ``subscribe()``, which its
+``ProjectionRunner`` needs, so ``NotifyingSQLiteRecorder`` adds one: a
+subscription that pulls new notifications as soon as this process commits, and
+otherwise polls every ``poll_interval_s`` (writes from another process are seen
+within that bound). Its commit lock is an ``flock`` on a file next to the
+database file (see ``service.persistence.stores``).
+"""
+
+import fcntl
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+
+
+class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
+    def __init__(
+        self,
+        recorder: SQLiteApplicationRecorder,
+        gt: int | None,
+        topics: Sequence[str],
+        interval: float,
+    ) -> None:
+        self._interval = interval
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+
+    def wake(self) -> None:
+        self._has_been_notified.set()
+
+    def _loop_on_pull(self) -> None:
+        try:
+            self._pull()
+            while not self._has_been_stopped:
+                self._has_been_notified.wait(timeout=self._interval)
+                self._pull()
+        except BaseException as e:  # noqa: BLE001 - handed to the iterating thread, as upstream
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
+
+
+class _Subscribers:
+    """The subscriptions in this process to each database file, so that a commit
+    through any recorder instance (the writer's, the projection runner's) wakes
+    every subscription to that file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_file: dict[str, weakref.WeakSet[PollingSubscription]] = {}
+
+    def add(self, db_name: str, subscription: PollingSubscription) -> None:
+        with self._lock:
+            self._by_file.setdefault(db_name, weakref.WeakSet()).add(subscription)
+
+    def wake(self, db_name: str) -> None:
+        with self._lock:
+            subscriptions = list(self._by_file.get(db_name, ()))
+        for subscription in subscriptions:
+            subscription.wake()
+
+
+_subscribers = _Subscribers()
+
+
+class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, poll_interval: float = 0.25, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.poll_interval = poll_interval
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        _subscribers.wake(self.datastore.pool.db_name)
+        return ids
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> PollingSubscription:
+        subscription = PollingSubscription(self, gt, topics, self.poll_interval)
+        _subscribers.add(self.datastore.pool.db_name, subscription)
+        return subscription
+
+    @contextmanager
+    def commit_lock(self) -> Iterator[int]:
+        with _file_lock(Path(self.datastore.pool.db_name + ".lock")):
+            yield self.max_notification_id() or 0
+
+    def probe(self) -> int:
+        return self.max_notification_id() or 0
+
+    def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        statement = (
+            f"SELECT rowid FROM {self.events_table_name} "
+            "WHERE originator_id = ? AND originator_version = 1"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            for record_id in record_ids:
+                c.execute(statement, (record_id.hex,))
+                row = c.fetchone()
+                if row is not None:
+                    found[record_id] = row[0]
+        return found
+
+
+class SQLiteStoreFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory, with the subscribing recorder."""
+
+    POLL_INTERVAL = "SUBSCRIPTION_POLL_S"
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = NotifyingSQLiteRecorder(
+            datastore=self.datastore,
+            poll_interval=float(self.env.get(self.POLL_INTERVAL) or "0.25"),
+        )
+        if self.env_create_table():
+            if self.datastore.pool.is_sqlite_memory_mode:
+                recorder.create_table()
+            else:
+                with _file_lock(Path(self.datastore.pool.db_name + ".schema.lock")):
+                    recorder.create_table()
+        return recorder
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` across threads and processes.
+
+    Around table creation it also serialises a new file's first connection:
+    eventsourcing switches the file to WAL there, and SQLite answers "database is
+    locked" at once, without waiting out its busy timeout, when two connections
+    switch together (replicas starting together on an empty data directory)."""
+    with path.open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -1,0 +1,155 @@
+"""What a backtest needs, and what it costs.
+
+A backtest evaluates the log as it stood when the backtest was requested (a
+knowledge cut at the request's ``recorded_at``), so a run that is repeated after
+a restart gives the same scores. Within that, samples use hindsight as model.md
+says: no per-sample knowledge cut, but never an event that occurred after the
+sample's time.
+
+``snapshot`` takes the inputs under the index lock (plain arrays); ``chunks``
+groups them into tasks for the worker process; ``evaluate`` scores them in this
+process (the command line).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import msgspec
+
+from domain.backtests import BacktestRequest
+from forecasts.backtest import ScenarioInput, grid, scenario_samples
+from forecasts.model import Floats, RuleMatches
+from forecasts.scoring import Scores, score
+from service.projection.index import LogIndex
+from service.projection.matchindex import ORDER, Match, model_of, rule_arrays, scan
+
+CHUNK_WORK = 10_000_000
+"""Work units (see ``ScenarioInput.work``) sent to the worker at once: a chunk takes
+well under a second, which is how often progress can move and the lease be renewed."""
+_encoder = msgspec.json.Encoder()
+
+
+def grid_of(request: BacktestRequest) -> Floats:
+    return grid(request.start.timestamp(), request.stop.timestamp(), request.step.total_seconds())
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The work of a backtest as the index stands: an upper bound of what the run does."""
+
+    work: int
+    scenarios: int
+    samples: int
+
+
+def estimate(index: LogIndex, request: BacktestRequest) -> Estimate:
+    """Grid points x rules, plus every rule's matches, summed over the scenarios that
+    would be scored (resolved yes or no). What-if rules count every event of their
+    kinds as a match (they are matched only when the run starts)."""
+    samples = int(grid_of(request).shape[0])
+    work = scenarios = 0
+    with index.reading():
+        found = index.matches.scenarios
+        ids = request.scenario_ids if request.scenario_ids is not None else list(found)
+        for scenario_id in ids:
+            scenario = found.get(scenario_id)
+            if scenario is None or scenario.resolution is None:
+                continue
+            if scenario.resolution.outcome == "annulled":
+                continue
+            what_if = (request.rules or {}).get(scenario_id)
+            if what_if is None:
+                rules = len(scenario.current.definition.rules)
+                matches = sum(len(m) for m in scenario.current.found)
+            else:
+                rules = len(what_if)
+                table = index.table
+                matches = sum(table.count_of_kinds(frozenset(r.match.kinds())) for r in what_if)
+            work += samples * rules + matches
+            scenarios += 1
+    return Estimate(work, scenarios, samples)
+
+
+def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[ScenarioInput]:
+    """What each scored scenario needs. Under the index's lock a version's arrays are
+    taken if it has them (never changed in place), else only its lists of matches are
+    copied (shallow: the projection appends to them); sorting those and making arrays,
+    a Python loop over every match, happens after the lock is let go."""
+    with index.reading():
+        scenarios = index.matches.scenarios
+        ids = request.scenario_ids if request.scenario_ids is not None else sorted(scenarios)
+        retracted = dict(index.matches.retracted)
+        what_ifs = (request.rules or {}).values()
+        events = index.event_tuples(k for rules in what_ifs for r in rules for k in r.match.kinds())
+        picked = []
+        for scenario_id in ids:
+            scenario = scenarios.get(scenario_id)
+            if scenario is None:
+                continue
+            version = scenario.version_known_at(known)
+            resolution = scenario.resolution
+            if version is None or resolution is None or resolution.recorded_at > known:
+                continue
+            if resolution.outcome == "annulled":
+                continue
+            picked.append((scenario, version, resolution))
+        cached = {s.id: v.cached_arrays for s, v, _ in picked}
+        found = {s.id: [list(rule) for rule in v.found] for s, v, _ in picked if not cached[s.id]}
+    inputs = []
+    for scenario, version, resolution in picked:
+        model = version.model
+        matches = cached[scenario.id] or _arrays_of(found[scenario.id], retracted)
+        what_if = (request.rules or {}).get(scenario.id)
+        if what_if is not None:
+            definition = msgspec.structs.replace(version.definition, rules=what_if)
+            model = model_of(definition, scenario.first_recorded)
+            matches = rule_arrays(scan(what_if, events), retracted)
+        inputs.append(
+            ScenarioInput(
+                scenario.id, resolution.outcome == "yes", resolution.resolved_at, model, matches
+            )
+        )
+    return inputs
+
+
+def _arrays_of(found: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
+    return rule_arrays([sorted(rule, key=ORDER) for rule in found], retracted)
+
+
+def chunks(inputs: Sequence[ScenarioInput], samples: int) -> list[tuple[list[ScenarioInput], int]]:
+    """Consecutive scenarios grouped into tasks of about ``CHUNK_WORK`` (a scenario is
+    never split), each with its work."""
+    out: list[tuple[list[ScenarioInput], int]] = []
+    current: list[ScenarioInput] = []
+    work = 0
+    for item in inputs:
+        current.append(item)
+        work += item.work(samples)
+        if work >= CHUNK_WORK:
+            out.append((current, work))
+            current, work = [], 0
+    if current:
+        out.append((current, work))
+    return out
+
+
+def evaluate(
+    index: LogIndex,
+    request: BacktestRequest,
+    known: float,
+    progress: Callable[[float], None] = lambda _: None,
+) -> Scores:
+    """Score every resolved (yes/no) scenario of the request over its grid, in this
+    process (the command line's ``tradewinds backtest``; the service uses the worker)."""
+    inputs = snapshot(index, request, known)
+    times = grid_of(request)
+    samples = []
+    for i, item in enumerate(inputs):
+        samples.extend(scenario_samples([item], times, known))
+        progress((i + 1) / len(inputs))
+    return score(samples)
+
+
+def scores_body(scores: Scores) -> str:
+    return _encoder.encode(scores).decode()
