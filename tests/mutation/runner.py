@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +63,11 @@ def _copy_project(root: Path, into: Path, entries: Sequence[str]) -> None:
             shutil.copy2(source, into / entry)
 
 
-def _run_tests(workdir: Path, tests: Sequence[str], timeout: float) -> Literal[0, 1, 2]:
+def _run_tests(
+    workdir: Path, tests: Sequence[str], timeout: float, env: Mapping[str, str]
+) -> Literal[0, 1, 2]:
     """0: the tests pass, 1: they fail, 2: they ran past ``timeout``."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", **env}
     command = [sys.executable, "-m", "pytest", *PYTEST_ARGS, *tests]
     process = subprocess.Popen(
         command,
@@ -90,12 +92,14 @@ class Workspace:
         self.dir = Path(tempfile.mkdtemp(prefix="mutation-"))
         _copy_project(root, self.dir, entries)
 
-    def run(self, target: Target, source: str, tests_timeout: float) -> Literal[0, 1, 2]:
+    def run(
+        self, target: Target, source: str, tests_timeout: float, env: Mapping[str, str] = {}
+    ) -> Literal[0, 1, 2]:
         path = self.dir / target.module
         original = path.read_text()
         try:
             path.write_text(source)
-            return _run_tests(self.dir, target.tests, tests_timeout)
+            return _run_tests(self.dir, target.tests, tests_timeout, env)
         finally:
             path.write_text(original)
 
@@ -126,8 +130,10 @@ def run_mutants(
     jobs: int = 1,
     entries: Sequence[str] = COPIED,
     report: Callable[[Result], None] | None = None,
+    env: Mapping[str, str] = {},
 ) -> list[Result]:
-    """Each mutant's outcome against ``target.tests``, in ``jobs`` copies at once."""
+    """Each mutant's outcome against ``target.tests``, in ``jobs`` copies at once
+    (``env``: more environment for pytest)."""
     source = (root / target.module).read_text()
     workspaces = [Workspace(root, entries) for _ in range(max(1, jobs))]
     free = list(workspaces)
@@ -136,7 +142,7 @@ def run_mutants(
         workspace = free.pop()
         try:
             started = time.monotonic()
-            code = workspace.run(target, mutated_source(source, mutant), timeout)
+            code = workspace.run(target, mutated_source(source, mutant), timeout, env)
             outcome: Outcome = ("survived", "killed", "timeout")[code]
             result = Result(mutant, outcome, time.monotonic() - started)
         finally:
