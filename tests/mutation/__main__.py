@@ -51,6 +51,29 @@ def _print_result(result: Result) -> None:
     print(mark, end="", flush=True)
 
 
+def _run_module(module: str, args: argparse.Namespace) -> tuple[int, int]:
+    """Runs the module's sampled mutants and prints the outcome: (killed, sampled)."""
+    goal = target(module)
+    found = all_mutants(ROOT, goal)
+    chosen = sample(found, None if args.all else args.sample, args.seed)
+    sampled = len(chosen)
+    if args.rerun is not None:
+        survived = _survivors(args.rerun.read_text(), module)
+        chosen = [m for m in chosen if (m.line, m.description) in survived]
+    seconds = baseline_seconds(ROOT, goal)
+    timeout = max(30.0, 5 * seconds)
+    print(f"{module}: {len(chosen)} of {len(found)} mutants, tests {seconds:.1f} s: ", end="")
+    results = run_mutants(ROOT, goal, chosen, timeout, jobs=args.jobs, report=_print_result)
+    survivors = [r for r in results if r.outcome == "survived"]
+    killed = sampled - len(survivors)
+    rate = 100 * killed / sampled if sampled else 100.0
+    again = f", of which the earlier run's {len(results)} survivors run again" if args.rerun else ""
+    print(f"\n  killed {killed}/{sampled} ({rate:.0f}%){again}")
+    for r in sorted(survivors, key=lambda r: r.mutant.line):
+        print(f"  survived  {module}:{r.mutant.line}  {r.mutant.description}")
+    return killed, sampled
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__)
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(TESTS)} (default: all)")
@@ -69,26 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not a core module: {', '.join(unknown)}; choose from {', '.join(TESTS)}")
     totals = [0, 0]
     for module in args.modules or list(TESTS):
-        goal = target(module)
-        found = all_mutants(ROOT, goal)
-        chosen = sample(found, None if args.all else args.sample, args.seed)
-        earlier = len(chosen)
-        if args.rerun is not None:
-            survived = _survivors(args.rerun.read_text(), module)
-            chosen = [m for m in chosen if (m.line, m.description) in survived]
-        seconds = baseline_seconds(ROOT, goal)
-        timeout = max(30.0, 5 * seconds)
-        print(f"{module}: {len(chosen)} of {len(found)} mutants, tests {seconds:.1f} s: ", end="")
-        results = run_mutants(ROOT, goal, chosen, timeout, jobs=args.jobs, report=_print_result)
-        survivors = [r for r in results if r.outcome == "survived"]
-        killed = earlier - len(survivors)
+        killed, run = _run_module(module, args)
         totals[0] += killed
-        totals[1] += earlier
-        rate = 100 * killed / earlier if earlier else 100.0
-        again = f" (the earlier run's {len(results)} survivors run again)" if args.rerun else ""
-        print(f"\n  killed {killed}/{earlier} ({rate:.0f}%){again}")
-        for r in sorted(survivors, key=lambda r: r.mutant.line):
-            print(f"  survived  {module}:{r.mutant.line}  {r.mutant.description}")
+        totals[1] += run
     if totals[1]:
         print(f"total: killed {totals[0]}/{totals[1]} ({100 * totals[0] / totals[1]:.0f}%)")
     return 0
