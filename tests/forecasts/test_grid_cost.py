@@ -49,6 +49,13 @@ def test_matches_that_decayed_to_nothing_before_the_grid_add_no_segments() -> No
     assert grid_cost(model, per_rule, t) == (2 + 2) + 2 * SEGMENT_COST * (1 + 1)
 
 
+def test_a_rule_whose_matches_all_decayed_adds_only_the_segments_of_its_times() -> None:
+    model = scenario(rule(1.0, half_life_days=1.0))
+    t = times(2000.0, 2001.0)
+    per_rule = [matches([0.0, 10.0])]
+    assert grid_cost(model, per_rule, t) == (2 + 2) + 2 * SEGMENT_COST * (1 + 0)
+
+
 def test_matches_not_one_per_rule_are_refused() -> None:
     model = scenario(rule(1.0), rule(2.0))
     with pytest.raises(ValueError, match="zip"):
