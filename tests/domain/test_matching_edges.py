@@ -165,3 +165,16 @@ class TestRuleIndexTestsFewerRules:
         ban = event("purchase_ban", authority="CAC", summary="chips")
         assert index.matching(ban) == ["also kept"]
         assert tested == [ban]
+
+
+class TestContainsOnSignalAttributes:
+    @pytest.mark.parametrize(
+        ("name", "needle", "expected"),
+        [("note", "IGH", True), ("note", 3, False), ("level", "3", False), ("tags", "b", True)],
+    )
+    def test_contains_looks_into_text_and_lists_only(
+        self, name: str, needle: Any, expected: bool
+    ) -> None:
+        signal = event("signal", attributes=ATTRIBUTES)
+        condition = {f"attributes.{name}": {"contains": needle}}
+        assert _holds(match("signal", **condition), signal) is expected
