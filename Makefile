@@ -7,7 +7,7 @@ UV := $(PY) -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest openapi bench uv clean
+.PHONY: run test lint typecheck pytest openapi bench mutate uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv==$(UV_VERSION)" \
@@ -42,6 +42,12 @@ openapi: $(BIN)/tradewinds
 bench: uv
 	$(UV) sync --locked --extra dev
 	$(BIN)/python -m benchmarks.run --output benchmarks/results.json
+
+# Mutation testing of the core (minutes; not part of `make test`): MUTATE_ARGS="--all",
+# "--jobs 2", or module paths such as "forecasts/grid.py".
+mutate: uv
+	$(UV) sync --locked --extra dev
+	$(BIN)/python -m tests.mutation $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
