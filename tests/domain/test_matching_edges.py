@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import domain.matching
+import domain.matching.rule_index
 from domain.events import BaseEvent
 from domain.matching import Match, Predicate, RuleIndex, compile_match, validate_match
 from tests.domain.test_matching import event, match
@@ -90,7 +90,7 @@ def tested(monkeypatch: pytest.MonkeyPatch) -> Calls:
 
         return spy
 
-    monkeypatch.setattr(domain.matching, "compile_match", counting)
+    monkeypatch.setattr(domain.matching.rule_index, "compile_match", counting)
     return calls
 
 

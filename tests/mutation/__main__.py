@@ -21,7 +21,9 @@ from tests.mutation.runner import (
 ROOT = Path(__file__).resolve().parents[2]
 TESTS: dict[str, tuple[str, ...]] = {
     "forecasts/grid.py": ("tests/forecasts/test_grid*.py", "tests/forecasts/test_*.py"),
-    "domain/matching.py": ("tests/domain/test_matching*.py",),
+    "domain/matching/grammar.py": ("tests/domain/test_matching*.py",),
+    "domain/matching/predicates.py": ("tests/domain/test_matching*.py",),
+    "domain/matching/rule_index.py": ("tests/domain/test_matching*.py",),
     "forecasts/model.py": ("tests/forecasts/test_model*.py", "tests/forecasts/test_*.py"),
     "forecasts/scoring.py": ("tests/forecasts/test_scoring*.py", "tests/forecasts/test_*.py"),
 }
