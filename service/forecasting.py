@@ -58,7 +58,14 @@ from service.api.schemas import (
 )
 from service.index import LogIndex
 from service.log import EventLog
-from service.matchindex import EventIds, ScenarioMatches, VersionMatches
+from service.matchindex import (
+    Built,
+    EventIds,
+    Pending,
+    ScenarioMatches,
+    VersionMatches,
+    built_of,
+)
 
 INF = float("inf")
 DRIVERS = 5
@@ -154,12 +161,33 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Taken:
+    """A snapshot as taken under the index lock (``Forecaster.taken``): the arrays
+    still to merge, which ``snapshot`` does after the lock is let go."""
+
+    scenario_id: str
+    version: VersionMatches
+    state: Built | Pending
+    resolution: ModelResolution | None
+    resolution_position: int
+    known: float
+
+    def snapshot(self, forecaster: "Forecaster") -> Snapshot:
+        arrays, event_ids, _ = built_of(self.state)
+        position = forecaster.position_of(self, arrays, event_ids)
+        return Snapshot(
+            self.scenario_id, self.version, arrays, event_ids, self.resolution, position
+        )
+
+
+@dataclass(frozen=True)
 class NowSnapshot:
-    """A "now" answer not in the cache: its snapshot and the cache key it was taken
-    at (``Forecaster.now_or_snapshot``), evaluated outside the lock by ``finish``."""
+    """A "now" answer not in the cache: what was taken of the index and the cache key
+    it was taken at (``Forecaster.now_or_snapshot``), evaluated outside the lock by
+    ``finish``."""
 
     key: tuple[float, int]
-    snapshot: Snapshot
+    taken: Taken
 
 
 @dataclass(frozen=True)
@@ -248,10 +276,16 @@ class Forecaster:
         self.settings = log.settings
         self.limiter = anyio.CapacityLimiter(self.settings.heavy_read_slots)
         self._lock = threading.Lock()
+        self._entries_lock = threading.Lock()
         self._scenario_cache: dict[str, tuple[tuple[float, int], Forecast, int]] = {}
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
+        self._latest_list: tuple[float, bytes, str] | None = None
+        self.refresher: Callable[[], bool] | None = None
+        """Whether something (the forecast stream) is evaluating every scenario that
+        changed, promptly: only then is an earlier evaluation served (``latest_now``)."""
         self.cache_hits = 0
         self.cache_misses = 0
+        self.earlier_answers = 0
 
     def now(self) -> float:
         """The current time rounded down to the tick."""
@@ -295,31 +329,39 @@ class Forecaster:
     # --- one scenario ----------------------------------------------------------
 
     def snapshot(self, scenario: ScenarioMatches, known: float) -> Snapshot | None:
-        """What a read at this knowledge cut needs, copied under the index lock;
-        None if no version was known at the cut."""
+        """What a read at this knowledge cut needs; None if no version was known at
+        the cut. Only ``taken`` holds the index lock."""
         with self.index.reading():
-            version = scenario.version_known_at(known)
-            if version is None:
-                return None
-            arrays = version.arrays(self.index.matches.retracted)
-            event_ids = version.event_ids(self.index.matches.retracted)
-            resolution = scenario.resolution
-            position = self._position(scenario, version, arrays, event_ids, known)
-        return Snapshot(scenario.id, version, arrays, event_ids, resolution, position)
+            taken = self.taken(scenario, known)
+        return None if taken is None else taken.snapshot(self)
 
-    def _position(
-        self,
-        scenario: ScenarioMatches,
-        version: VersionMatches,
-        arrays: list[RuleMatches],
-        event_ids: list[EventIds],
-        known: float,
+    def taken(self, scenario: ScenarioMatches, known: float) -> "Taken | None":
+        """What a read at this cut needs of the index, for a caller that holds its
+        lock: the version, its arrays as of now (``VersionMatches.taken``, merged
+        after the lock is let go) and the resolution; None if no version was known."""
+        version = scenario.version_known_at(known)
+        if version is None:
+            return None
+        return Taken(
+            scenario.id,
+            version,
+            version.taken(self.index.matches.retracted),
+            scenario.resolution,
+            scenario.resolution_position,
+            known,
+        )
+
+    def position_of(
+        self, taken: Taken, arrays: list[RuleMatches], event_ids: list[EventIds]
     ) -> int:
         """The last log position the answer at this cut depends on: the version,
-        the resolution, each match and each retraction of one, known by the cut."""
-        positions = [version.position]
-        if scenario.resolution is not None and scenario.resolution.recorded_at <= known:
-            positions.append(scenario.resolution_position)
+        the resolution, each match and each retraction of one, known by the cut
+        (a retraction the arrays hold is in ``retraction_positions``, which only
+        grows: read without the index lock)."""
+        known = taken.known
+        positions = [taken.version.position]
+        if taken.resolution is not None and taken.resolution.recorded_at <= known:
+            positions.append(taken.resolution_position)
         retractions = self.index.matches.retraction_positions
         for ids, rule_matches in zip(event_ids, arrays, strict=True):
             known_matches = rule_matches.recorded <= known
@@ -479,14 +521,17 @@ class Forecaster:
         hit = self._scenario_cache.get(scenario.id)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
-        snapshot = self.snapshot(scenario, query.known)
-        return None if snapshot is None else NowSnapshot(key, snapshot)
+        taken = self.taken(scenario, query.known)
+        return None if taken is None else NowSnapshot(key, taken)
 
     def finish(self, pending: NowSnapshot, query: Query) -> tuple[Forecast, int]:
         """Evaluate a "now" answer from its snapshot (no lock needed) and cache it."""
-        found = self._evaluate(pending.snapshot, query, None)
-        scenario_id = pending.snapshot.scenario_id
-        self._scenario_cache[scenario_id] = (pending.key, found.forecast, found.position)
+        found = self._evaluate(pending.taken.snapshot(self), query, None)
+        scenario_id = pending.taken.scenario_id
+        with self._entries_lock:
+            cached = self._scenario_cache.get(scenario_id)
+            if cached is None or cached[0] <= pending.key:
+                self._scenario_cache[scenario_id] = (pending.key, found.forecast, found.position)
         return found.forecast, found.position
 
     def all(self, query: Query, *, cache: bool, budget: Budget = UNLIMITED) -> ForecastList:
@@ -536,9 +581,83 @@ class Forecaster:
             return cached[1], cached[2]
         self.cache_misses += 1
         with self._lock:
+            cached = self._list_cache
+            if cached is not None and cached[0] == key:
+                return cached[1], cached[2]
             body = _encoder.encode(self.all(Query(as_of=key[0]), cache=True, budget=budget))
             self._list_cache = (key, body, etag_of(body))
+            self._latest_list = (key[0], body, self._list_cache[2])
         return body, self._list_cache[2]
+
+    def latest_now(self, budget: Budget = UNLIMITED) -> tuple[bytes, str] | None:
+        """``GET /v1/forecasts`` now for a caller that needs no particular state of the
+        log (a read-only key, no ``min_position``), without evaluating anything: from
+        the last completed evaluation of each scenario at the current tick, even if the
+        scenario changed since, while the ``refresher`` evaluates the changed ones (the
+        stream does, at most every ``stream_min_interval_s``). The answer states what
+        it reflects, as always (``as_of``, and ``position``: the newest record it
+        depends on). Until every scenario has been evaluated at the current tick (just
+        after the tick moved), the last list built, if of the tick before. None if
+        there is no such answer: the caller evaluates (``all_now``).
+
+        Under heavy batches the scenarios of millions of matches change with every
+        turn of the projection: evaluating them per poll made each poll wait seconds
+        for numpy work the stream does anyway."""
+        as_of = self.now()
+        with self.index.reading():
+            key = (as_of, self.index.matches.generation)
+            scenarios = [
+                (s, self.index.matches.scenarios[s].generation)
+                for s in sorted(self.index.matches.scenarios)
+            ]
+        cached = self._list_cache
+        if cached is not None and cached[0] == key:
+            self.cache_hits += 1
+            return cached[1], cached[2]
+        refresher = self.refresher
+        if refresher is None or not refresher():
+            return None
+        budget.check()
+        found = self._latest_entries(as_of, scenarios)
+        if found is None:
+            return self._latest_list_of_last_tick(as_of)
+        forecasts, position, current = found
+        body = _encoder.encode(
+            ForecastList(as_of=_time(as_of), known_at=None, position=position, forecasts=forecasts)
+        )
+        etag = etag_of(body)
+        with self._lock:
+            if current:
+                self._list_cache = (key, body, etag)
+            self._latest_list = (as_of, body, etag)
+        if not current:
+            self.earlier_answers += 1
+        return body, etag
+
+    def _latest_entries(
+        self, as_of: float, scenarios: list[tuple[str, int]]
+    ) -> tuple[list[Forecast], int, bool] | None:
+        """Each scenario's last cached "now" answer at ``as_of`` (None if one has none),
+        the newest position among them, and whether all are of the scenario's
+        current generation."""
+        forecasts: list[Forecast] = []
+        position = 0
+        current = True
+        for scenario_id, generation in scenarios:
+            cached = self._scenario_cache.get(scenario_id)
+            if cached is None or cached[0][0] != as_of:
+                return None
+            current = current and cached[0][1] >= generation
+            forecasts.append(cached[1])
+            position = max(position, cached[2])
+        return forecasts, position, current
+
+    def _latest_list_of_last_tick(self, as_of: float) -> tuple[bytes, str] | None:
+        latest = self._latest_list
+        if latest is None or not as_of - self.tick <= latest[0] <= as_of:
+            return None
+        self.earlier_answers += 1
+        return latest[1], latest[2]
 
     def history(
         self,

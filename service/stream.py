@@ -182,6 +182,8 @@ class ForecastStream:
         self.max_queued = settings.stream_max_queued
         self.min_interval = settings.stream_min_interval_s
         self._evaluated_at = -math.inf
+        self._stepping_since: float | None = None
+        self._patience = settings.heavy_read_budget_s
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -197,7 +199,17 @@ class ForecastStream:
     # --- life cycle -------------------------------------------------------------
 
     def start(self) -> None:
+        self._forecaster.refresher = self.progressing
         self.thread.start()
+
+    def progressing(self) -> bool:
+        """Whether the notifier evaluates what changes, promptly: running, and not in a
+        step that has lasted longer than a heavy read's budget (then a poll evaluates
+        for itself rather than be answered from evaluations that old)."""
+        if not self._started.is_set() or self._stopping.is_set() or not self.thread.is_alive():
+            return False
+        since = self._stepping_since
+        return since is None or time.monotonic() - since <= self._patience
 
     def stop(self) -> None:
         self._stopping.set()
@@ -298,6 +310,13 @@ class ForecastStream:
         self._index.wait_until(due, timeout)
 
     def _step(self) -> None:
+        self._stepping_since = time.monotonic()
+        try:
+            self._evaluate_step()
+        finally:
+            self._stepping_since = None
+
+    def _evaluate_step(self) -> None:
         """Copy what moved under the index lock, evaluate it outside (the projection
         goes on meanwhile), hand out the changes, then register new subscribers at
         the head the changes were computed at (their replay ends there)."""

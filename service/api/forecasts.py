@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response.base import ASGIResponse
 
 from domain.errors import FieldError, InvalidInput, NotFound
+from service.access import CALLER_WRITES
 from service.api.deps import ForecasterDep
 from service.api.reads import own_writes_visible
 from service.api.responses import NOT_MODIFIED, problem_responses
@@ -178,7 +179,12 @@ class ForecastsController(Controller):
             if forecaster.now_is_cached():
                 body, etag = forecaster.all_now()
             else:
-                body, etag = await forecaster.heavy(forecaster.all_now)
+                latest: tuple[bytes, str] | None = None
+                if min_position is None and not CALLER_WRITES.get():
+                    latest = await forecaster.heavy(forecaster.latest_now, light=True)
+                if latest is None:
+                    latest = await forecaster.heavy(forecaster.all_now)
+                body, etag = latest
             return conditional(body, if_none_match, NOW_CACHE, etag=etag)
         query = _query(forecaster, as_of, known_at)
 
