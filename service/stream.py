@@ -202,6 +202,11 @@ class ForecastStream:
         self._forecaster.refresher = self.progressing
         self.thread.start()
 
+    @property
+    def head(self) -> int:
+        """The index position the notifier's last evaluation was of."""
+        return self._head
+
     def progressing(self) -> bool:
         """Whether the notifier evaluates what changes, promptly: running, and not in a
         step that has lasted longer than a heavy read's budget (then a poll evaluates
