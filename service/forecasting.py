@@ -257,6 +257,9 @@ def _event_terms(
     )
 
 
+OneKey = tuple[float, int, int, int | None]
+"""A detail answer's cache key: as_of, the scenario's generation, the page."""
+
 LIGHT_MATCHES = 10_000
 """A scenario with at most this many matches is read without waiting for a heavy-read
 slot (its evaluation is a few milliseconds)."""
@@ -280,6 +283,7 @@ class Forecaster:
         self._scenario_cache: dict[str, tuple[tuple[float, int], Forecast, int]] = {}
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
         self._latest_list: tuple[float, bytes, str] | None = None
+        self._one_cache: dict[str, tuple[OneKey, bytes]] = {}
         self.refresher: Callable[[], bool] | None = None
         """Whether something (the forecast stream) is evaluating every scenario that
         changed, promptly: only then is an earlier evaluation served (``latest_now``)."""
@@ -493,6 +497,38 @@ class Forecaster:
             contributions_omitted=found.omitted,
         )
 
+    def cached_one(self, scenario_id: str, query: Query, page: Page) -> bytes | None:
+        """The body ``one_encoded`` answered last for this scenario, if it was for
+        the same query and page and the scenario has not changed since (its
+        ``generation``): a poll of a scenario that heavy batches do not touch is
+        answered without a worker thread or the index lock."""
+        key = self._one_key(scenario_id, query, page)
+        hit = self._one_cache.get(scenario_id)
+        if key is None or hit is None or hit[0] != key:
+            return None
+        return hit[1]
+
+    def one_encoded(
+        self, scenario_id: str, query: Query, page: Page, budget: Budget = UNLIMITED
+    ) -> bytes | None:
+        """``one``, encoded; remembered for ``cached_one`` (without a knowledge cut:
+        the answer at ``as_of`` is then a function of the scenario's generation). The
+        key's generation is read before the snapshot: the answer is at least as new."""
+        key = self._one_key(scenario_id, query, page)
+        forecast = self.one(scenario_id, query, page, budget)
+        if forecast is None:
+            return None
+        body = _encoder.encode(forecast)
+        if key is not None:
+            self._one_cache[scenario_id] = (key, body)
+        return body
+
+    def _one_key(self, scenario_id: str, query: Query, page: Page) -> OneKey | None:
+        scenario = self.index.matches.scenarios.get(scenario_id)
+        if scenario is None or query.known != INF:
+            return None
+        return (query.as_of, scenario.generation, page.offset, page.limit)
+
     def _check_matches(self, matches: int, what: str) -> None:
         cap = self.settings.read_max_matches
         if matches > cap:
@@ -589,7 +625,7 @@ class Forecaster:
             self._latest_list = (key[0], body, self._list_cache[2])
         return body, self._list_cache[2]
 
-    def latest_now(self, budget: Budget = UNLIMITED) -> tuple[bytes, str] | None:
+    def latest_now(self) -> tuple[bytes, str] | None:
         """``GET /v1/forecasts`` now for a caller that needs no particular state of the
         log (a read-only key, no ``min_position``), without evaluating anything: from
         the last completed evaluation of each scenario at the current tick, even if the
@@ -602,14 +638,12 @@ class Forecaster:
 
         Under heavy batches the scenarios of millions of matches change with every
         turn of the projection: evaluating them per poll made each poll wait seconds
-        for numpy work the stream does anyway."""
+        for numpy work the stream does anyway. This takes no lock (it runs on the
+        event loop): the generations are read as they are (a copy of the scenarios is
+        one step of the interpreter), and each cached answer is whole."""
         as_of = self.now()
-        with self.index.reading():
-            key = (as_of, self.index.matches.generation)
-            scenarios = [
-                (s, self.index.matches.scenarios[s].generation)
-                for s in sorted(self.index.matches.scenarios)
-            ]
+        matches = self.index.matches
+        key = (as_of, matches.generation)
         cached = self._list_cache
         if cached is not None and cached[0] == key:
             self.cache_hits += 1
@@ -617,7 +651,7 @@ class Forecaster:
         refresher = self.refresher
         if refresher is None or not refresher():
             return None
-        budget.check()
+        scenarios = sorted((s.id, s.generation) for s in list(matches.scenarios.values()))
         found = self._latest_entries(as_of, scenarios)
         if found is None:
             return self._latest_list_of_last_tick(as_of)
@@ -626,12 +660,11 @@ class Forecaster:
             ForecastList(as_of=_time(as_of), known_at=None, position=position, forecasts=forecasts)
         )
         etag = etag_of(body)
-        with self._lock:
-            if current:
-                self._list_cache = (key, body, etag)
-            self._latest_list = (as_of, body, etag)
-        if not current:
+        if current:
+            self._list_cache = (key, body, etag)
+        else:
             self.earlier_answers += 1
+        self._latest_list = (as_of, body, etag)
         return body, etag
 
     def _latest_entries(

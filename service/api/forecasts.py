@@ -179,9 +179,9 @@ class ForecastsController(Controller):
             if forecaster.now_is_cached():
                 body, etag = forecaster.all_now()
             else:
-                latest: tuple[bytes, str] | None = None
+                latest = None
                 if min_position is None and not CALLER_WRITES.get():
-                    latest = await forecaster.heavy(forecaster.latest_now, light=True)
+                    latest = forecaster.latest_now()
                 if latest is None:
                     latest = await forecaster.heavy(forecaster.all_now)
                 body, etag = latest
@@ -222,10 +222,11 @@ class ForecastsController(Controller):
         page = Page(offset=contributions_offset, limit=contributions_limit)
 
         def encoded(budget: Budget) -> bytes | None:
-            forecast = forecaster.one(scenario_id, query, page, budget)
-            return None if forecast is None else _encoder.encode(forecast)
+            return forecaster.one_encoded(scenario_id, query, page, budget)
 
-        body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
+        body = forecaster.cached_one(scenario_id, query, page)
+        if body is None:
+            body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
         if body is None:
             msg = f"no scenario {scenario_id}" + (
                 "" if query.known_at is None else " known at that time"
