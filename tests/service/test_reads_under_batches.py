@@ -21,7 +21,9 @@ from litestar.testing import TestClient
 from domain.events import WorldEvent
 from domain.scenarios import ScenarioDefinition
 from service.access import ApiKeys
+from service.api.forecasts import CONTRIBUTIONS_LIMIT
 from service.app import create_app
+from service.forecasting import Page, Query
 from service.matchindex import Match, MatchIndex, Pending, built_of
 from service.settings import Settings
 from tests.service.events_data import signal
@@ -161,3 +163,29 @@ def test_arrays_taken_under_the_lock_hold_exactly_the_matches_added_until_then()
     assert list(built_of(late)[0][0].position) == [1, 2, 3]
     assert list(built_of(late)[0][1].position) == [3]
     assert entry.full_builds == 1
+
+
+def test_a_detail_poll_of_an_unchanged_scenario_is_answered_from_its_last_body(
+    keyed: TestClient[Litestar],
+) -> None:
+    """During heavy batches a poll of a small scenario that they do not touch waited for
+    a worker thread and the index lock to evaluate the same answer again; now it is the
+    body answered last, until the scenario changes."""
+    client = keyed
+    client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
+    forecaster = client.app.state.forecaster
+    query = Query(as_of=forecaster.now())
+    page = Page(limit=CONTRIBUTIONS_LIMIT)
+    first = client.get("/v1/forecasts/heavy", headers=ADMIN)
+    assert forecaster.cached_one("heavy", query, page) == first.content
+    assert forecaster.cached_one("heavy", query, Page(limit=1)) is None
+    assert forecaster.cached_one("heavy", Query(as_of=query.as_of, known=1e9), page) is None
+
+    client.post("/v1/events", json=signal("b"), headers=WRITER)
+    assert forecaster.cached_one("heavy", query, page) == first.content, "b matches no rule"
+    position = client.post("/v1/events", json=signal("a"), headers=WRITER).json()["position"]
+    assert client.app.state.log.index.reached(position, 10)
+    assert forecaster.cached_one("heavy", query, page) is None
+    changed = client.get("/v1/forecasts/heavy", headers=READER)
+    assert changed.json()["position"] == position
+    assert forecaster.cached_one("heavy", query, page) == changed.content
