@@ -104,10 +104,17 @@ class Pending:
             assert before is not None
             base = before.built() if isinstance(before, Pending) else before
             arrays, ids, room = list(base[0]), list(base[1]), list(base[2])
+            previous: tuple[list[Match], Room] | None = None
             for rule, added in self._added.items():
-                # a match is retracted only after it was added, and a retraction
-                # builds the arrays anew: the ones added since were not retracted
-                new = _rule_arrays(sorted(added, key=ORDER), {})
+                if previous is not None and added == previous[0]:
+                    # the rules of a scenario often match the same events: their new
+                    # matches (the same objects) are made into arrays once
+                    new = previous[1]
+                else:
+                    # a match is retracted only after it was added, and a retraction
+                    # builds the arrays anew: the ones added since were not retracted
+                    new = _rule_arrays(sorted(added, key=ORDER), {})
+                    previous = (added, new)
                 arrays[rule], ids[rule], room[rule] = _merged(arrays[rule], room[rule], new)
             self._built = (arrays, ids, room)
             self._before = None
