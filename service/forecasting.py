@@ -6,13 +6,17 @@ the version and the matches that apply, and shapes the answer. The answer for
 rebuilt only when the projection changed that scenario (its ``generation``)
 or a new tick began.
 
-A read copies what it needs under the index lock (``Snapshot``: the version,
-its match arrays, which are never changed in place, and the answer's position)
-and computes outside it, so the projection is held off only for the copy. The
-API runs every read that is not a cached "now" through ``Forecaster.heavy``
-(worker threads, a shared limiter, a time budget) and checks its size first
-(``read_max_matches``, ``history_max_cost``). A detail answer lists a page of
-its event contributions; drivers are picked with numpy, not from the list.
+A read takes what it needs under the index lock (``Taken``: the version and its
+match arrays as of now, merged after the lock is let go) and computes outside
+it (``Snapshot``: the arrays, never changed in place, and the answer's
+position), so the projection is held off only for the taking. The API runs
+every read that is not a cached "now" through ``Forecaster.heavy`` (worker
+threads, a shared limiter, a time budget) and checks its size first
+(``read_max_matches``, ``history_max_cost``); a read-only list poll is answered
+from the last completed evaluations while the stream evaluates the changed
+scenarios (``latest_now``), and a detail poll of an unchanged scenario from its
+last body (``cached_one``). A detail answer lists a page of its event
+contributions; drivers are picked with numpy, not from the list.
 """
 
 import hashlib

@@ -12,6 +12,8 @@ the projection goes on meanwhile. While records keep coming, the notifier
 evaluates at most once per ``stream_min_interval_s``: the records applied in
 between make one step (their changes carry the ids of the newest records
 they depend on, as always), not one evaluation per turn of the projection.
+Its evaluations fill the forecaster's cache of "now" answers, from which a
+read-only list poll is answered while the notifier is ``progressing``.
 
 A subscriber that resumes after a position L (``Last-Event-ID``) is registered
 by the notifier itself, under the index lock, at the notifier's head H: first
