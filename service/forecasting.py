@@ -287,7 +287,8 @@ class Forecaster:
         self._scenario_cache: dict[str, tuple[tuple[float, int], Forecast, int]] = {}
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
         self._latest_list: tuple[float, bytes, str] | None = None
-        self._one_cache: dict[str, tuple[OneKey, bytes]] = {}
+        self._one_cache: dict[str, tuple[OneKey, bytes, str]] = {}
+        self._assembled: tuple[tuple[float, tuple[tuple[str, int], ...]], bytes, str] | None = None
         self.refresher: Callable[[], bool] | None = None
         """Whether something (the forecast stream) is evaluating every scenario that
         changed, promptly: only then is an earlier evaluation served (``latest_now``)."""
@@ -501,8 +502,8 @@ class Forecaster:
             contributions_omitted=found.omitted,
         )
 
-    def cached_one(self, scenario_id: str, query: Query, page: Page) -> bytes | None:
-        """The body ``one_encoded`` answered last for this scenario, if it was for
+    def cached_one(self, scenario_id: str, query: Query, page: Page) -> tuple[bytes, str] | None:
+        """The body (and ETag) ``one_encoded`` answered last for this scenario, if for
         the same query and page and the scenario has not changed since (its
         ``generation``): a poll of a scenario that heavy batches do not touch is
         answered without a worker thread or the index lock."""
@@ -510,7 +511,7 @@ class Forecaster:
         hit = self._one_cache.get(scenario_id)
         if key is None or hit is None or hit[0] != key:
             return None
-        return hit[1]
+        return hit[1], hit[2]
 
     def one_encoded(
         self, scenario_id: str, query: Query, page: Page, budget: Budget = UNLIMITED
@@ -524,7 +525,7 @@ class Forecaster:
             return None
         body = _encoder.encode(forecast)
         if key is not None:
-            self._one_cache[scenario_id] = (key, body)
+            self._one_cache[scenario_id] = (key, body, etag_of(body))
         return body
 
     def _one_key(self, scenario_id: str, query: Query, page: Page) -> OneKey | None:
@@ -659,11 +660,18 @@ class Forecaster:
         found = self._latest_entries(as_of, scenarios)
         if found is None:
             return self._latest_list_of_last_tick(as_of)
-        forecasts, position, current = found
-        body = _encoder.encode(
-            ForecastList(as_of=_time(as_of), known_at=None, position=position, forecasts=forecasts)
-        )
-        etag = etag_of(body)
+        forecasts, position, current, used = found
+        assembled = self._assembled
+        if assembled is not None and assembled[0] == (as_of, used):
+            body, etag = assembled[1], assembled[2]
+        else:
+            body = _encoder.encode(
+                ForecastList(
+                    as_of=_time(as_of), known_at=None, position=position, forecasts=forecasts
+                )
+            )
+            etag = etag_of(body)
+            self._assembled = ((as_of, used), body, etag)
         if current:
             self._list_cache = (key, body, etag)
         else:
@@ -673,11 +681,13 @@ class Forecaster:
 
     def _latest_entries(
         self, as_of: float, scenarios: list[tuple[str, int]]
-    ) -> tuple[list[Forecast], int, bool] | None:
+    ) -> tuple[list[Forecast], int, bool, tuple[tuple[str, int], ...]] | None:
         """Each scenario's last cached "now" answer at ``as_of`` (None if one has none),
-        the newest position among them, and whether all are of the scenario's
-        current generation."""
+        the newest position among them, whether all are of the scenario's current
+        generation, and which answers they are (scenario, generation): while they
+        are the same, so is the body (``latest_now`` encodes it once)."""
         forecasts: list[Forecast] = []
+        used: list[tuple[str, int]] = []
         position = 0
         current = True
         for scenario_id, generation in scenarios:
@@ -686,8 +696,9 @@ class Forecaster:
                 return None
             current = current and cached[0][1] >= generation
             forecasts.append(cached[1])
+            used.append((scenario_id, cached[0][1]))
             position = max(position, cached[2])
-        return forecasts, position, current
+        return forecasts, position, current, tuple(used)
 
     def _latest_list_of_last_tick(self, as_of: float) -> tuple[bytes, str] | None:
         latest = self._latest_list

@@ -224,15 +224,17 @@ class ForecastsController(Controller):
         def encoded(budget: Budget) -> bytes | None:
             return forecaster.one_encoded(scenario_id, query, page, budget)
 
-        body = forecaster.cached_one(scenario_id, query, page)
-        if body is None:
-            body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
+        cache_control = _cache_control(query, forecaster)
+        cached = forecaster.cached_one(scenario_id, query, page)
+        if cached is not None:
+            return conditional(cached[0], if_none_match, cache_control, etag=cached[1])
+        body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
         if body is None:
             msg = f"no scenario {scenario_id}" + (
                 "" if query.known_at is None else " known at that time"
             )
             raise NotFound(msg)
-        return conditional(body, if_none_match, _cache_control(query, forecaster))
+        return conditional(body, if_none_match, cache_control)
 
     @get(
         "/{scenario_id:str}/history",

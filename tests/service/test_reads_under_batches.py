@@ -177,15 +177,21 @@ def test_a_detail_poll_of_an_unchanged_scenario_is_answered_from_its_last_body(
     query = Query(as_of=forecaster.now())
     page = Page(limit=CONTRIBUTIONS_LIMIT)
     first = client.get("/v1/forecasts/heavy", headers=ADMIN)
-    assert forecaster.cached_one("heavy", query, page) == first.content
+    assert forecaster.cached_one("heavy", query, page) == (first.content, first.headers["etag"])
     assert forecaster.cached_one("heavy", query, Page(limit=1)) is None
     assert forecaster.cached_one("heavy", Query(as_of=query.as_of, known=1e9), page) is None
 
     client.post("/v1/events", json=signal("b"), headers=WRITER)
-    assert forecaster.cached_one("heavy", query, page) == first.content, "b matches no rule"
+    assert forecaster.cached_one("heavy", query, page) == (
+        first.content,
+        first.headers["etag"],
+    ), "b matches no rule"
     position = client.post("/v1/events", json=signal("a"), headers=WRITER).json()["position"]
     assert client.app.state.log.index.reached(position, 10)
     assert forecaster.cached_one("heavy", query, page) is None
     changed = client.get("/v1/forecasts/heavy", headers=READER)
     assert changed.json()["position"] == position
-    assert forecaster.cached_one("heavy", query, page) == changed.content
+    assert forecaster.cached_one("heavy", query, page) == (
+        changed.content,
+        changed.headers["etag"],
+    )
