@@ -9,7 +9,7 @@ however many rules match it."""
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -195,3 +195,37 @@ def test_a_detail_poll_of_an_unchanged_scenario_is_answered_from_its_last_body(
         changed.content,
         changed.headers["etag"],
     )
+
+
+class MovingClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_just_after_the_tick_moved_a_read_only_poll_gets_the_list_of_the_tick_before(
+    settings: Settings,
+) -> None:
+    """Until the stream has evaluated every scenario at the new tick, the list of the
+    tick before (it says so: ``as_of``); not one older than that."""
+    clock = MovingClock()
+    slow_stream = msgspec.structs.replace(
+        settings, api_keys=ApiKeys.parse("reader:read,admin:admin"), stream_min_interval_s=60.0
+    )
+    with TestClient(create_app(slow_stream, clock)) as client:
+        client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
+        defined = client.get("/v1/forecasts/heavy", headers=ADMIN).json()["position"]
+        stream = client.app.state.stream
+        _wait_for(lambda: stream.head >= defined, "the stream evaluates the definition")
+        client.put("/v1/scenarios/heavy", json={**SCENARIO, "prior": 0.4}, headers=ADMIN)
+        revised = client.get("/v1/forecasts", headers=ADMIN).json()
+        assert revised["as_of"] == "2026-03-01T12:00:00Z"
+
+        clock.now += timedelta(minutes=1)
+        assert client.get("/v1/forecasts", headers=READER).json() == revised
+        clock.now += timedelta(minutes=1)
+        later = client.get("/v1/forecasts", headers=READER).json()
+        assert later["as_of"] == "2026-03-01T12:02:00Z"
+        assert later["forecasts"][0]["probability"] == revised["forecasts"][0]["probability"]
