@@ -317,11 +317,12 @@ class ForecastStream:
         self._index.wait_until(due, timeout)
 
     def _step(self) -> None:
-        self._stepping_since = time.monotonic()
-        try:
-            self._evaluate_step()
-        finally:
-            self._stepping_since = None
+        """A step; until one succeeds, the notifier counts as stepping since the first
+        that failed (so it is not ``progressing`` for long on failing steps)."""
+        if self._stepping_since is None:
+            self._stepping_since = time.monotonic()
+        self._evaluate_step()
+        self._stepping_since = None
 
     def _evaluate_step(self) -> None:
         """Copy what moved under the index lock, evaluate it outside (the projection
