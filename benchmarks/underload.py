@@ -49,6 +49,7 @@ LABELS = 50
 READ_RATE = 20.0
 MAX_BATCHES = 12
 TARGET_MS = 50.0
+START_TIMEOUT_S = 180.0
 BACKTEST = {"from": "2015-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "step": "PT2H"}
 ROUTES = {"list": "/v1/forecasts", "one": "/v1/forecasts/open-000"}
 KEYS = "bench-reader:read,bench-writer:write,bench-admin:admin"
@@ -204,12 +205,17 @@ def reads_under_load(ctx: Context) -> Sequence[Metric]:
     server_process = ServerProcess(
         data, log_path=ctx.scratch / "under-load.log", env={"TRADEWINDS_API_KEYS": KEYS}
     )
-    with server_process as server:
-        port = server.port
+    try:
+        # the store replays 3 million matches at start: a busy machine needs longer
+        # than the default 30 s, and a server that failed to start is stopped too
+        server_process.start(timeout=START_TIMEOUT_S)
+        port = server_process.port
         _reads(port, 1.0)  # warm-up
         idle = _reads(port, seconds)
         backtest, second, took = _during_backtests(port, seconds)
         batches, written = _during_batches(port, seconds)
+    finally:
+        server_process.stop()
     metrics = []
     for name, path in ROUTES.items():
         base = f"reads_idle_{name}_p99_ms"

@@ -13,6 +13,7 @@ Every change that can move a scenario's numbers bumps its ``generation``;
 events that match nothing move nothing, which is what lets a poller get 304.
 """
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,9 @@ def seconds(moment: datetime) -> float:
 
 @dataclass(slots=True)
 class Match:
+    """One matched event, as every rule that matched it holds it (one object, shared:
+    never changed)."""
+
     occurred: float
     position: int
     recorded: float
@@ -57,17 +61,83 @@ EventIds = npt.NDArray[np.object_]
 """A rule's matched event ids (``UUID``), in the order of its arrays."""
 
 
+Built = tuple[list[RuleMatches], list["EventIds"], list["Room"]]
+"""A version's arrays per rule, their event ids, and their room to grow (``Room``)."""
+
+
+class Pending:
+    """A version's arrays as of one read: the arrays before it (``Built``, or an earlier
+    ``Pending``) and the matches added since, merged in on first use (``built``). A
+    read takes one under the index lock, which costs nothing per match, and merges
+    outside it: the projection and other readers go on meanwhile. Each is merged
+    once, in order after the one before it (each writes its new rows into the room
+    past the rows of the one before), so what it holds is exactly the matches added
+    up to the read that took it."""
+
+    def __init__(self, before: "Built | Pending", added: dict[int, list[Match]]) -> None:
+        self._before: Built | Pending | None = before
+        self._added = added
+        self._built: Built | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> Built | None:
+        return self._built
+
+    def built(self) -> Built:
+        """The arrays, merged now if no reader has yet (and those before them first)."""
+        chain: list[Pending] = []
+        node: Built | Pending | None = self
+        while isinstance(node, Pending) and node._built is None:
+            chain.append(node)
+            node = node._before
+        for pending in reversed(chain):
+            pending._merge()
+        assert self._built is not None
+        return self._built
+
+    def _merge(self) -> None:
+        with self._lock:
+            if self._built is not None:
+                return
+            before = self._before
+            assert before is not None
+            base = before.built() if isinstance(before, Pending) else before
+            arrays, ids, room = list(base[0]), list(base[1]), list(base[2])
+            previous: tuple[list[Match], Room] | None = None
+            for rule, added in self._added.items():
+                if previous is not None and added == previous[0]:
+                    # the rules of a scenario often match the same events: their new
+                    # matches (the same objects) are made into arrays once
+                    new = previous[1]
+                else:
+                    # a match is retracted only after it was added, and a retraction
+                    # builds the arrays anew: the ones added since were not retracted
+                    new = _rule_arrays(sorted(added, key=ORDER), {})
+                    previous = (added, new)
+                arrays[rule], ids[rule], room[rule] = _merged(arrays[rule], room[rule], new)
+            self._built = (arrays, ids, room)
+            self._before = None
+            self._added = {}
+
+
+def built_of(state: "Built | Pending") -> Built:
+    return state.built() if isinstance(state, Pending) else state
+
+
 @dataclass
 class VersionMatches:
     """One scenario version: its model and, per rule, its matches. They are kept
     in log order as they arrive and sorted when read (a sort of nearly sorted
     lists; inserting each in place cost a Python-level comparison per step).
 
-    The arrays are built incrementally: the last ones built are kept with the
-    matches added since (``_new``), and ``arrays`` merges those in with numpy
-    (``_merged``), so a read after a run of appends costs work over the new
-    matches, not Python work per match. A retraction changes a column of old
-    matches: it drops the arrays, and the next read builds them from the lists."""
+    The arrays are built incrementally: a read takes, under the index lock, the
+    arrays built last and the matches added since (``taken``: a ``Pending``), and
+    merges them in with numpy after the lock is let go (``_merged``), so a read after
+    a run of appends costs work over the new matches, not Python work per match, and
+    none of it holds the index lock. A retraction changes a column of old matches:
+    it drops the arrays, and the next read builds them from the lists (under the
+    lock)."""
 
     version: int
     position: int
@@ -76,10 +146,8 @@ class VersionMatches:
     model: ScenarioModel
     found: list[list[Match]]
     _sorted: bool = False
-    _arrays: list[RuleMatches] | None = None
-    _event_ids: list[EventIds] | None = None
+    _state: "Built | Pending | None" = None
     _new: dict[int, list[Match]] = field(default_factory=dict)
-    _room: "list[Room] | None" = None
     full_builds: int = 0
     """How many times the arrays were built from the lists of every match."""
 
@@ -95,47 +163,47 @@ class VersionMatches:
     def add(self, rule: int, match: Match) -> None:
         self.found[rule].append(match)
         self._sorted = False
-        if self._arrays is not None:
+        if self._state is not None:
             self._new.setdefault(rule, []).append(match)
 
     def invalidate(self) -> None:
-        self._arrays = None
-        self._event_ids = None
-        self._room = None
-        self._new.clear()
+        self._state = None
+        self._new = {}
 
     @property
     def cached_arrays(self) -> list[RuleMatches] | None:
         """The arrays, if built since the last change (they are never changed in place)."""
-        return None if self._new else self._arrays
+        state = self._state
+        if self._new or state is None:
+            return None
+        built = state.done if isinstance(state, Pending) else state
+        return None if built is None else built[0]
+
+    def taken(self, retracted: dict[UUID, float]) -> "Built | Pending":
+        """The arrays as of now, for a caller that holds the index lock: built from
+        every match if there are none (the first read, or after a retraction), else
+        the last ones with the matches added since, to merge (``built_of``) after the
+        lock is let go."""
+        if self._state is None:
+            built = [_rule_arrays(ms, retracted) for ms in self.matches]
+            self._state = ([b[0] for b in built], [b[1] for b in built], list(built))
+            self._new = {}
+            self.full_builds += 1
+        elif self._new:
+            self._state = Pending(self._state, self._new)
+            self._new = {}
+        return self._state
 
     def arrays(self, retracted: dict[UUID, float]) -> list[RuleMatches]:
         """Per rule, its matches as arrays, in ``ORDER``. Built anew (never changed
         in place) when the matches change: a reader may keep them after it lets go
         of the index."""
-        return self._built(retracted)[0]
+        return built_of(self.taken(retracted))[0]
 
     def event_ids(self, retracted: dict[UUID, float]) -> list[EventIds]:
         """Per rule, its matches' event ids in the order of ``arrays`` (built anew,
         like them, when the matches change)."""
-        return self._built(retracted)[1]
-
-    def _built(self, retracted: dict[UUID, float]) -> tuple[list[RuleMatches], list[EventIds]]:
-        if self._arrays is None or self._event_ids is None or self._room is None:
-            built = [_rule_arrays(ms, retracted) for ms in self.matches]
-            self._arrays = [b[0] for b in built]
-            self._event_ids = [b[1] for b in built]
-            self._room = list(built)
-            self._new.clear()
-            self.full_builds += 1
-        elif self._new:
-            arrays, ids, room = list(self._arrays), list(self._event_ids), list(self._room)
-            for rule, added in self._new.items():
-                new = _rule_arrays(sorted(added, key=ORDER), retracted)
-                arrays[rule], ids[rule], room[rule] = _merged(arrays[rule], room[rule], new)
-            self._arrays, self._event_ids, self._room = arrays, ids, room
-            self._new.clear()
-        return self._arrays, self._event_ids
+        return built_of(self.taken(retracted))[1]
 
 
 def _rule_arrays(
@@ -325,12 +393,16 @@ class MatchIndex:
             found = self._rules.matching(event)
         if not found:
             return
-        occurred = seconds(event.occurred_at)
         event_id = UUID(bytes=key)
+        # one Match for every rule the event matches: an object per (event, rule) made
+        # the collector's young generations hold hundreds of thousands of objects per
+        # batch, and each of its passes held the interpreter for up to 400 ms
+        match = Match(seconds(event.occurred_at), position, recorded, event_id)
+        matched_by = self._matched_by.setdefault(event_id, set())
         for slug, rule in found:
             scenario = self.scenarios[slug]
-            scenario.current.add(rule, Match(occurred, position, recorded, event_id))
-            self._matched_by.setdefault(event_id, set()).add(slug)
+            scenario.current.add(rule, match)
+            matched_by.add(slug)
             scenario.touch()
             self.generation += 1
 

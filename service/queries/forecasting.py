@@ -6,13 +6,17 @@ the version and the matches that apply, and shapes the answer. The answer for
 rebuilt only when the projection changed that scenario (its ``generation``)
 or a new tick began.
 
-A read copies what it needs under the index lock (``Snapshot``: the version,
-its match arrays, which are never changed in place, and the answer's position)
-and computes outside it, so the projection is held off only for the copy. The
-API runs every read that is not a cached "now" through ``Forecaster.heavy``
-(worker threads, a shared limiter, a time budget) and checks its size first
-(``read_max_matches``, ``history_max_cost``). A detail answer lists a page of
-its event contributions; drivers are picked with numpy, not from the list.
+A read takes what it needs under the index lock (``Taken``: the version and its
+match arrays as of now, merged after the lock is let go) and computes outside
+it (``Snapshot``: the arrays, never changed in place, and the answer's
+position), so the projection is held off only for the taking. The API runs
+every read that is not a cached "now" through ``Forecaster.heavy`` (worker
+threads, a shared limiter, a time budget) and checks its size first
+(``read_max_matches``, ``history_max_cost``); a read-only list poll is answered
+from the last completed evaluations while the stream evaluates the changed
+scenarios (``latest_now``), and a detail poll of an unchanged scenario from its
+last body (``cached_one``). A detail answer lists a page of its event
+contributions; drivers are picked with numpy, not from the list.
 """
 
 import hashlib
@@ -49,7 +53,14 @@ from forecasts.model import (
 from forecasts.model import Resolution as ModelResolution
 from service.persistence.eventlog import EventLog
 from service.projection.index import LogIndex
-from service.projection.matchindex import EventIds, ScenarioMatches, VersionMatches
+from service.projection.matchindex import (
+    Built,
+    EventIds,
+    Pending,
+    ScenarioMatches,
+    VersionMatches,
+    built_of,
+)
 from service.web.schemas import (
     Contribution,
     ContributionsOmitted,
@@ -154,12 +165,33 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Taken:
+    """A snapshot as taken under the index lock (``Forecaster.taken``): the arrays
+    still to merge, which ``snapshot`` does after the lock is let go."""
+
+    scenario_id: str
+    version: VersionMatches
+    state: Built | Pending
+    resolution: ModelResolution | None
+    resolution_position: int
+    known: float
+
+    def snapshot(self, forecaster: "Forecaster") -> Snapshot:
+        arrays, event_ids, _ = built_of(self.state)
+        position = forecaster.position_of(self, arrays, event_ids)
+        return Snapshot(
+            self.scenario_id, self.version, arrays, event_ids, self.resolution, position
+        )
+
+
+@dataclass(frozen=True)
 class NowSnapshot:
-    """A "now" answer not in the cache: its snapshot and the cache key it was taken
-    at (``Forecaster.now_or_snapshot``), evaluated outside the lock by ``finish``."""
+    """A "now" answer not in the cache: what was taken of the index and the cache key
+    it was taken at (``Forecaster.now_or_snapshot``), evaluated outside the lock by
+    ``finish``."""
 
     key: tuple[float, int]
-    snapshot: Snapshot
+    taken: Taken
 
 
 @dataclass(frozen=True)
@@ -229,6 +261,9 @@ def _event_terms(
     )
 
 
+OneKey = tuple[float, int, int, int | None]
+"""A detail answer's cache key: as_of, the scenario's generation, the page."""
+
 LIGHT_MATCHES = 10_000
 """A scenario with at most this many matches is read without waiting for a heavy-read
 slot (its evaluation is a few milliseconds)."""
@@ -248,10 +283,18 @@ class Forecaster:
         self.settings = log.settings
         self.limiter = anyio.CapacityLimiter(self.settings.heavy_read_slots)
         self._lock = threading.Lock()
+        self._entries_lock = threading.Lock()
         self._scenario_cache: dict[str, tuple[tuple[float, int], Forecast, int]] = {}
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
+        self._latest_list: tuple[float, bytes, str] | None = None
+        self._one_cache: dict[str, tuple[OneKey, bytes, str]] = {}
+        self._assembled: tuple[tuple[float, tuple[tuple[str, int], ...]], bytes, str] | None = None
+        self.refresher: Callable[[], bool] | None = None
+        """Whether something (the forecast stream) is evaluating every scenario that
+        changed, promptly: only then is an earlier evaluation served (``latest_now``)."""
         self.cache_hits = 0
         self.cache_misses = 0
+        self.earlier_answers = 0
 
     def now(self) -> float:
         """The current time rounded down to the tick."""
@@ -295,31 +338,39 @@ class Forecaster:
     # --- one scenario ----------------------------------------------------------
 
     def snapshot(self, scenario: ScenarioMatches, known: float) -> Snapshot | None:
-        """What a read at this knowledge cut needs, copied under the index lock;
-        None if no version was known at the cut."""
+        """What a read at this knowledge cut needs; None if no version was known at
+        the cut. Only ``taken`` holds the index lock."""
         with self.index.reading():
-            version = scenario.version_known_at(known)
-            if version is None:
-                return None
-            arrays = version.arrays(self.index.matches.retracted)
-            event_ids = version.event_ids(self.index.matches.retracted)
-            resolution = scenario.resolution
-            position = self._position(scenario, version, arrays, event_ids, known)
-        return Snapshot(scenario.id, version, arrays, event_ids, resolution, position)
+            taken = self.taken(scenario, known)
+        return None if taken is None else taken.snapshot(self)
 
-    def _position(
-        self,
-        scenario: ScenarioMatches,
-        version: VersionMatches,
-        arrays: list[RuleMatches],
-        event_ids: list[EventIds],
-        known: float,
+    def taken(self, scenario: ScenarioMatches, known: float) -> "Taken | None":
+        """What a read at this cut needs of the index, for a caller that holds its
+        lock: the version, its arrays as of now (``VersionMatches.taken``, merged
+        after the lock is let go) and the resolution; None if no version was known."""
+        version = scenario.version_known_at(known)
+        if version is None:
+            return None
+        return Taken(
+            scenario.id,
+            version,
+            version.taken(self.index.matches.retracted),
+            scenario.resolution,
+            scenario.resolution_position,
+            known,
+        )
+
+    def position_of(
+        self, taken: Taken, arrays: list[RuleMatches], event_ids: list[EventIds]
     ) -> int:
         """The last log position the answer at this cut depends on: the version,
-        the resolution, each match and each retraction of one, known by the cut."""
-        positions = [version.position]
-        if scenario.resolution is not None and scenario.resolution.recorded_at <= known:
-            positions.append(scenario.resolution_position)
+        the resolution, each match and each retraction of one, known by the cut
+        (a retraction the arrays hold is in ``retraction_positions``, which only
+        grows: read without the index lock)."""
+        known = taken.known
+        positions = [taken.version.position]
+        if taken.resolution is not None and taken.resolution.recorded_at <= known:
+            positions.append(taken.resolution_position)
         retractions = self.index.matches.retraction_positions
         for ids, rule_matches in zip(event_ids, arrays, strict=True):
             known_matches = rule_matches.recorded <= known
@@ -451,6 +502,38 @@ class Forecaster:
             contributions_omitted=found.omitted,
         )
 
+    def cached_one(self, scenario_id: str, query: Query, page: Page) -> tuple[bytes, str] | None:
+        """The body (and ETag) ``one_encoded`` answered last for this scenario, if for
+        the same query and page and the scenario has not changed since (its
+        ``generation``): a poll of a scenario that heavy batches do not touch is
+        answered without a worker thread or the index lock."""
+        key = self._one_key(scenario_id, query, page)
+        hit = self._one_cache.get(scenario_id)
+        if key is None or hit is None or hit[0] != key:
+            return None
+        return hit[1], hit[2]
+
+    def one_encoded(
+        self, scenario_id: str, query: Query, page: Page, budget: Budget = UNLIMITED
+    ) -> bytes | None:
+        """``one``, encoded; remembered for ``cached_one`` (without a knowledge cut:
+        the answer at ``as_of`` is then a function of the scenario's generation). The
+        key's generation is read before the snapshot: the answer is at least as new."""
+        key = self._one_key(scenario_id, query, page)
+        forecast = self.one(scenario_id, query, page, budget)
+        if forecast is None:
+            return None
+        body = _encoder.encode(forecast)
+        if key is not None:
+            self._one_cache[scenario_id] = (key, body, etag_of(body))
+        return body
+
+    def _one_key(self, scenario_id: str, query: Query, page: Page) -> OneKey | None:
+        scenario = self.index.matches.scenarios.get(scenario_id)
+        if scenario is None or query.known != INF:
+            return None
+        return (query.as_of, scenario.generation, page.offset, page.limit)
+
     def _check_matches(self, matches: int, what: str) -> None:
         cap = self.settings.read_max_matches
         if matches > cap:
@@ -479,14 +562,17 @@ class Forecaster:
         hit = self._scenario_cache.get(scenario.id)
         if hit is not None and hit[0] == key:
             return hit[1], hit[2]
-        snapshot = self.snapshot(scenario, query.known)
-        return None if snapshot is None else NowSnapshot(key, snapshot)
+        taken = self.taken(scenario, query.known)
+        return None if taken is None else NowSnapshot(key, taken)
 
     def finish(self, pending: NowSnapshot, query: Query) -> tuple[Forecast, int]:
         """Evaluate a "now" answer from its snapshot (no lock needed) and cache it."""
-        found = self._evaluate(pending.snapshot, query, None)
-        scenario_id = pending.snapshot.scenario_id
-        self._scenario_cache[scenario_id] = (pending.key, found.forecast, found.position)
+        found = self._evaluate(pending.taken.snapshot(self), query, None)
+        scenario_id = pending.taken.scenario_id
+        with self._entries_lock:
+            cached = self._scenario_cache.get(scenario_id)
+            if cached is None or cached[0] <= pending.key:
+                self._scenario_cache[scenario_id] = (pending.key, found.forecast, found.position)
         return found.forecast, found.position
 
     def all(self, query: Query, *, cache: bool, budget: Budget = UNLIMITED) -> ForecastList:
@@ -536,9 +622,90 @@ class Forecaster:
             return cached[1], cached[2]
         self.cache_misses += 1
         with self._lock:
+            cached = self._list_cache
+            if cached is not None and cached[0] == key:
+                return cached[1], cached[2]
             body = _encoder.encode(self.all(Query(as_of=key[0]), cache=True, budget=budget))
             self._list_cache = (key, body, etag_of(body))
+            self._latest_list = (key[0], body, self._list_cache[2])
         return body, self._list_cache[2]
+
+    def latest_now(self) -> tuple[bytes, str] | None:
+        """``GET /v1/forecasts`` now for a caller that needs no particular state of the
+        log (a read-only key, no ``min_position``), without evaluating anything: from
+        the last completed evaluation of each scenario at the current tick, even if the
+        scenario changed since, while the ``refresher`` evaluates the changed ones (the
+        stream does, at most every ``stream_min_interval_s``). The answer states what
+        it reflects, as always (``as_of``, and ``position``: the newest record it
+        depends on). Until every scenario has been evaluated at the current tick (just
+        after the tick moved), the last list built, if of the tick before. None if
+        there is no such answer: the caller evaluates (``all_now``).
+
+        Under heavy batches the scenarios of millions of matches change with every
+        turn of the projection: evaluating them per poll made each poll wait seconds
+        for numpy work the stream does anyway. This takes no lock (it runs on the
+        event loop): the generations are read as they are (a copy of the scenarios is
+        one step of the interpreter), and each cached answer is whole."""
+        as_of = self.now()
+        matches = self.index.matches
+        key = (as_of, matches.generation)
+        cached = self._list_cache
+        if cached is not None and cached[0] == key:
+            self.cache_hits += 1
+            return cached[1], cached[2]
+        refresher = self.refresher
+        if refresher is None or not refresher():
+            return None
+        scenarios = sorted((s.id, s.generation) for s in list(matches.scenarios.values()))
+        found = self._latest_entries(as_of, scenarios)
+        if found is None:
+            return self._latest_list_of_last_tick(as_of)
+        forecasts, position, current, used = found
+        assembled = self._assembled
+        if assembled is not None and assembled[0] == (as_of, used):
+            body, etag = assembled[1], assembled[2]
+        else:
+            body = _encoder.encode(
+                ForecastList(
+                    as_of=_time(as_of), known_at=None, position=position, forecasts=forecasts
+                )
+            )
+            etag = etag_of(body)
+            self._assembled = ((as_of, used), body, etag)
+        if current:
+            self._list_cache = (key, body, etag)
+        else:
+            self.earlier_answers += 1
+        self._latest_list = (as_of, body, etag)
+        return body, etag
+
+    def _latest_entries(
+        self, as_of: float, scenarios: list[tuple[str, int]]
+    ) -> tuple[list[Forecast], int, bool, tuple[tuple[str, int], ...]] | None:
+        """Each scenario's last cached "now" answer at ``as_of`` (None if one has none),
+        the newest position among them, whether all are of the scenario's current
+        generation, and which answers they are (scenario, generation): while they
+        are the same, so is the body (``latest_now`` encodes it once)."""
+        forecasts: list[Forecast] = []
+        used: list[tuple[str, int]] = []
+        position = 0
+        current = True
+        for scenario_id, generation in scenarios:
+            cached = self._scenario_cache.get(scenario_id)
+            if cached is None or cached[0][0] != as_of:
+                return None
+            current = current and cached[0][1] >= generation
+            forecasts.append(cached[1])
+            used.append((scenario_id, cached[0][1]))
+            position = max(position, cached[2])
+        return forecasts, position, current, tuple(used)
+
+    def _latest_list_of_last_tick(self, as_of: float) -> tuple[bytes, str] | None:
+        latest = self._latest_list
+        if latest is None or not as_of - self.tick <= latest[0] <= as_of:
+            return None
+        self.earlier_answers += 1
+        return latest[1], latest[2]
 
     def history(
         self,

@@ -12,6 +12,8 @@ the projection goes on meanwhile. While records keep coming, the notifier
 evaluates at most once per ``stream_min_interval_s``: the records applied in
 between make one step (their changes carry the ids of the newest records
 they depend on, as always), not one evaluation per turn of the projection.
+Its evaluations fill the forecaster's cache of "now" answers, from which a
+read-only list poll is answered while the notifier is ``progressing``.
 
 A subscriber that resumes after a position L (``Last-Event-ID``) is registered
 by the notifier itself, under the index lock, at the notifier's head H: first
@@ -182,6 +184,8 @@ class ForecastStream:
         self.max_queued = settings.stream_max_queued
         self.min_interval = settings.stream_min_interval_s
         self._evaluated_at = -math.inf
+        self._stepping_since: float | None = None
+        self._patience = settings.heavy_read_budget_s
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -197,7 +201,22 @@ class ForecastStream:
     # --- life cycle -------------------------------------------------------------
 
     def start(self) -> None:
+        self._forecaster.refresher = self.progressing
         self.thread.start()
+
+    @property
+    def head(self) -> int:
+        """The index position the notifier's last evaluation was of."""
+        return self._head
+
+    def progressing(self) -> bool:
+        """Whether the notifier evaluates what changes, promptly: running, and not in a
+        step that has lasted longer than a heavy read's budget (then a poll evaluates
+        for itself rather than be answered from evaluations that old)."""
+        if not self._started.is_set() or self._stopping.is_set() or not self.thread.is_alive():
+            return False
+        since = self._stepping_since
+        return since is None or time.monotonic() - since <= self._patience
 
     def stop(self) -> None:
         self._stopping.set()
@@ -298,6 +317,14 @@ class ForecastStream:
         self._index.wait_until(due, timeout)
 
     def _step(self) -> None:
+        """A step; until one succeeds, the notifier counts as stepping since the first
+        that failed (so it is not ``progressing`` for long on failing steps)."""
+        if self._stepping_since is None:
+            self._stepping_since = time.monotonic()
+        self._evaluate_step()
+        self._stepping_since = None
+
+    def _evaluate_step(self) -> None:
         """Copy what moved under the index lock, evaluate it outside (the projection
         goes on meanwhile), hand out the changes, then register new subscribers at
         the head the changes were computed at (their replay ends there)."""

@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response.base import ASGIResponse
 
 from domain.errors import FieldError, InvalidInput, NotFound
+from service.access import CALLER_WRITES
 from service.persistence.eventlog import EventLog
 from service.queries.forecasting import Budget, Page, Query, etag_of
 from service.web.deps import ForecasterDep
@@ -178,7 +179,12 @@ class ForecastsController(Controller):
             if forecaster.now_is_cached():
                 body, etag = forecaster.all_now()
             else:
-                body, etag = await forecaster.heavy(forecaster.all_now)
+                latest = None
+                if min_position is None and not CALLER_WRITES.get():
+                    latest = forecaster.latest_now()
+                if latest is None:
+                    latest = await forecaster.heavy(forecaster.all_now)
+                body, etag = latest
             return conditional(body, if_none_match, NOW_CACHE, etag=etag)
         query = _query(forecaster, as_of, known_at)
 
@@ -216,16 +222,19 @@ class ForecastsController(Controller):
         page = Page(offset=contributions_offset, limit=contributions_limit)
 
         def encoded(budget: Budget) -> bytes | None:
-            forecast = forecaster.one(scenario_id, query, page, budget)
-            return None if forecast is None else _encoder.encode(forecast)
+            return forecaster.one_encoded(scenario_id, query, page, budget)
 
+        cache_control = _cache_control(query, forecaster)
+        cached = forecaster.cached_one(scenario_id, query, page)
+        if cached is not None:
+            return conditional(cached[0], if_none_match, cache_control, etag=cached[1])
         body = await forecaster.heavy(encoded, light=forecaster.is_light(scenario_id))
         if body is None:
             msg = f"no scenario {scenario_id}" + (
                 "" if query.known_at is None else " known at that time"
             )
             raise NotFound(msg)
-        return conditional(body, if_none_match, _cache_control(query, forecaster))
+        return conditional(body, if_none_match, cache_control)
 
     @get(
         "/{scenario_id:str}/history",
