@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from service.bootstrap import open_eventlog
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import (
     DatabaseUrlError,
@@ -76,7 +77,7 @@ def test_the_setting_selects_postgresql_and_unset_keeps_sqlite(tmp_path: Path) -
 @pytest.fixture
 def pg_log(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[EventLog]:
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.new_store())
-    with EventLog(settings) as event_log:
+    with open_eventlog(settings) as event_log:
         yield event_log
 
 
