@@ -80,13 +80,16 @@ def test_a_server_registers_each_worker_once_and_stops_them_all(settings: Settin
             "writer",
         ]
         assert tradewinds.dead_workers() == []
+        background = tradewinds.background
+        assert background is not None
         threads = [
             tradewinds.eventlog.committer.thread,
             tradewinds.eventlog.follower,
             tradewinds.backtests.thread,
             tradewinds.stream.thread,
+            background.webhooks.thread,
         ]
-        assert len(_alive(threads)) == 4
+        assert len(_alive(threads)) == 5
     assert _alive(threads) == []
     assert tradewinds.dead_workers() == []  # stopping is not dying
 
