@@ -118,7 +118,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not args.check:
-        _, seconds = replay.rebuild(settings)
+        tradewinds, seconds = replay.rebuild(settings)
+        tradewinds.stop()
         print(f"rebuilt in {seconds:.2f} s")
         return 0
     url = args.url or f"http://{settings.host}:{settings.port}"
