@@ -1,7 +1,7 @@
 """Backtest benchmark: 100 scenarios x 3 years daily x 100,000 events.
 
 The store is built in process (scenarios, then the events through the event
-store, then resolutions), then loaded by an ``EventLog`` as the service would.
+store, then resolutions), then loaded by the event log as the service would.
 The timed part is ``service.workers.backtestinputs.evaluate``: every scenario's whole grid
 at once. The baseline is the naive loop over the same inputs, one call of the
 model per grid point (``forecasts.backtest.forecasts_one_by_one``); it is run on
@@ -21,8 +21,9 @@ from domain.matching import Match
 from domain.records import EventRecord, ResolutionRecord, ScenarioRecord
 from domain.scenarios import Resolution, Rule, ScenarioDefinition
 from forecasts.backtest import forecasts_on_grid, forecasts_one_by_one, grid, open_samples
+from service.bootstrap import bootstrap
 from service.persistence.environment import eventsourcing_env
-from service.persistence.eventlog import EventLog, TradewindsStore
+from service.persistence.eventlog import TradewindsStore
 from service.settings import Settings
 from service.workers.backtestinputs import evaluate, snapshot
 
@@ -102,17 +103,18 @@ def backtest(ctx: Context) -> Sequence[Metric]:
     request = BacktestRequest(
         start=START, stop=START + timedelta(days=365 * YEARS), step=timedelta(days=1)
     )
-    with EventLog(settings) as log:
-        while not log.catch_up(120):
+    with bootstrap(settings, background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
+        while not eventlog.catch_up(120):
             pass
-        known = log.head_time()
+        known = eventlog.head_time()
         runs = []
         for _ in range(ctx.reps(3)):
             t0 = time.perf_counter()
-            scores = evaluate(log.index, request, known)
+            scores = evaluate(eventlog.index, request, known)
             runs.append(time.perf_counter() - t0)
         vectorised = min(runs)
-        inputs = snapshot(log.index, request, known)
+        inputs = snapshot(eventlog.index, request, known)
     times = grid(request.start.timestamp(), request.stop.timestamp(), 86_400.0)
     sample = inputs[:NAIVE_SAMPLE]
     t0 = time.perf_counter()

@@ -41,9 +41,9 @@ from benchmarks.write import (
 )
 from domain.events import BaseEvent, EventBatch
 from domain.records import EventRecord
+from service.bootstrap import bootstrap
 from service.commands.events import Receipt, event_body
 from service.commands.idempotency import assign_ids
-from service.persistence.eventlog import EventLog
 from service.projection.index import LogIndex, LogProjection
 from service.settings import Settings
 from tests.support.server import ServerProcess
@@ -237,10 +237,13 @@ def single_append_figures(scratch: Path, seconds: float = 2.0) -> list[tuple[str
                 *_per_op(lambda: app.save(*build_records([body])), count),
             )
         )
-    with EventLog(Settings(data_dir=scratch / "single-log")) as log:
+    with bootstrap(Settings(data_dir=scratch / "single-log"), background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
 
         def commit() -> object:
-            return log.committer.submit(lambda at: [EventRecord.record(uuid4(), body, at)]).result()
+            return eventlog.committer.submit(
+                lambda at: [EventRecord.record(uuid4(), body, at)]
+            ).result()
 
         rows.append(
             ("the same through GroupCommitter, projection running", *_per_op(commit, count))

@@ -36,9 +36,10 @@ from benchmarks.core import median, percentile, scratch_dir
 from benchmarks.corpus import Mix, write_store
 from benchmarks.forecasts import status_kb
 from domain.records import EventRecord
+from service.bootstrap import bootstrap
 from service.persistence import sqlitestore
 from service.persistence.environment import eventsourcing_env
-from service.persistence.eventlog import EventLog, TradewindsStore
+from service.persistence.eventlog import TradewindsStore
 from service.projection import catchup
 from service.projection.catchup import PAGE, catch_up
 from service.projection.index import LogIndex, LogProjection
@@ -237,14 +238,16 @@ def visible_latency(scratch: Path, *, wake_all: bool, count: int = 200) -> list[
         _wake_every_subscription()
     body = '{"kind":"signal","occurred_at":"2026-11-02T12:00:00Z","summary":"x","label":"y"}'
     latencies = []
-    with EventLog(Settings(data_dir=scratch / f"visible-{wake_all}")) as log:
-        log.catch_up(10)
+    settings = Settings(data_dir=scratch / f"visible-{wake_all}")
+    with bootstrap(settings, background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
+        eventlog.catch_up(10)
         time.sleep(0.3)  # the projection runner has started following
         for _ in range(count):
-            future = log.committer.submit(lambda at: [EventRecord.record(uuid4(), body, at)])
+            future = eventlog.committer.submit(lambda at: [EventRecord.record(uuid4(), body, at)])
             recordings = future.result()
             committed = time.perf_counter()
-            log.index.reached(recordings[0].notification.id, 5)
+            eventlog.index.reached(recordings[0].notification.id, 5)
             latencies.append((time.perf_counter() - committed) * 1000)
             time.sleep(0.01)
     return sorted(latencies)

@@ -28,9 +28,9 @@ from benchmarks.core import Context, Metric, Target, median, percentile, process
 from benchmarks.corpus import Mix, bench_label, scenario_definitions, write_store
 from benchmarks.httpload import LoadResult, post_request
 from benchmarks.readload import PairResult, concurrent_gets, get_request, paced_pairs
+from service.bootstrap import bootstrap
 from service.persistence.environment import eventsourcing_env
-from service.persistence.eventlog import EventLog, TradewindsStore, utc_now
-from service.queries.forecasting import Forecaster
+from service.persistence.eventlog import EventLog, TradewindsStore
 from service.settings import Settings
 from tests.support.server import ServerProcess
 
@@ -269,38 +269,39 @@ def status_kb(field: str) -> int:
     raise KeyError(msg)
 
 
-def _caught_up(log: EventLog) -> None:
-    while not log.catch_up(60):
-        if log.projection_failed:
+def _caught_up(eventlog: EventLog) -> None:
+    while not eventlog.catch_up(60):
+        if eventlog.projection_failed:
             msg = "the projection failed during the replay"
             raise RuntimeError(msg)
 
 
 def replay_here(data_dir: Path, empty_dir: Path, gc_mode: str) -> dict[str, float]:
-    """Replay ``data_dir`` in this process: RSS with an empty EventLog first, then the time
-    from a fresh ``EventLog`` to caught up, and the RSS after it."""
+    """Replay ``data_dir`` in this process: RSS with an empty event log first, then the time
+    from a fresh one to caught up, and the RSS after it."""
     if gc_mode == "serve":
         gc.set_threshold(*SERVE_GC_THRESHOLD)
-    with EventLog(Settings(data_dir=empty_dir)) as empty:
-        _caught_up(empty)
+    with bootstrap(Settings(data_dir=empty_dir), background=False) as empty:
+        _caught_up(empty.eventlog)
         rss_empty = status_kb("VmRSS")
     started = time.perf_counter()
-    log = EventLog(Settings(data_dir=data_dir))
-    log.start()
-    _caught_up(log)
+    tradewinds = bootstrap(Settings(data_dir=data_dir), background=False)
+    tradewinds.start()
+    eventlog = tradewinds.eventlog
+    _caught_up(eventlog)
     seconds = time.perf_counter() - started
     rss_after = status_kb("VmRSS")
     try:
         matches = sum(
             len(rule)
-            for scenario in log.index.matches.scenarios.values()
+            for scenario in eventlog.index.matches.scenarios.values()
             for version in scenario.versions
             for rule in version.matches
         )
         return {
-            "records": log.index.position,
-            "events": len(log.index.table),
-            "scenarios": len(log.index.scenarios),
+            "records": eventlog.index.position,
+            "events": len(eventlog.index.table),
+            "scenarios": len(eventlog.index.scenarios),
             "matches": matches,
             "seconds": seconds,
             "rss_empty_kb": rss_empty,
@@ -309,7 +310,7 @@ def replay_here(data_dir: Path, empty_dir: Path, gc_mode: str) -> dict[str, floa
             "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
     finally:
-        log.close()
+        tradewinds.stop()
 
 
 def replay_subprocess(data_dir: Path, empty_dir: Path, gc_mode: str) -> dict[str, float]:
@@ -397,11 +398,12 @@ def history_200(ctx: Context) -> Sequence[Metric]:
     data = ctx.scratch / "history"
     write_store(data, scenarios=HISTORY_SCENARIOS, events=HISTORY_EVENTS)
     settings = Settings(data_dir=data)
-    with EventLog(settings) as log, _serve_gc():
-        _caught_up(log)
+    with bootstrap(settings, background=False) as tradewinds, _serve_gc():
+        eventlog = tradewinds.eventlog
+        _caught_up(eventlog)
         gc.freeze()  # as tradewinds serve does once caught up
-        forecaster = Forecaster(log, utc_now, settings.tick_seconds)
-        slugs = sorted(log.index.matches.scenarios)
+        forecaster = tradewinds.forecaster
+        slugs = sorted(eventlog.index.matches.scenarios)
         first, last = HISTORY_FROM.timestamp(), HISTORY_TO.timestamp()
         points = 0
 
@@ -424,7 +426,7 @@ def history_200(ctx: Context) -> Sequence[Metric]:
         warm = [one_pass() for _ in range(ctx.reps(3))]
         matches = sum(
             len(rule)
-            for scenario in log.index.matches.scenarios.values()
+            for scenario in eventlog.index.matches.scenarios.values()
             for rule in scenario.current.matches
         )
     total = median([t for t, _ in warm])

@@ -28,8 +28,9 @@ from benchmarks.httpload import HttpConnection, LoadResult, concurrent, post_req
 from benchmarks.readload import get_request
 from benchmarks.write import BATCH_SIZE, HOST, batch_json, event_json, stored_bodies
 from domain.records import EventRecord
+from service.bootstrap import bootstrap
 from service.persistence.environment import eventsourcing_env
-from service.persistence.eventlog import EventLog, TradewindsStore
+from service.persistence.eventlog import TradewindsStore
 from service.settings import Settings
 from tests.support.postgres import PostgresCluster
 from tests.support.server import ServerProcess
@@ -129,9 +130,10 @@ def _fill(settings: Settings, events: int) -> None:
 
 def _replay_rate(settings: Settings) -> float:
     started = time.perf_counter()
-    with EventLog(settings) as log:
-        while not log.ready():
-            if log.projection_failed:
+    with bootstrap(settings, background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
+        while not eventlog.ready():
+            if eventlog.projection_failed:
                 msg = "the projection failed during the replay"
                 raise RuntimeError(msg)
             time.sleep(0.01)

@@ -123,7 +123,7 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 CALLER_WRITES: ContextVar[bool] = ContextVar("caller_writes", default=True)
 """False while serving a request made with a read-only key: such a caller has no
 writes of its own, so its reads need not wait for this replica's (see
-``service.web.reads.own_writes_visible``)."""
+``service.application.Tradewinds.await_own_writes``)."""
 
 
 def authorize(

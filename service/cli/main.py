@@ -18,6 +18,7 @@ from domain.backtests import BacktestRequest, check_request
 from domain.errors import InvalidInput
 from forecasts.scoring import Scores
 from service.access import InvalidKeys
+from service.bootstrap import bootstrap
 from service.cli.serving import is_loopback, serve
 from service.commands.exchange import (
     ImportFailed,
@@ -28,7 +29,7 @@ from service.commands.exchange import (
     write_jsonl,
 )
 from service.jsonlog import configure_json_logs
-from service.persistence.eventlog import EventLog, utc_now
+from service.persistence.eventlog import utc_now
 from service.queries import replay
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
@@ -49,8 +50,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def import_lines(settings: Settings, lines: Iterable[bytes]) -> ImportReport:
-    with EventLog(settings) as event_log:
-        return import_entries(event_log, read_jsonl(lines), utc_now)
+    with bootstrap(settings, background=False) as tradewinds:
+        return import_entries(tradewinds.eventlog, read_jsonl(lines), utc_now)
 
 
 def demo_lines() -> list[bytes]:
@@ -102,13 +103,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with EventLog(settings) as event_log:
+    with bootstrap(settings, background=False) as tradewinds:
+        entries = export_entries(tradewinds.eventlog)
         if args.output in (None, "-"):
-            count = write_jsonl(export_entries(event_log), sys.stdout.buffer)
+            count = write_jsonl(entries, sys.stdout.buffer)
             sys.stdout.flush()
         else:
             with Path(args.output).open("wb") as out:
-                count = write_jsonl(export_entries(event_log), out)
+                count = write_jsonl(entries, out)
     print(f"{count} records exported", file=sys.stderr)
     return 0
 
@@ -116,7 +118,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not args.check:
-        _, seconds = replay.rebuild(settings)
+        tradewinds, seconds = replay.rebuild(settings)
+        tradewinds.stop()
         print(f"rebuilt in {seconds:.2f} s")
         return 0
     url = args.url or f"http://{settings.host}:{settings.port}"
@@ -146,15 +149,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except (msgspec.ValidationError, InvalidInput, OSError) as e:
         console.print(f"[red]invalid backtest:[/red] {e}")
         return 2
-    with EventLog(settings) as event_log:
-        while not event_log.catch_up(60):
+    with bootstrap(settings, background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
+        while not eventlog.catch_up(60):
             pass
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("backtest", total=1.0)
             scores = evaluate(
-                event_log.index,
+                eventlog.index,
                 request,
-                event_log.head_time(),
+                eventlog.head_time(),
                 lambda fraction: bar.update(task, completed=fraction),
             )
     console.print(scores_table(scores))

@@ -1,12 +1,11 @@
-"""The log: the eventsourcing application, its group-committing writer and its
-projected index, started and stopped together. This is the composition root of
-everything stateful; the HTTP app and the command line both build one."""
+"""The event log: the eventsourcing application, its group-committing writer and its
+projected index, started and stopped together (``service.bootstrap`` builds the
+parts and hands them over)."""
 
 import contextlib
 import gc
 import logging
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -14,9 +13,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Transcoder
 from eventsourcing.projection import BaseProjectionRunner
+from eventsourcing.utils import EnvType
 
 from service.persistence.committer import GroupCommitter
-from service.persistence.environment import eventsourcing_env
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
@@ -54,18 +53,21 @@ class EventLog:
     after a backoff delay, for as long as it takes. Any other failure ends the
     thread (``workers`` then reports it dead)."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        env: EnvType,
+        store: TradewindsStore,
+        index: LogIndex,
+        committer: GroupCommitter,
+        workers: Workers,
+    ) -> None:
         self.settings = settings
-        self._env = eventsourcing_env(settings)
-        self.app = TradewindsStore(self._env)
-        self.index = LogIndex()
+        self._env = env
+        self.app = store
+        self.index = index
         self._projection = LogProjection(self.index)
-        self.committer = GroupCommitter(
-            self.app,
-            clock,
-            settings.group_commit_max_jobs,
-            commit_timeout_s=settings.commit_timeout_s,
-        )
+        self.committer = committer
         self.head_at_start = self.head()
         self._runner: BaseProjectionRunner[TradewindsStore] | None = None
         self._follower = threading.Thread(target=self._follow, name="tradewinds-projection")
@@ -73,9 +75,12 @@ class EventLog:
         self.projection_problem: StoreUnavailable | None = None
         self._closed = threading.Event()
         self._frozen = False
-        self.workers = Workers()
-        self.workers.watch("writer", self.committer.thread)
-        self.workers.watch("projection", self._follower)
+        self.workers = workers
+
+    @property
+    def follower(self) -> threading.Thread:
+        """The thread that catches up with the store and then follows it."""
+        return self._follower
 
     def __enter__(self) -> "EventLog":
         self.start()

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import msgspec
 
-from service.persistence.eventlog import EventLog, utc_now
+from service.application import Tradewinds
+from service.bootstrap import bootstrap
 from service.queries.forecasting import Forecaster, Query
 from service.settings import Settings
 
@@ -34,14 +35,15 @@ class ReplayReport:
         return self.records / self.seconds if self.seconds > 0 else float("inf")
 
 
-def rebuild(settings: Settings) -> tuple[EventLog, float]:
-    """A fresh projection of the whole store, and how long it took to catch up."""
+def rebuild(settings: Settings) -> tuple[Tradewinds, float]:
+    """A fresh projection of the whole store (started: stop it when done), and how
+    long it took to catch up."""
     started = time.perf_counter()
-    log = EventLog(settings)
-    log.start()
-    while not log.catch_up(60):
+    tradewinds = bootstrap(settings, background=False)
+    tradewinds.start()
+    while not tradewinds.eventlog.catch_up(60):
         pass
-    return log, time.perf_counter() - started
+    return tradewinds, time.perf_counter() - started
 
 
 def _live(client: httpx.Client, path: str, **params: Any) -> bytes:
@@ -69,14 +71,14 @@ def _compare(client: httpx.Client, forecaster: Forecaster, report: ReplayReport)
 
 
 def check(settings: Settings, url: str, attempts: int = 3) -> ReplayReport:
-    log, seconds = rebuild(settings)
+    tradewinds, seconds = rebuild(settings)
+    eventlog = tradewinds.eventlog
     try:
-        report = ReplayReport(records=log.index.position, seconds=seconds, position=0)
-        forecaster = Forecaster(log, utc_now, settings.tick_seconds)
+        report = ReplayReport(records=eventlog.index.position, seconds=seconds, position=0)
         with httpx.Client(base_url=url, timeout=30) as client:
             for _ in range(attempts):
                 report.differences.clear()
-                head = log.head()
+                head = eventlog.head()
                 probe = client.get("/v1/forecasts", params={"min_position": head})
                 if probe.status_code == 503:
                     report.differences.append(
@@ -84,10 +86,10 @@ def check(settings: Settings, url: str, attempts: int = 3) -> ReplayReport:
                     )
                     break
                 probe.raise_for_status()
-                log.catch_up(30)
-                report.position = _compare(client, forecaster, report)
-                if not report.differences or report.position == log.index.position:
+                eventlog.catch_up(30)
+                report.position = _compare(client, tradewinds.forecaster, report)
+                if not report.differences or report.position == eventlog.index.position:
                     break
         return report
     finally:
-        log.close()
+        tradewinds.stop()

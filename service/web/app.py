@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from anyio import to_thread
 from litestar import Litestar, Router
@@ -13,9 +13,10 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from service.access import PUBLIC, Scope, add_security, needs
-from service.persistence.eventlog import EventLog, utc_now
-from service.queries.forecasting import Forecaster
-from service.queries.stream import ForecastStream, end_streams_on_signals
+from service.application import Tradewinds
+from service.bootstrap import bootstrap
+from service.persistence.eventlog import utc_now
+from service.queries.stream import end_streams_on_signals
 from service.settings import Settings
 from service.web.authorize import Authorize
 from service.web.dashboard import dashboard_routes
@@ -32,85 +33,33 @@ from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
 from service.web.routes.scenarios import ScenariosController
 from service.web.routes.stream import stream_forecasts
-from service.workers.alerter import Alerter
-from service.workers.backtests import BacktestRunner
-from service.workers.delivery import DeliveryWorker
 
 API_VERSION = "0.1.0"
-T = TypeVar("T")
-
-
-def _started(service: T | None) -> T:
-    if service is None:
-        msg = "a handler ran before the lifespan started the service"
-        raise RuntimeError(msg)
-    return service
-
-
-class Services:
-    """What the lifespan builds and handlers are given. Providers take no
-    parameters, so litestar resolves them without parsing a signature per request
-    (a few microseconds on the most polled route)."""
-
-    def __init__(self) -> None:
-        self._log: EventLog | None = None
-        self._forecaster: Forecaster | None = None
-        self._backtests: BacktestRunner | None = None
-        self._stream: ForecastStream | None = None
-
-    def start(self, log: EventLog, forecaster: Forecaster, backtests: BacktestRunner) -> None:
-        self._log, self._forecaster, self._backtests = log, forecaster, backtests
-
-    def log(self) -> EventLog:
-        return _started(self._log)
-
-    def forecaster(self) -> Forecaster:
-        return _started(self._forecaster)
-
-    def backtests(self) -> BacktestRunner:
-        return _started(self._backtests)
-
-    def start_push(self, stream: ForecastStream) -> None:
-        self._stream = stream
-
-    def stream(self) -> ForecastStream:
-        return _started(self._stream)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Litestar:
-    services = Services()
+    """The app; its lifespan builds the service (``service.bootstrap``), puts it on
+    ``app.state.tradewinds`` and stops it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        log = await to_thread.run_sync(EventLog, settings, clock)
-        log.start()
-        runner = BacktestRunner(log)
-        log.workers.watch("backtests", runner.thread)
-        runner.start()
-        app.state.log = log
-        app.state.forecaster = Forecaster(log, clock, settings.tick_seconds)
-        app.state.backtests = runner
-        services.start(log, app.state.forecaster, runner)
-        stream = ForecastStream(log, app.state.forecaster)
-        alerter = Alerter(log, app.state.forecaster)
-        stream.on_change(alerter.on_changes)
-        log.workers.watch("stream", stream.thread)
-        stream.start()
-        webhooks = DeliveryWorker(log)
-        log.workers.watch("webhooks", webhooks.thread)
-        webhooks.start()
-        end_streams_on_signals(stream)
-        app.state.stream = stream
-        services.start_push(stream)
+        tradewinds = await to_thread.run_sync(bootstrap, settings, clock)
+        tradewinds.start()
+        end_streams_on_signals(tradewinds.stream)
+        app.state.tradewinds = tradewinds
         try:
             yield
         finally:
-            log.workers.stopping()
-            alerter.stop()
-            await to_thread.run_sync(stream.stop)
-            await to_thread.run_sync(webhooks.stop)
-            await to_thread.run_sync(runner.stop)
-            await to_thread.run_sync(log.close)
+            await to_thread.run_sync(tradewinds.stop)
+
+    def provide_tradewinds() -> Tradewinds:
+        """Takes no parameters, so litestar resolves it without parsing a signature
+        per request (a few microseconds on the most polled route)."""
+        tradewinds: Tradewinds | None = app.state.get("tradewinds")
+        if tradewinds is None:
+            msg = "a handler ran before the lifespan started the service"
+            raise RuntimeError(msg)
+        return tradewinds
 
     handlers: list[ControllerRouterHandler] = [
         EventsController,
@@ -134,10 +83,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     app = Litestar(
         route_handlers=handlers,
         dependencies={
-            "log": Provide(services.log, sync_to_thread=False),
-            "forecaster": Provide(services.forecaster, sync_to_thread=False),
-            "backtests": Provide(services.backtests, sync_to_thread=False),
-            "stream": Provide(services.stream, sync_to_thread=False),
+            "tradewinds": Provide(provide_tradewinds, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
@@ -157,7 +103,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         request_max_body_size=settings.max_body_bytes,
     )
     install_http_edges(app)  # HEAD, Allow and Host: before routing, so not a middleware
-    metrics.watch(lambda: app.state)
+    metrics.watch(lambda: app.state.get("tradewinds"))
     return app
 
 

@@ -4,14 +4,8 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
-from service.persistence.eventlog import EventLog
-from service.queries.forecasting import Forecaster
-from service.queries.stream import ForecastStream
+from service.application import Tradewinds
 from service.web.metrics import Metrics
-from service.workers.backtests import BacktestRunner
 
-Log: TypeAlias = NamedDependency[EventLog]
-ForecasterDep: TypeAlias = NamedDependency[Forecaster]
-Backtests: TypeAlias = NamedDependency[BacktestRunner]
+TradewindsDep: TypeAlias = NamedDependency[Tradewinds]
 MetricsDep: TypeAlias = NamedDependency[Metrics]
-StreamDep: TypeAlias = NamedDependency[ForecastStream]

@@ -2,14 +2,13 @@
 
 Request counts and latencies are observed by ``service.web.observe``; appends by
 the events handlers; the projection's position, the store's head, the lag
-between them and the backtests waiting or running are read from the log when
-``/metrics`` is scraped, so they cost nothing between scrapes.
+between them and the backtests waiting or running are read from the service
+(``service.application.Tradewinds``) when ``/metrics`` is scraped, so they cost
+nothing between scrapes.
 """
 
-import contextlib
 import platform
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
@@ -19,6 +18,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from service.access import PUBLIC, needs
+from service.application import Tradewinds
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -70,65 +70,61 @@ class Metrics:
         if batch:
             self.batch_size.observe(events)
 
-    def watch(self, state: Callable[[], Mapping[str, Any]]) -> None:
-        """Read the log (``state()["log"]``, once the lifespan has put it there),
-        the backtest runner and the forecaster at each scrape."""
-        self.registry.register(_LogCollector(state))
+    def watch(self, running: Callable[[], Tradewinds | None]) -> None:
+        """Read the service (``running()``, once the lifespan has started it): the
+        index, the store, the workers, the backtests, the forecaster and the stream,
+        at each scrape."""
+        self.registry.register(_ServiceCollector(running))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
-class _LogCollector(Collector):
-    def __init__(self, state: Callable[[], Mapping[str, Any]]) -> None:
-        self._state = state
+class _ServiceCollector(Collector):
+    def __init__(self, running: Callable[[], Tradewinds | None]) -> None:
+        self._running = running
 
     def collect(self) -> Iterator[Metric]:
-        state = self._state()
-        log = state.get("log")
-        if log is None:
+        tradewinds = self._running()
+        if tradewinds is None:
             return
-        position = log.index.position
+        position = tradewinds.position
         yield GaugeMetricFamily(
             "tradewinds_projection_position", "Last log position the index has applied", position
         )
-        yield from _store(log, position)
-        yield self._backtests(log, state.get("backtests"))
-        forecaster = state.get("forecaster")
-        for outcome in ("hits", "misses"):
-            count = getattr(forecaster, f"cache_{outcome}", None)
-            if isinstance(count, int):
-                yield CounterMetricFamily(
-                    f"tradewinds_forecast_cache_{outcome}",
-                    f"Forecast cache {outcome} for 'now'",
-                    count,
-                )
-
-        yield from _push(log, state.get("stream"))
-
-    @staticmethod
-    def _backtests(log: Any, runner: Any) -> GaugeMetricFamily:
-        live = set(getattr(runner, "running", {}))
-        counts = {"queued": 0, "running": 0}
-        with log.index.reading():
-            for backtest in log.index.backtests.values():
-                if backtest.status in counts:
-                    counts["running" if backtest.id in live else backtest.status] += 1
-        family = GaugeMetricFamily(
-            "tradewinds_backtests", "Backtests waiting or running", labels=["status"]
+        yield from _store(tradewinds, position)
+        yield _by_status(
+            "tradewinds_backtests", "Backtests waiting or running", tradewinds.backtest_counts()
         )
-        for status, count in counts.items():
-            family.add_metric([status], count)
-        return family
+        forecaster = tradewinds.forecaster
+        cache = {"hits": forecaster.cache_hits, "misses": forecaster.cache_misses}
+        for outcome, count in cache.items():
+            yield CounterMetricFamily(
+                f"tradewinds_forecast_cache_{outcome}", f"Forecast cache {outcome} for 'now'", count
+            )
+        yield GaugeMetricFamily(
+            "tradewinds_stream_subscribers",
+            "Open forecast streams",
+            tradewinds.stream.subscriber_count,
+        )
+        yield _by_status(
+            "tradewinds_webhook_deliveries",
+            "Alert deliveries not sent yet",
+            tradewinds.delivery_counts(),
+        )
 
 
-def _store(log: Any, position: int) -> Iterator[Metric]:
+def _by_status(name: str, documentation: str, counts: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["status"])
+    for status, count in counts.items():
+        family.add_metric([status], count)
+    return family
+
+
+def _store(tradewinds: Tradewinds, position: int) -> Iterator[Metric]:
     """The store's head and the lag (left out while the store does not answer), whether
     it takes writes, and the worker threads that have died."""
-    head = None
-    if log.committer.problem is None and log.projection_problem is None:
-        with contextlib.suppress(Exception):  # a scrape must answer while the store is down
-            head = log.head()
+    head = tradewinds.store_head()
     if head is not None:
         yield GaugeMetricFamily("tradewinds_store_head", "Last position in the store", head)
         yield GaugeMetricFamily(
@@ -139,33 +135,14 @@ def _store(log: Any, position: int) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "tradewinds_ready",
         "1 when ready (caught up, following the store, the store takes writes)",
-        1 if log.ready() else 0,
+        1 if tradewinds.not_ready_because() is None else 0,
     )
-    dead = set(log.workers.dead())
+    dead = set(tradewinds.dead_workers())
     family = GaugeMetricFamily(
         "tradewinds_worker_alive", "1 while the worker thread runs", labels=["worker"]
     )
-    for name in log.workers.names():
+    for name in tradewinds.workers.names():
         family.add_metric([name], 0 if name in dead else 1)
-    yield family
-
-
-def _push(log: Any, stream: Any) -> Iterator[Metric]:
-    """Open forecast streams; alert deliveries not finished yet, by status."""
-    count = getattr(stream, "subscriber_count", None)
-    if isinstance(count, int):
-        yield GaugeMetricFamily("tradewinds_stream_subscribers", "Open forecast streams", count)
-    counts = {"pending": 0, "attempted": 0}
-    with log.index.reading():
-        for delivery_id in log.index.alerts.unfinished:
-            delivery = log.index.alerts.deliveries[delivery_id]
-            if delivery.status in counts:
-                counts[delivery.status] += 1
-    family = GaugeMetricFamily(
-        "tradewinds_webhook_deliveries", "Alert deliveries not sent yet", labels=["status"]
-    )
-    for status, n in counts.items():
-        family.add_metric([status], n)
     yield family
 
 

@@ -22,8 +22,8 @@ from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFo
 from service.access import Forbidden, Unauthenticated
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.queries.forecasting import ReadOverBudget
+from service.queries.reading import ProjectionBehind
 from service.web.responses import PROBLEM_JSON, Problem
-from service.web.routes.forecasts import ProjectionBehind
 
 logger = logging.getLogger("service.api.problems")
 

@@ -9,8 +9,8 @@ import httpx
 import msgspec
 import pytest
 
+from service.bootstrap import open_eventlog
 from service.cli.main import import_lines
-from service.persistence.eventlog import EventLog
 from service.settings import Settings
 from tests.e2e.helpers import http
 from tests.support.server import ServerProcess
@@ -140,7 +140,7 @@ def test_sigterm_during_a_backtest_exits_promptly_with_0_and_releases_it(
     finally:
         server.kill()
     assert code == 0, f"exit {code} after {took:.1f} s"
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         assert log.catch_up(30)
         record = log.get(UUID(backtest_id))
         state = log.index.backtests[UUID(backtest_id)]

@@ -8,8 +8,8 @@ import httpx
 import msgspec
 import pytest
 
+from service.bootstrap import open_eventlog
 from service.cli.main import import_lines
-from service.persistence.eventlog import EventLog
 from service.settings import Settings
 from tests.support.server import ServerProcess
 from tests.support.stores import Store
@@ -44,7 +44,7 @@ def heavy_store(settings: Settings, scenarios: int = 60) -> None:
 
 def status_in_store(settings: Settings, backtest_id: str) -> str:
     """The backtest's status as the log in the store tells it (no server running)."""
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         assert log.catch_up(30)
         return log.index.backtests[UUID(backtest_id)].status
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.cli.main import demo_lines, import_lines
 from tests.support.server import TRADEWINDS, ServerProcess
 from tests.support.stores import Store
 
@@ -61,3 +62,20 @@ def test_a_store_that_differs_from_the_live_one_fails_the_check(
         result = replay_check(other_data, live.base_url, other_url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "DIFFERENT" in result.stdout
+
+
+def test_a_rebuild_alone_ends(tmp_path: Path, store: Store) -> None:
+    """``tradewinds replay`` without ``--check`` stops what it started (it hung at exit)."""
+    data = tmp_path / "data"
+    import_lines(store.settings(data), demo_lines())
+    env = {**os.environ, "TRADEWINDS_DATABASE_URL": store.url or ""}
+    done = subprocess.run(
+        [str(TRADEWINDS), "replay", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rebuilt in ")

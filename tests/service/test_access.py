@@ -221,7 +221,7 @@ def test_a_read_only_key_does_not_wait_for_this_replicas_writes(tmp_path: Path) 
         data_dir=tmp_path / "data", api_keys=ApiKeys(KEYS), read_your_writes_wait_s=wait_s
     )
     with TestClient(create_app(settings)) as client:
-        log = client.app.state.log
+        log = client.app.state.tradewinds.eventlog
         posted = client.post(
             "/v1/events", json=signal(), headers={"Authorization": "Bearer writer-key"}
         )

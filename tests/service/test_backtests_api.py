@@ -277,7 +277,7 @@ def test_progress_is_recorded_in_the_log(demo: Client, settings: Settings) -> No
 
 
 def stored_result(client: Client, backtest_id: str) -> str:
-    result = client.app.state.log.index.backtests[UUID(backtest_id)].result
+    result = client.app.state.tradewinds.eventlog.index.backtests[UUID(backtest_id)].result
     assert isinstance(result, str)
     return result
 
@@ -294,7 +294,7 @@ def test_the_worker_process_scores_exactly_as_an_in_process_run(
     for request in ({}, {"rules": {"us-h20-approval-2025": rules}}):
         body = run(demo, **request)
         assert body["status"] == "done", body
-        log = demo.app.state.log
+        log = demo.app.state.tradewinds.eventlog
         state = log.index.backtests[UUID(body["id"])]
         in_process = backtests.evaluate(log.index, state.request, state.requested_at.timestamp())
         assert stored_result(demo, body["id"]) == backtests.scores_body(in_process)
@@ -366,7 +366,7 @@ def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
         response = client.post("/v1/backtests", json=WINDOW)
         assert response.status_code == 202, response.text
         backtest_id = response.json()["id"]
-        log = client.app.state.log
+        log = client.app.state.tradewinds.eventlog
         assert UUID(backtest_id) not in log.index.backtests  # the index is behind
         got = client.get(f"/v1/backtests/{backtest_id}")
         assert got.status_code == 200, got.text
@@ -377,7 +377,7 @@ def test_a_backtest_is_known_right_after_its_202_while_the_index_is_behind(
 
 
 def test_the_runner_thread_is_exposed_and_alive(demo: Client) -> None:
-    runner = demo.app.state.backtests
+    runner = demo.app.state.tradewinds.backtests
     assert runner.thread.is_alive()
     assert run(demo)["status"] == "done"
     assert runner.thread.is_alive()
@@ -434,10 +434,10 @@ def test_the_runner_rides_out_a_store_that_refuses_its_writes(
         finally:
             admin.execute(f"GRANT INSERT ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}")
         body = finished(client, backtest_id, timeout=120)
-        log = client.app.state.log
+        log = client.app.state.tradewinds.eventlog
         record = log.get(UUID(backtest_id))
         events = log.app.events.get(UUID(backtest_id))
-        assert client.app.state.backtests.thread.is_alive()
+        assert client.app.state.tradewinds.backtests.thread.is_alive()
     assert body["status"] == "done", body
     assert record is not None
     assert record.finished
@@ -463,7 +463,7 @@ def test_the_estimate_checked_at_post_bounds_the_work_of_the_run(
     demo: Client, request_body: dict[str, Any]
 ) -> None:
     request = msgspec.convert(request_body, BacktestRequest)
-    log = demo.app.state.log
+    log = demo.app.state.tradewinds.eventlog
     estimated = backtests.estimate(log.index, request)
     inputs = backtests.snapshot(log.index, request, log.head_time())
     samples = int(backtests.grid_of(request).shape[0])

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 from domain.errors import Conflict
 from domain.records import ScenarioRecord, scenario_record_id
 from domain.scenarios import ScenarioDefinition
+from service.bootstrap import open_eventlog
 from service.commands.commit import ATTEMPTS, Revision, define_or_revise
 from service.persistence.eventlog import EventLog
 from service.settings import Settings
@@ -22,7 +23,7 @@ SLUG = "raced"
 
 @pytest.fixture
 def eventlog(settings: Settings) -> Iterator[EventLog]:
-    with EventLog(settings) as opened:
+    with open_eventlog(settings) as opened:
         yield opened
 
 

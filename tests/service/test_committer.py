@@ -13,6 +13,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.records import EventRecord
+from service.bootstrap import open_eventlog
 from service.persistence.errors import StoreUnavailable
 from service.persistence.eventlog import EventLog
 from service.settings import Settings
@@ -38,7 +39,7 @@ def clock() -> SteppedClock:
 
 @pytest.fixture
 def log(settings: Settings, clock: SteppedClock) -> Iterator[EventLog]:
-    with EventLog(settings, clock) as event_log:
+    with open_eventlog(settings, clock) as event_log:
         yield event_log
 
 
@@ -96,19 +97,19 @@ def test_recorded_at_never_goes_back_when_the_clock_does(
 
 
 def test_stop_commits_what_was_submitted(settings: Settings) -> None:
-    event_log = EventLog(settings)
+    event_log = open_eventlog(settings)
     event_log.start()
     futures = [event_log.committer.submit(records(uuid4())) for _ in range(20)]
     event_log.close()
     assert all(len(f.result(timeout=0)) == 1 for f in futures)
-    with EventLog(settings) as reopened:
+    with open_eventlog(settings) as reopened:
         assert reopened.head() == 20
 
 
 def test_a_commit_wakes_the_projection_without_waiting_for_the_poll(settings: Settings) -> None:
     """With polling every minute, only the wake-up on commit can apply the event in time."""
     slow_poll = msgspec.structs.replace(settings, poll_interval_s=60.0)
-    with EventLog(slow_poll) as event_log:
+    with open_eventlog(slow_poll) as event_log:
         assert event_log.catch_up(10)
         event_log.index.reached(1, 0.5)  # let the runner take over from the bulk catch-up
         for _ in range(3):
@@ -140,7 +141,7 @@ def test_the_writer_and_the_projection_outlive_the_server_ending_their_sessions(
     restart does): the writer used to die on the advisory unlock, every later write
     hung, and the projection stopped for good."""
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.new_store())
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         assert log.index.reached(commit_eventually(log, 5), 10)
         entered, gate = threading.Event(), threading.Event()
 
@@ -166,7 +167,7 @@ def test_the_writer_and_the_projection_outlive_the_server_ending_their_sessions(
 
 
 def test_a_write_to_a_stopped_writer_fails_at_once(settings: Settings) -> None:
-    event_log = EventLog(settings)
+    event_log = open_eventlog(settings)
     event_log.start()
     event_log.close()
     with pytest.raises(StoreUnavailable):
@@ -191,7 +192,7 @@ def test_an_update_waits_for_its_commit_no_longer_than_the_commit_timeout(
 ) -> None:
     """``update`` (the backtest lease, the webhook deliveries) waited for ever."""
     quick = msgspec.structs.replace(settings, commit_timeout_s=0.5)
-    with EventLog(quick) as log:
+    with open_eventlog(quick) as log:
         record_id = uuid4()
         log.committer.submit(records(record_id)).result(timeout=5)
         record = log.get(record_id)

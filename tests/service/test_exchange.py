@@ -10,9 +10,9 @@ import pytest
 from litestar.testing import TestClient
 
 from domain.entries import EventEntry, LogEntry, ScenarioEntry
+from service.bootstrap import open_eventlog
 from service.cli.main import demo_lines, import_lines, main
 from service.commands.exchange import ImportFailed, export_entries, write_jsonl
-from service.persistence.eventlog import EventLog
 from service.settings import Settings
 from service.web.app import create_app
 from tests.service.events_data import approval, scenario, signal
@@ -23,7 +23,7 @@ Client = TestClient  # type: ignore[type-arg]
 
 def export_bytes(settings: Settings) -> bytes:
     out = io.BytesIO()
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         write_jsonl(export_entries(log), out)
     return out.getvalue()
 

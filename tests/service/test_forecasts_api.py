@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from domain.records import BacktestRecord
+from service.bootstrap import open_eventlog
 from service.cli.main import demo_lines, import_lines
-from service.persistence.eventlog import EventLog, utc_now
+from service.persistence.eventlog import utc_now
 from service.queries.forecasting import Forecaster, ReadOverBudget
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
@@ -517,7 +518,7 @@ class TestModelBounds:
             "step": "P1D",
             "rules": {"what-if": [rule("x", 3.0, half_life_days=1e-300)]},
         }
-        with EventLog(settings) as log:
+        with open_eventlog(settings) as log:
             log.app.save(BacktestRecord.request(backtest_id, json.dumps(body), utc_now()))
         with TestClient(create_app(settings, clock)) as client:
             define(client, "what-if", deadline="2025-12-31T00:00:00Z", rules=[rule("x", 3.0)])
@@ -660,7 +661,7 @@ class TestReadBudget:
         self, settings: Settings
     ) -> None:
         one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=0.2)
-        with EventLog(one_slot) as log:
+        with open_eventlog(one_slot) as log:
             forecaster = Forecaster(log, utc_now, 60.0)
             other_read = object()
             forecaster.limiter.acquire_on_behalf_of_nowait(other_read)
@@ -680,7 +681,7 @@ class TestReadBudget:
         one_slot = msgspec.structs.replace(settings, heavy_read_slots=1, heavy_read_budget_s=2.0)
         with TestClient(create_app(one_slot, clock)) as client:
             define(client, "small", rules=[rule("x", 3.0)])
-            forecaster = client.app.state.forecaster
+            forecaster = client.app.state.tradewinds.forecaster
             other_read = object()
             forecaster.limiter.acquire_on_behalf_of_nowait(other_read)
             try:

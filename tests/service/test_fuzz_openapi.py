@@ -40,8 +40,9 @@ from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord
 from service.access import ApiKeys
 from service.access import Scope as KeyScope
+from service.bootstrap import open_eventlog
 from service.commands.exchange import import_entries, read_jsonl
-from service.persistence.eventlog import EventLog, utc_now
+from service.persistence.eventlog import utc_now
 from service.settings import Settings
 from service.web.app import create_app
 
@@ -152,7 +153,7 @@ def _seed(settings: Settings) -> None:
         {"from": "2025-06-01T00:00:00Z", "to": "2025-12-31T00:00:00Z", "step": "P7D"},
         BacktestRequest,
     )
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         import_entries(log, read_jsonl(TIMELINE.read_bytes().splitlines()), utc_now)
         body = msgspec.json.encode(request).decode()
         log.app.save(BacktestRecord.request(BACKTEST, body, utc_now()))

@@ -163,7 +163,7 @@ def _seed(client: Client) -> None:
 
 def _stored(client: Client) -> tuple[object, ...]:
     return (
-        client.app.state.log.head(),
+        client.app.state.tradewinds.eventlog.head(),
         client.get("/v1/events", params={"limit": 1000}).json(),
         client.get("/v1/scenarios").json(),
         client.get("/v1/backtests").json(),

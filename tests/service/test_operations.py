@@ -170,7 +170,7 @@ def test_a_body_over_the_limit_is_refused_with_413_and_nothing_is_stored(
 def test_live_fails_naming_a_worker_thread_that_died(ops: TestClient[Litestar]) -> None:
     """A job that raises past the writer's guard (a BaseException) ends the writer
     thread: live used to stay 200 while every write hung."""
-    log = ops.app.state.log
+    log = ops.app.state.tradewinds.eventlog
 
     def fatal(recorded_at: object) -> list[object]:
         raise SystemExit("the writer ends")
@@ -193,7 +193,7 @@ def test_live_names_the_backtest_runner_when_its_thread_has_ended(
 ) -> None:
     """The runner's thread is watched like the others: a runner that is gone while
     the service is not stopping would leave every backtest queued for ever."""
-    runner = ops.app.state.backtests
+    runner = ops.app.state.tradewinds.backtests
     runner._queue.put(None)  # what stop() sends, without the service stopping
     runner.thread.join(timeout=10)
     response = ops.get("/health/live")
@@ -204,7 +204,7 @@ def test_live_names_the_backtest_runner_when_its_thread_has_ended(
 def test_a_write_the_store_does_not_confirm_in_time_is_503_not_a_hang(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", commit_timeout_s=1.0)
     with TestClient(create_app(settings)) as client:
-        log = client.app.state.log
+        log = client.app.state.tradewinds.eventlog
         entered, gate = threading.Event(), threading.Event()
         log.committer.submit(lambda t: entered.set() or (gate.wait(20) and []))
         assert entered.wait(5)  # the writer is stuck
@@ -314,7 +314,7 @@ def test_an_alert_fired_while_the_disk_is_full_is_recorded_and_sent_once_there_i
         "rules": [rule],
     }
     with Receiver() as receiver, TestClient(create_app(settings)) as client:
-        log = client.app.state.log
+        log = client.app.state.tradewinds.eventlog
         assert client.put("/v1/scenarios/alpha", json=scenario).status_code == 201
         before = client.get("/v1/forecasts/alpha").json()["probability"]
         halfway = 1 / (1 + math.exp(-(math.log(before / (1 - before)) + math.log(3) / 2)))

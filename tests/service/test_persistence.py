@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from service.bootstrap import open_eventlog
 from service.persistence.environment import DatabaseUrlError, eventsourcing_env, postgres_env
 from service.persistence.errors import StoreFull, as_store_error
 from service.persistence.eventlog import EventLog
@@ -71,7 +72,7 @@ def test_the_setting_selects_postgresql_and_unset_keeps_sqlite(tmp_path: Path) -
 @pytest.fixture
 def pg_log(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[EventLog]:
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.new_store())
-    with EventLog(settings) as event_log:
+    with open_eventlog(settings) as event_log:
         yield event_log
 
 

@@ -75,7 +75,7 @@ def test_a_read_only_poll_gets_the_last_evaluation_while_the_stream_has_the_chan
     created = client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
     assert created.status_code == 201, created.text
     defined = client.get("/v1/forecasts/heavy", headers=ADMIN).json()["position"]
-    stream = client.app.state.stream
+    stream = client.app.state.tradewinds.stream
     _wait_for(lambda: stream.head >= defined, "the stream evaluates the definition")
     before = client.get("/v1/forecasts", headers=READER).json()
     assert before["position"] == defined
@@ -83,7 +83,7 @@ def test_a_read_only_poll_gets_the_last_evaluation_while_the_stream_has_the_chan
     added = client.post("/v1/events", json=signal("a"), headers=WRITER)
     assert added.status_code == 201, added.text
     position = added.json()["position"]
-    assert client.app.state.log.index.reached(position, 10)
+    assert client.app.state.tradewinds.eventlog.index.reached(position, 10)
 
     earlier = client.get("/v1/forecasts", headers=READER)
     assert earlier.status_code == 200
@@ -105,12 +105,12 @@ def test_a_read_only_poll_evaluates_for_itself_when_the_stream_is_not_running(
     client = keyed
     client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
     defined = client.get("/v1/forecasts/heavy", headers=ADMIN).json()["position"]
-    stream = client.app.state.stream
+    stream = client.app.state.tradewinds.stream
     _wait_for(lambda: stream.head >= defined, "the stream evaluates the definition")
     stream.stop()
     assert not stream.progressing()
     position = client.post("/v1/events", json=signal("a"), headers=WRITER).json()["position"]
-    assert client.app.state.log.index.reached(position, 10)
+    assert client.app.state.tradewinds.eventlog.index.reached(position, 10)
     assert client.get("/v1/forecasts", headers=READER).json()["position"] == position
 
 
@@ -173,7 +173,7 @@ def test_a_detail_poll_of_an_unchanged_scenario_is_answered_from_its_last_body(
     body answered last, until the scenario changes."""
     client = keyed
     client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
-    forecaster = client.app.state.forecaster
+    forecaster = client.app.state.tradewinds.forecaster
     query = Query(as_of=forecaster.now())
     page = Page(limit=CONTRIBUTIONS_LIMIT)
     first = client.get("/v1/forecasts/heavy", headers=ADMIN)
@@ -187,7 +187,7 @@ def test_a_detail_poll_of_an_unchanged_scenario_is_answered_from_its_last_body(
         first.headers["etag"],
     ), "b matches no rule"
     position = client.post("/v1/events", json=signal("a"), headers=WRITER).json()["position"]
-    assert client.app.state.log.index.reached(position, 10)
+    assert client.app.state.tradewinds.eventlog.index.reached(position, 10)
     assert forecaster.cached_one("heavy", query, page) is None
     changed = client.get("/v1/forecasts/heavy", headers=READER)
     assert changed.json()["position"] == position
@@ -217,7 +217,7 @@ def test_just_after_the_tick_moved_a_read_only_poll_gets_the_list_of_the_tick_be
     with TestClient(create_app(slow_stream, clock)) as client:
         client.put("/v1/scenarios/heavy", json=SCENARIO, headers=ADMIN)
         defined = client.get("/v1/forecasts/heavy", headers=ADMIN).json()["position"]
-        stream = client.app.state.stream
+        stream = client.app.state.tradewinds.stream
         _wait_for(lambda: stream.head >= defined, "the stream evaluates the definition")
         client.put("/v1/scenarios/heavy", json={**SCENARIO, "prior": 0.4}, headers=ADMIN)
         revised = client.get("/v1/forecasts", headers=ADMIN).json()

@@ -12,6 +12,7 @@ import pytest
 
 from domain.events import WorldEvent
 from domain.records import EventRecord
+from service.bootstrap import open_eventlog
 from service.commands.events import append_events
 from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
@@ -46,13 +47,13 @@ def slow_clock() -> FixedClock:
 
 @pytest.fixture
 def fast(settings: Settings, fast_clock: FixedClock) -> Iterator[EventLog]:
-    with EventLog(settings, fast_clock) as log:
+    with open_eventlog(settings, fast_clock) as log:
         yield log
 
 
 @pytest.fixture
 def slow(settings: Settings, slow_clock: FixedClock) -> Iterator[EventLog]:
-    with EventLog(settings, slow_clock) as log:
+    with open_eventlog(settings, slow_clock) as log:
         yield log
 
 
@@ -66,7 +67,7 @@ def write(log: EventLog) -> tuple[int, datetime]:
 
 def stored_times(settings: Settings) -> list[tuple[int, datetime]]:
     """Every record's position and recorded_at, as stored."""
-    with EventLog(settings) as log:
+    with open_eventlog(settings) as log:
         notifications = log.app.recorder.select_notifications(0, 1000, inclusive_of_start=False)
         return [
             (n.id, log.app.mapper.to_domain_event(n).timestamp)  # type: ignore[attr-defined]
@@ -100,7 +101,7 @@ def test_a_conflict_with_a_write_this_replica_has_not_applied_is_answered_from_t
     """Replica B's index never applies anything here (its projection is not started):
     the same event_id and Idempotency-Key sent to B after A stored them are answered
     with A's receipts, read from the store."""
-    lagging = EventLog(settings)
+    lagging = open_eventlog(settings)
     lagging.committer.start()
     try:
         single = [event("a")]

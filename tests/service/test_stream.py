@@ -17,6 +17,7 @@ import pytest
 from domain.events import WorldEvent
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import ScenarioDefinition
+from service.bootstrap import open_eventlog
 from service.commands.events import event_body
 from service.persistence.eventlog import EventLog
 from service.queries.forecasting import Forecaster
@@ -76,7 +77,7 @@ class MovingLog:
 @pytest.fixture
 def moving(tmp_path: Path) -> Iterator[MovingLog]:
     clock = Clock()
-    with EventLog(Settings(data_dir=tmp_path / "data"), clock) as log:
+    with open_eventlog(Settings(data_dir=tmp_path / "data"), clock) as log:
         assert log.catch_up(10)
         yield MovingLog(log, clock)
 
@@ -198,7 +199,7 @@ async def test_a_heavy_batch_is_evaluated_once_per_interval_not_once_per_turn(
     clock = Clock()
     interval = 1.0
     settings = Settings(data_dir=tmp_path / "data", stream_min_interval_s=interval)
-    with EventLog(settings, clock) as event_log:
+    with open_eventlog(settings, clock) as event_log:
         assert event_log.catch_up(10)
         moving = MovingLog(event_log, clock)
         body = heavy_definition()

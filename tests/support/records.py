@@ -7,7 +7,8 @@ import msgspec
 
 from domain.records import ScenarioRecord
 from domain.scenarios import ScenarioDefinition
-from service.persistence.eventlog import EventLog, utc_now
+from service.bootstrap import open_eventlog
+from service.persistence.eventlog import utc_now
 from service.settings import Settings
 
 
@@ -22,5 +23,5 @@ def unchecked(body: dict[str, Any], **rule_changes: Any) -> ScenarioDefinition:
 def store_scenario(settings: Settings, slug: str, definition: ScenarioDefinition) -> None:
     """Version 1 of ``slug``, saved into the store as it is."""
     body = msgspec.json.encode(definition).decode()
-    with EventLog(settings) as log:
-        log.app.save(ScenarioRecord.define(slug, body, utc_now()))
+    with open_eventlog(settings) as eventlog:
+        eventlog.app.save(ScenarioRecord.define(slug, body, utc_now()))

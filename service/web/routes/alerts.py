@@ -15,11 +15,9 @@ from msgspec import Struct
 from domain.alerts import AlertDefinition, Condition
 from domain.scenarios import SLUG_PATTERN
 from service.access import Scope, needs
-from service.commands.alerts import define_alert, delete_alert
 from service.projection.alertindex import AlertState, DeliveryState
 from service.web.bodies import strict_json_body
-from service.web.deps import Log
-from service.web.reads import await_record, own_writes_visible
+from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
 from service.workers.alerter import WebhookBody
 
@@ -92,14 +90,6 @@ def _delivery(state: DeliveryState) -> DeliveryView:
     )
 
 
-async def _alert(log: Log, alert_id: str) -> AlertState:
-    def lookup() -> AlertState | None:
-        state = log.index.alerts.alerts.get(alert_id)
-        return None if state is None or state.deleted else state
-
-    return await await_record(log, lookup, f"no alert {alert_id}")
-
-
 class AlertsController(Controller):
     path = "/v1/alerts"
     tags = ["alerts"]
@@ -120,24 +110,21 @@ class AlertsController(Controller):
         },
     )
     async def define(
-        self, alert_id: AlertId, data: JSONBody[AlertDefinition], log: Log
+        self, alert_id: AlertId, data: JSONBody[AlertDefinition], tradewinds: TradewindsDep
     ) -> Response[AlertView]:
-        created = await define_alert(log, alert_id, data)
-        state = await _alert(log, alert_id)
+        created = await tradewinds.define_alert(alert_id, data)
+        state = await tradewinds.alert(alert_id)
         return Response(_view(state), status_code=201 if created else 200)
 
     @get("/", summary="Every alert (secrets are never shown)", opt=needs(Scope.admin),
          responses=problem_responses())  # fmt: skip
-    async def list_alerts(self, log: Log) -> AlertList:
-        await own_writes_visible(log)
-        with log.index.reading():
-            alerts = sorted(log.index.alerts.active(), key=lambda a: a.id)
-            return AlertList(alerts=[_view(a) for a in alerts])
+    async def list_alerts(self, tradewinds: TradewindsDep) -> AlertList:
+        return AlertList(alerts=[_view(a) for a in await tradewinds.alerts()])
 
     @get("/{alert_id:str}", summary="One alert", opt=needs(Scope.admin),
          responses=problem_responses(404))  # fmt: skip
-    async def get_alert(self, alert_id: AlertId, log: Log) -> AlertView:
-        return _view(await _alert(log, alert_id))
+    async def get_alert(self, alert_id: AlertId, tradewinds: TradewindsDep) -> AlertView:
+        return _view(await tradewinds.alert(alert_id))
 
     @delete(
         "/{alert_id:str}",
@@ -146,9 +133,8 @@ class AlertsController(Controller):
         opt=needs(Scope.admin),
         responses=problem_responses(404, 409),
     )
-    async def remove(self, alert_id: AlertId, log: Log) -> None:
-        await own_writes_visible(log)
-        await delete_alert(log, alert_id)
+    async def remove(self, alert_id: AlertId, tradewinds: TradewindsDep) -> None:
+        await tradewinds.delete_alert(alert_id)
 
     @get(
         "/{alert_id:str}/deliveries",
@@ -159,13 +145,8 @@ class AlertsController(Controller):
     async def deliveries(
         self,
         alert_id: AlertId,
-        log: Log,
+        tradewinds: TradewindsDep,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> DeliveryList:
-        await await_record(
-            log, lambda: log.index.alerts.alerts.get(alert_id), f"no alert {alert_id}"
-        )
-        with log.index.reading():
-            ids = log.index.alerts.by_alert.get(alert_id, [])
-            states = [log.index.alerts.deliveries[i] for i in reversed(ids[-limit:])]
-            return DeliveryList(deliveries=[_delivery(s) for s in states])
+        states = await tradewinds.deliveries(alert_id, limit)
+        return DeliveryList(deliveries=[_delivery(s) for s in states])

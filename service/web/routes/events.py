@@ -12,10 +12,9 @@ from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
 from service.access import Scope, needs
-from service.commands.events import Receipt, append_events, retract_event
+from service.commands.events import Receipt
 from service.web.bodies import strict_json_body
-from service.web.deps import Log, MetricsDep
-from service.web.reads import await_record, own_writes_visible
+from service.web.deps import MetricsDep, TradewindsDep
 from service.web.responses import problem_responses
 from service.web.schemas import EventPage
 
@@ -64,11 +63,11 @@ class EventsController(Controller):
     async def append(
         self,
         data: JSONBody[WorldEvent],
-        log: Log,
+        tradewinds: TradewindsDep,
         metrics: MetricsDep,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Receipt]:
-        receipts, created = await append_events(log, [data], idempotency_key, batch=False)
+        receipts, created = await tradewinds.append_events([data], idempotency_key, batch=False)
         if created:
             metrics.appended(1, batch=False)
         return Response(receipts[0], status_code=201 if created else 200)
@@ -83,11 +82,11 @@ class EventsController(Controller):
     async def append_batch(
         self,
         data: JSONBody[EventBatch],
-        log: Log,
+        tradewinds: TradewindsDep,
         metrics: MetricsDep,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[list[Receipt]]:
-        receipts, created = await append_events(log, data.events, idempotency_key, batch=True)
+        receipts, created = await tradewinds.append_events(data.events, idempotency_key, batch=True)
         if created:
             metrics.appended(len(receipts), batch=True)
         return Response(receipts, status_code=201 if created else 200)
@@ -100,15 +99,14 @@ class EventsController(Controller):
     )
     async def list_events(
         self,
-        log: Log,
+        tradewinds: TradewindsDep,
         after: Annotated[int, QueryParameter(ge=0, description="position cursor")] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         kind: Annotated[EventKind | None, QueryParameter()] = None,
         occurred_from: Annotated[datetime | None, QueryParameter()] = None,
         occurred_to: Annotated[datetime | None, QueryParameter()] = None,
     ) -> EventPage:
-        await own_writes_visible(log)
-        events, next_after = log.index.list_events(
+        events, next_after = await tradewinds.events(
             after,
             limit,
             kind,
@@ -123,10 +121,8 @@ class EventsController(Controller):
         opt=needs(Scope.read),
         responses=problem_responses(404),
     )
-    async def get_event(self, event_id: EventId, log: Log) -> LoggedEvent:  # type: ignore[valid-type]
-        event: Any = await await_record(
-            log, lambda: log.index.table.get(event_id), f"no event {event_id}"
-        )
+    async def get_event(self, event_id: EventId, tradewinds: TradewindsDep) -> LoggedEvent:  # type: ignore[valid-type]
+        event: Any = await tradewinds.event(event_id)
         return event  # type: ignore[no-any-return]
 
     @post(
@@ -136,5 +132,7 @@ class EventsController(Controller):
         opt=needs(Scope.write),
         responses=problem_responses(404, 409, 415),
     )
-    async def retract(self, event_id: EventId, data: JSONBody[Retraction], log: Log) -> Receipt:
-        return await retract_event(log, event_id, data.reason)
+    async def retract(
+        self, event_id: EventId, data: JSONBody[Retraction], tradewinds: TradewindsDep
+    ) -> Receipt:
+        return await tradewinds.retract_event(event_id, data.reason)

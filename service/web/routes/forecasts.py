@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
-from anyio import to_thread
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
@@ -14,10 +13,8 @@ from litestar.response.base import ASGIResponse
 
 from domain.errors import FieldError, InvalidInput, NotFound
 from service.access import CALLER_WRITES
-from service.persistence.eventlog import EventLog
-from service.queries.forecasting import Budget, Page, Query, etag_of
-from service.web.deps import ForecasterDep
-from service.web.reads import own_writes_visible
+from service.queries.forecasting import Budget, Forecaster, Page, Query, etag_of
+from service.web.deps import TradewindsDep
 from service.web.responses import NOT_MODIFIED, problem_responses
 from service.web.schemas import ForecastDetail, ForecastList, History, ScenarioId
 
@@ -56,29 +53,12 @@ PAST_CACHE = "public, max-age=300"
 _encoder = msgspec.json.Encoder()
 
 
-class ProjectionBehind(Exception):
-    """``min_position`` was not applied in time (HTTP 503 with Retry-After)."""
-
-    def __init__(self, position: int, applied: int) -> None:
-        super().__init__(f"position {position} is not applied yet here (at {applied}); retry")
-        self.detail = str(self)
-
-
 def _aware(name: str, value: datetime | None) -> float | None:
     if value is None:
         return None
     if value.tzinfo is None:
         raise InvalidInput([FieldError(name, "needs a time zone offset")])
     return value.timestamp()
-
-
-async def _await_position(log: EventLog, position: int | None) -> None:
-    await own_writes_visible(log)
-    if position is None or log.index.position >= position:
-        return
-    wait = log.settings.min_position_wait_s
-    if not await to_thread.run_sync(log.index.reached, position, wait):
-        raise ProjectionBehind(position, log.index.position)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -136,20 +116,20 @@ def conditional(
     )
 
 
-def _query(forecaster: ForecasterDep, as_of: datetime | None, known_at: datetime | None) -> Query:
+def _query(forecaster: Forecaster, as_of: datetime | None, known_at: datetime | None) -> Query:
     at = _aware("as_of", as_of)
     known = _aware("known_at", known_at)
     return Query(as_of=forecaster.now() if at is None else at, known=known or float("inf"))
 
 
-def _cache_control(query: Query, forecaster: ForecasterDep) -> str:
+def _cache_control(query: Query, forecaster: Forecaster) -> str:
     past = query.known_at is not None and query.known < forecaster.now()
     return PAST_CACHE if past and query.as_of <= query.known else NOW_CACHE
 
 
 class ForecastsController(Controller):
-    """Handlers take one dependency (the forecaster holds the log): litestar resolves
-    several in a task group, 60 us per request on the most polled route."""
+    """Handlers take one dependency (the application): litestar resolves several in a
+    task group, 60 us per request on the most polled route."""
 
     path = "/v1/forecasts"
     tags = ["forecasts"]
@@ -167,14 +147,14 @@ class ForecastsController(Controller):
     )
     async def list_forecasts(
         self,
-        forecaster: ForecasterDep,
+        tradewinds: TradewindsDep,
         as_of: AsOf = None,
         known_at: KnownAt = None,
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> ASGIResponse:
-        log = forecaster.log
-        await _await_position(log, min_position)
+        await tradewinds.await_position(min_position)
+        forecaster = tradewinds.forecaster
         if as_of is None and known_at is None:
             if forecaster.now_is_cached():
                 body, etag = forecaster.all_now()
@@ -208,7 +188,7 @@ class ForecastsController(Controller):
     async def get_forecast(
         self,
         scenario_id: ScenarioId,
-        forecaster: ForecasterDep,
+        tradewinds: TradewindsDep,
         as_of: AsOf = None,
         known_at: KnownAt = None,
         min_position: MinPosition = None,
@@ -216,8 +196,8 @@ class ForecastsController(Controller):
         contributions_limit: ContributionsLimit = CONTRIBUTIONS_LIMIT,
         contributions_offset: ContributionsOffset = 0,
     ) -> ASGIResponse:
-        log = forecaster.log
-        await _await_position(log, min_position)
+        await tradewinds.await_position(min_position)
+        forecaster = tradewinds.forecaster
         query = _query(forecaster, as_of, known_at)
         page = Page(offset=contributions_offset, limit=contributions_limit)
 
@@ -251,7 +231,7 @@ class ForecastsController(Controller):
         self,
         request: Request,  # type: ignore[type-arg]
         scenario_id: ScenarioId,
-        forecaster: ForecasterDep,
+        tradewinds: TradewindsDep,
         start: Annotated[
             datetime | None,
             QueryParameter(name="from", description="first point (default: opens_at)"),
@@ -267,8 +247,8 @@ class ForecastsController(Controller):
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> ASGIResponse:
-        log = forecaster.log
-        await _await_position(log, min_position)
+        await tradewinds.await_position(min_position)
+        forecaster = tradewinds.forecaster
         query = _query(forecaster, as_of, known_at)
         first = _aware("from", start)
         last = _aware("to", to)
@@ -285,7 +265,7 @@ class ForecastsController(Controller):
                 stop,
                 seconds,
                 query.known,
-                log.settings.history_max_points,
+                tradewinds.settings.history_max_points,
                 budget,
             )
             if history is None:

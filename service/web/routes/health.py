@@ -15,7 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import Struct
 
 from service.access import PUBLIC, needs
-from service.web.deps import Log
+from service.web.deps import TradewindsDep
 from service.web.schemas import Health
 
 
@@ -37,8 +37,8 @@ class Liveness(Struct, kw_only=True, omit_defaults=True):
         )
     },
 )
-async def live(log: Log) -> Response[Liveness]:
-    dead = log.workers.dead()
+async def live(tradewinds: TradewindsDep) -> Response[Liveness]:
+    dead = tradewinds.dead_workers()
     if dead:
         return Response(Liveness(status="failed", dead=dead), status_code=503)
     return Response(Liveness(status="live"), status_code=200)
@@ -58,12 +58,12 @@ async def live(log: Log) -> Response[Liveness]:
         )
     },
 )
-async def ready(log: Log) -> Response[Health]:
-    why = log.not_ready_because()
+async def ready(tradewinds: TradewindsDep) -> Response[Health]:
+    why = tradewinds.not_ready_because()
     body = Health(
         status="ready" if why is None else why[0],
-        position=log.index.position,
-        head_at_start=log.head_at_start,
+        position=tradewinds.position,
+        head_at_start=tradewinds.head_at_start,
         details=None if why is None else {"reason": why[1]},
     )
     return Response(body, status_code=200 if why is None else 503)

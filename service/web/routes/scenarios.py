@@ -9,13 +9,10 @@ from service.access import Scope, needs
 from service.commands.scenarios import (
     ResolutionReceipt,
     ScenarioReceipt,
-    define_scenario,
-    resolve_scenario,
 )
 from service.projection.index import ScenarioState
 from service.web.bodies import strict_json_body
-from service.web.deps import Log
-from service.web.reads import await_record, own_writes_visible
+from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
 from service.web.schemas import (
     ResolutionView,
@@ -50,12 +47,6 @@ def scenario_view(state: ScenarioState) -> ScenarioView:
     )
 
 
-async def _state(log: Log, scenario_id: str) -> ScenarioState:
-    return await await_record(
-        log, lambda: log.index.scenarios.get(scenario_id), f"no scenario {scenario_id}"
-    )
-
-
 class ScenariosController(Controller):
     path = "/v1/scenarios"
     tags = ["scenarios"]
@@ -76,9 +67,9 @@ class ScenariosController(Controller):
         },
     )
     async def define(
-        self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], log: Log
+        self, scenario_id: ScenarioId, data: JSONBody[ScenarioDefinition], tradewinds: TradewindsDep
     ) -> Response[ScenarioReceipt]:
-        receipt, created = await define_scenario(log, scenario_id, data)
+        receipt, created = await tradewinds.define_scenario(scenario_id, data)
         return Response(receipt, status_code=201 if created else 200)
 
     @get(
@@ -87,9 +78,8 @@ class ScenariosController(Controller):
         opt=needs(Scope.read),
         responses=problem_responses(),
     )
-    async def list_scenarios(self, log: Log) -> ScenarioList:
-        await own_writes_visible(log)
-        return ScenarioList(scenarios=[scenario_view(s) for s in log.index.scenario_list()])
+    async def list_scenarios(self, tradewinds: TradewindsDep) -> ScenarioList:
+        return ScenarioList(scenarios=[scenario_view(s) for s in await tradewinds.scenarios()])
 
     @get(
         "/{scenario_id:str}",
@@ -97,8 +87,10 @@ class ScenariosController(Controller):
         opt=needs(Scope.read),
         responses=problem_responses(404),
     )
-    async def get_scenario(self, scenario_id: ScenarioId, log: Log) -> ScenarioView:
-        return scenario_view(await _state(log, scenario_id))
+    async def get_scenario(
+        self, scenario_id: ScenarioId, tradewinds: TradewindsDep
+    ) -> ScenarioView:
+        return scenario_view(await tradewinds.scenario(scenario_id))
 
     @get(
         "/{scenario_id:str}/versions",
@@ -106,8 +98,10 @@ class ScenariosController(Controller):
         opt=needs(Scope.read),
         responses=problem_responses(404),
     )
-    async def versions(self, scenario_id: ScenarioId, log: Log) -> ScenarioVersions:
-        state = await _state(log, scenario_id)
+    async def versions(
+        self, scenario_id: ScenarioId, tradewinds: TradewindsDep
+    ) -> ScenarioVersions:
+        state = await tradewinds.scenario(scenario_id)
         return ScenarioVersions(
             id=state.id,
             versions=[
@@ -129,6 +123,6 @@ class ScenariosController(Controller):
         responses=problem_responses(404, 409, 415),
     )
     async def resolve(
-        self, scenario_id: ScenarioId, data: JSONBody[Resolution], log: Log
+        self, scenario_id: ScenarioId, data: JSONBody[Resolution], tradewinds: TradewindsDep
     ) -> ResolutionReceipt:
-        return await resolve_scenario(log, scenario_id, data)
+        return await tradewinds.resolve_scenario(scenario_id, data)

@@ -2,7 +2,6 @@
 
 from typing import Annotated, Literal
 
-from anyio import to_thread
 from litestar import get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
@@ -12,8 +11,7 @@ from msgspec import Struct
 from domain.errors import FieldError, InvalidInput
 from service.access import Scope, needs
 from service.queries.stream import events
-from service.web.deps import StreamDep
-from service.web.reads import own_writes_visible
+from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
 
 EVENT_STREAM = "text/event-stream"
@@ -67,7 +65,7 @@ def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
     },
 )
 async def stream_forecasts(
-    stream: StreamDep,
+    tradewinds: TradewindsDep,
     scenario: Annotated[
         list[str] | None,
         QueryParameter(description="only these scenarios (repeatable)", max_items=MAX_FILTER),
@@ -84,12 +82,12 @@ async def stream_forecasts(
     ] = None,
 ) -> Stream:
     resume = _resume_from(last_event_id, after)
-    log = stream.log
-    await own_writes_visible(log)
-    if resume is not None and log.index.position < resume:
-        await to_thread.run_sync(log.index.reached, resume, log.settings.min_position_wait_s)
+    await tradewinds.await_own_writes()
+    if resume is not None:
+        await tradewinds.position_reached(resume)
+    stream = tradewinds.stream
     subscriber = stream.subscribe(None if scenario is None else frozenset(scenario), resume)
-    settings = log.settings
+    settings = tradewinds.settings
     return Stream(
         events(stream, subscriber, settings.stream_heartbeat_s, settings.stream_max_s),
         media_type=EVENT_STREAM,
