@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import anyio
 import msgspec
@@ -34,23 +34,17 @@ from anyio import to_thread
 
 from domain.errors import FieldError, InvalidInput
 from forecasts.backtest import grid
-from forecasts.grid import grid_cost, grid_terms
+from forecasts.grid import grid_cost
 from forecasts.model import (
-    Z80,
-    Z95,
     Floats,
     Ints,
     RuleMatches,
     RuleModel,
     ScenarioModel,
-    Status,
     Terms,
-    interval,
-    probabilities,
-    status_at,
-    terms,
 )
 from forecasts.model import Resolution as ModelResolution
+from forecasts.points import forecast_points
 from service.persistence.eventlog import EventLog
 from service.projection.index import LogIndex
 from service.projection.matchindex import (
@@ -61,7 +55,7 @@ from service.projection.matchindex import (
     VersionMatches,
     built_of,
 )
-from service.web.schemas import (
+from service.queries.views import (
     Contribution,
     ContributionsOmitted,
     Forecast,
@@ -400,19 +394,14 @@ class Forecaster:
         version = snapshot.version
         model = version.model
         t = np.array([query.as_of])
-        status = status_at(t, model.deadline, snapshot.resolution, query.known)
-        found = terms(model, snapshot.arrays, t, query.known)
-        p = float(probabilities(found.log_odds, status)[0])
-        state = cast(Status, str(status[0]))
+        points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolution)
+        point = points.point(0)
         contributions: list[Contribution] = []
         drivers: list[Contribution] = []
         total = 0
         omitted = None
-        logit = lo80 = lo95 = None
-        if state == "open":
-            logit = float(found.log_odds[0])
-            lo80 = _pair(*(x[0] for x in interval(found.log_odds, found.variance, Z80)))
-            lo95 = _pair(*(x[0] for x in interval(found.log_odds, found.variance, Z95)))
+        found = points.terms
+        if point.status == "open" and found is not None:
             events = _event_terms(model.rules, snapshot.arrays, found)
             drivers = self._contributions(snapshot, events, events.largest(DRIVERS))
             if page is not None:
@@ -423,12 +412,12 @@ class Forecaster:
             scenario_id=snapshot.scenario_id,
             title=version.definition.title,
             version=version.version,
-            status=state,
+            status=point.status,
             deadline=version.definition.deadline,
-            probability=None if np.isnan(p) else p,
-            logit=logit,
-            interval80=lo80,
-            interval95=lo95,
+            probability=point.probability,
+            logit=point.logit,
+            interval80=point.interval80,
+            interval95=point.interval95,
             drivers=drivers,
         )
         return Evaluated(forecast, contributions, total, omitted, snapshot.position)
@@ -736,20 +725,22 @@ class Forecaster:
             msg = f"{t.shape[0]} points is more than {max_points}: use a longer step"
             raise InvalidInput([FieldError("step", msg)])
         self._check_history_cost(model, snapshot.arrays, t)
-        status = status_at(t, model.deadline, snapshot.resolution, known)
-        log_odds, variance = grid_terms(model, snapshot.arrays, t, known, budget.check)
+        points = forecast_points(
+            model,
+            snapshot.arrays,
+            t,
+            known,
+            snapshot.resolution,
+            on_grid=True,
+            between_rules=budget.check,
+        )
         budget.check()
-        p = probabilities(log_odds, status)
-        lo, hi = interval(log_odds, variance, Z80)
-        points = [
-            HistoryPoint(
-                t=_time(float(t[i])),
-                probability=None if np.isnan(p[i]) else float(p[i]),
-                interval80=_pair(lo[i], hi[i]) if status[i] == "open" else None,
-            )
-            for i in range(t.shape[0])
+        served = [points.point(i) for i in range(len(points))]
+        history = [
+            HistoryPoint(t=_time(float(t[i])), probability=p.probability, interval80=p.interval80)
+            for i, p in enumerate(served)
         ]
-        return History(scenario_id=scenario_id, points=points)
+        return History(scenario_id=scenario_id, points=history)
 
     def _check_history_cost(
         self, model: ScenarioModel, arrays: list[RuleMatches], t: Floats

@@ -43,16 +43,16 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Literal, cast
+from typing import Literal
 
 import msgspec
 import numpy as np
 
-from forecasts.model import Z80, Z95, Status, interval, probabilities, status_at, terms
+from forecasts.points import forecast_points
 from service.persistence.eventlog import EventLog
 from service.projection.matchindex import MatchIndex, ScenarioMatches
 from service.queries.forecasting import Forecaster, NowSnapshot, Query
-from service.web.schemas import Forecast
+from service.queries.views import Forecast
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.stream")
@@ -466,24 +466,15 @@ class ForecastStream:
         version = scenario.version_known_at(known)
         if version is None:
             return None
-        model = version.model
         t = np.array([self._tick])
-        status = status_at(t, model.deadline, scenario.resolution, known)
-        found = terms(model, version.arrays(self._index.matches.retracted), t, known)
-        p = float(probabilities(found.log_odds, status)[0])
-        state = cast(Status, str(status[0]))
-        i80 = i95 = None
-        if state == "open":
-            lo, hi = interval(found.log_odds, found.variance, Z80)
-            i80 = (float(lo[0]), float(hi[0]))
-            lo, hi = interval(found.log_odds, found.variance, Z95)
-            i95 = (float(lo[0]), float(hi[0]))
+        arrays = version.arrays(self._index.matches.retracted)
+        point = forecast_points(version.model, arrays, t, known, scenario.resolution).point(0)
         forecast = StreamForecast(
             scenario_id=scenario.id,
-            probability=None if math.isnan(p) else p,
-            interval80=i80,
-            interval95=i95,
-            status=state,
+            probability=point.probability,
+            interval80=point.interval80,
+            interval95=point.interval95,
+            status=point.status,
             position=position,
             as_of=datetime.fromtimestamp(self._tick, UTC),
         )

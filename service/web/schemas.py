@@ -11,6 +11,36 @@ from domain.backtests import BacktestRequest
 from domain.events import LoggedEvent
 from domain.scenarios import SLUG_PATTERN, Outcome, ScenarioDefinition
 from forecasts.scoring import Scores
+from service.queries.views import (
+    Contribution,
+    ContributionsOmitted,
+    Forecast,
+    ForecastDetail,
+    ForecastList,
+    History,
+    HistoryPoint,
+)
+
+# the forecast read models (service.queries.views) are served as they are
+__all__ = [
+    "BacktestList",
+    "BacktestView",
+    "Contribution",
+    "ContributionsOmitted",
+    "EventPage",
+    "Forecast",
+    "ForecastDetail",
+    "ForecastList",
+    "Health",
+    "History",
+    "HistoryPoint",
+    "ResolutionView",
+    "ScenarioId",
+    "ScenarioList",
+    "ScenarioVersionView",
+    "ScenarioVersions",
+    "ScenarioView",
+]
 
 ScenarioId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="scenario slug")]
 
@@ -59,72 +89,6 @@ class Health(Struct, kw_only=True):
     position: int
     head_at_start: int
     details: dict[str, Any] | None = None
-
-
-class Contribution(Struct, kw_only=True, omit_defaults=True):
-    """One term of ln odds; ``rule``, ``event_id``, ``occurred_at`` and ``summary``
-    only for kind ``event``."""
-
-    kind: Literal["prior", "event", "time"]
-    log_odds: float
-    rule: str | None = None
-    event_id: UUID | None = None
-    occurred_at: datetime | None = None
-    summary: str | None = None
-
-
-class Forecast(Struct, kw_only=True):
-    scenario_id: str
-    title: str
-    version: int
-    status: Literal["open", "resolved_yes", "resolved_no", "annulled", "expired"]
-    deadline: datetime
-    probability: float | None
-    logit: float | None
-    interval80: tuple[float, float] | None
-    interval95: tuple[float, float] | None
-    drivers: list[Contribution]
-
-
-class ForecastList(Struct, kw_only=True):
-    as_of: datetime
-    known_at: datetime | None
-    position: int
-    forecasts: list[Forecast]
-
-
-class ContributionsOmitted(Struct, kw_only=True):
-    """The event contributions a page leaves out: how many, and their ln odds summed
-    (so the listed ones and this add up to the served logit)."""
-
-    count: int
-    log_odds: float
-
-
-class ForecastDetail(Forecast, kw_only=True, omit_defaults=True):
-    """``contributions``: the prior, a page of the event contributions (in
-    (occurred_at, position, rule) order; ``contributions_offset`` and
-    ``contributions_limit``), and the time term. ``contributions_total`` counts
-    them all (prior and time term included); ``contributions_omitted`` sums up
-    the events the page leaves out, absent when it lists them all."""
-
-    as_of: datetime
-    known_at: datetime | None
-    position: int
-    contributions: list[Contribution]
-    contributions_total: int
-    contributions_omitted: ContributionsOmitted | None = None
-
-
-class HistoryPoint(Struct, kw_only=True):
-    t: datetime
-    probability: float | None
-    interval80: tuple[float, float] | None
-
-
-class History(Struct, kw_only=True):
-    scenario_id: str
-    points: list[HistoryPoint]
 
 
 class BacktestView(Struct, kw_only=True):
