@@ -16,7 +16,8 @@ import httpx
 import msgspec
 
 from service.persistence.eventlog import EventLog, utc_now
-from service.queries.forecasting import Forecaster, Query
+from service.queries.forecasting import Forecaster
+from service.queries.snapshots import Query
 from service.settings import Settings
 
 _encoder = msgspec.json.Encoder()

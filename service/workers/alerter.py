@@ -24,8 +24,9 @@ from domain.records import DeliveryRecord, delivery_record_id
 from service.persistence.errors import as_store_error
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState
-from service.queries.forecasting import Forecaster, Query
-from service.queries.stream import Change, StreamForecast
+from service.queries.forecasting import Forecaster
+from service.queries.snapshots import Query
+from service.queries.sse import Change, StreamForecast
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.alerts")

@@ -15,7 +15,10 @@ from litestar.response.base import ASGIResponse
 from domain.errors import FieldError, InvalidInput, NotFound
 from service.access import CALLER_WRITES
 from service.persistence.eventlog import EventLog
-from service.queries.forecasting import Budget, Page, Query, etag_of
+from service.queries.bodies import etag_of
+from service.queries.budget import Budget
+from service.queries.evaluation import Page
+from service.queries.snapshots import Query
 from service.web.deps import ForecasterDep
 from service.web.reads import own_writes_visible
 from service.web.responses import NOT_MODIFIED, problem_responses

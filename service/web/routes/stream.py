@@ -11,7 +11,7 @@ from msgspec import Struct
 
 from domain.errors import FieldError, InvalidInput
 from service.access import Scope, needs
-from service.queries.stream import events
+from service.queries.subscribers import events
 from service.web.deps import StreamDep
 from service.web.reads import own_writes_visible
 from service.web.responses import problem_responses
