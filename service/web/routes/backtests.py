@@ -15,7 +15,7 @@ from forecasts.scoring import Scores
 from service.access import Scope, needs
 from service.commands.backtests import request_backtest
 from service.persistence.eventlog import EventLog
-from service.projection.index import BacktestState
+from service.projection.states import BacktestState
 from service.web.bodies import strict_json_body
 from service.web.deps import Backtests, Log
 from service.web.reads import await_record, own_writes_visible

@@ -12,7 +12,7 @@ from service.commands.scenarios import (
     define_scenario,
     resolve_scenario,
 )
-from service.projection.index import ScenarioState
+from service.projection.states import ScenarioState
 from service.web.bodies import strict_json_body
 from service.web.deps import Log
 from service.web.reads import await_record, own_writes_visible
