@@ -49,12 +49,14 @@ class Forecaster:
     ``heavy_read_slots`` worker threads, each read within ``heavy_read_budget_s``
     (waiting included), so they queue instead of starving the event loop."""
 
-    def __init__(self, log: EventLog, clock: Callable[[], datetime], tick_seconds: float) -> None:
-        self.log = log
-        self.index: LogIndex = log.index
+    def __init__(
+        self, eventlog: EventLog, clock: Callable[[], datetime], tick_seconds: float
+    ) -> None:
+        self.eventlog = eventlog
+        self.index: LogIndex = eventlog.index
         self.clock = clock
         self.tick = tick_seconds
-        self.settings = log.settings
+        self.settings = eventlog.settings
         self.limiter = anyio.CapacityLimiter(self.settings.heavy_read_slots)
         self._entries_lock = threading.Lock()
         self.now_answers: dict[str, tuple[tuple[float, int], Forecast, int]] = {}

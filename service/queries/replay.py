@@ -38,11 +38,11 @@ class ReplayReport:
 def rebuild(settings: Settings) -> tuple[EventLog, float]:
     """A fresh projection of the whole store, and how long it took to catch up."""
     started = time.perf_counter()
-    log = EventLog(settings)
-    log.start()
-    while not log.catch_up(60):
+    eventlog = EventLog(settings)
+    eventlog.start()
+    while not eventlog.catch_up(60):
         pass
-    return log, time.perf_counter() - started
+    return eventlog, time.perf_counter() - started
 
 
 def _live(client: httpx.Client, path: str, **params: Any) -> bytes:
@@ -70,14 +70,14 @@ def _compare(client: httpx.Client, forecaster: Forecaster, report: ReplayReport)
 
 
 def check(settings: Settings, url: str, attempts: int = 3) -> ReplayReport:
-    log, seconds = rebuild(settings)
+    eventlog, seconds = rebuild(settings)
     try:
-        report = ReplayReport(records=log.index.position, seconds=seconds, position=0)
-        forecaster = Forecaster(log, utc_now, settings.tick_seconds)
+        report = ReplayReport(records=eventlog.index.position, seconds=seconds, position=0)
+        forecaster = Forecaster(eventlog, utc_now, settings.tick_seconds)
         with httpx.Client(base_url=url, timeout=30) as client:
             for _ in range(attempts):
                 report.differences.clear()
-                head = log.head()
+                head = eventlog.head()
                 probe = client.get("/v1/forecasts", params={"min_position": head})
                 if probe.status_code == 503:
                     report.differences.append(
@@ -85,10 +85,10 @@ def check(settings: Settings, url: str, attempts: int = 3) -> ReplayReport:
                     )
                     break
                 probe.raise_for_status()
-                log.catch_up(30)
+                eventlog.catch_up(30)
                 report.position = _compare(client, forecaster, report)
-                if not report.differences or report.position == log.index.position:
+                if not report.differences or report.position == eventlog.index.position:
                     break
         return report
     finally:
-        log.close()
+        eventlog.close()

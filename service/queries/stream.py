@@ -46,11 +46,11 @@ Found = tuple[Forecast, int] | NowSnapshot
 class ForecastStream:
     """The shared notifier (one thread) and its subscribers."""
 
-    def __init__(self, event_log: EventLog, forecaster: Forecaster) -> None:
-        self.log = event_log
-        self._index = event_log.index
+    def __init__(self, eventlog: EventLog, forecaster: Forecaster) -> None:
+        self.eventlog = eventlog
+        self._index = eventlog.index
         self._forecaster = forecaster
-        settings = event_log.settings
+        settings = eventlog.settings
         self.horizon = settings.stream_horizon_positions
         self.max_replay_cuts = settings.stream_replay_max_cuts
         self.min_interval = settings.stream_min_interval_s
@@ -125,8 +125,8 @@ class ForecastStream:
     def _run(self) -> None:
         """Until stopped: a step that fails is logged and tried again after a backoff
         delay (the thread outlives it; a listener's own failures are its own)."""
-        while not self.log.caught_up():
-            if self._stopping.wait(0.05) or self.log.projection_failed:
+        while not self.eventlog.caught_up():
+            if self._stopping.wait(0.05) or self.eventlog.projection_failed:
                 return
         backoff = Backoff(0.2, 5.0)
         while not self._stopping.is_set():

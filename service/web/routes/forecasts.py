@@ -176,7 +176,7 @@ class ForecastsController(Controller):
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> ASGIResponse:
-        log = forecaster.log
+        log = forecaster.eventlog
         await _await_position(log, min_position)
         if as_of is None and known_at is None:
             if forecaster.now_is_cached():
@@ -219,7 +219,7 @@ class ForecastsController(Controller):
         contributions_limit: ContributionsLimit = CONTRIBUTIONS_LIMIT,
         contributions_offset: ContributionsOffset = 0,
     ) -> ASGIResponse:
-        log = forecaster.log
+        log = forecaster.eventlog
         await _await_position(log, min_position)
         query = _query(forecaster, as_of, known_at)
         page = Page(offset=contributions_offset, limit=contributions_limit)
@@ -270,7 +270,7 @@ class ForecastsController(Controller):
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> ASGIResponse:
-        log = forecaster.log
+        log = forecaster.eventlog
         await _await_position(log, min_position)
         query = _query(forecaster, as_of, known_at)
         first = _aware("from", start)

@@ -84,7 +84,7 @@ async def stream_forecasts(
     ] = None,
 ) -> Stream:
     resume = _resume_from(last_event_id, after)
-    log = stream.log
+    log = stream.eventlog
     await own_writes_visible(log)
     if resume is not None and log.index.position < resume:
         await to_thread.run_sync(log.index.reached, resume, log.settings.min_position_wait_s)
