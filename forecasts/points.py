@@ -6,6 +6,7 @@ added here once. The terms are ``model.terms`` (kept in ``Points.terms`` for the
 contributions) or, on a sorted time grid, ``grid.grid_terms`` (no contributions).
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -58,26 +59,40 @@ class Points:
     interval95: tuple[Floats, Floats]
     terms: Terms | None
 
-    @property
-    def open(self) -> NDArray[np.bool_]:
-        return cast(NDArray[np.bool_], self.status == "open")
-
     def __len__(self) -> int:
         return int(self.status.shape[0])
 
     def point(self, i: int) -> Point:
-        state = cast(Status, str(self.status[i]))
-        p = float(self.probability[i])
-        probability = None if np.isnan(p) else p
-        if state != "open":
-            return Point(state, probability, None, None, None)
-        return Point(
-            state,
-            probability,
+        """The numbers at the ``i``-th time, as served."""
+        return _point(
+            str(self.status[i]),
+            float(self.probability[i]),
             float(self.logit[i]),
             (float(self.interval80[0][i]), float(self.interval80[1][i])),
             (float(self.interval95[0][i]), float(self.interval95[1][i])),
         )
+
+    def served(self) -> list[Point]:
+        """Every time's numbers, as served (``point`` of each, converted at once)."""
+        columns = zip(
+            self.status.tolist(),
+            self.probability.tolist(),
+            self.logit.tolist(),
+            zip(self.interval80[0].tolist(), self.interval80[1].tolist(), strict=True),
+            zip(self.interval95[0].tolist(), self.interval95[1].tolist(), strict=True),
+            strict=True,
+        )
+        return [_point(*column) for column in columns]
+
+
+def _point(
+    status: str, p: float, logit: float, interval80: Interval, interval95: Interval
+) -> Point:
+    state = cast(Status, status)
+    probability = None if math.isnan(p) else p
+    if state != "open":
+        return Point(state, probability, None, None, None)
+    return Point(state, probability, logit, interval80, interval95)
 
 
 def _where_open(is_open: NDArray[np.bool_], bounds: tuple[Floats, Floats]) -> tuple[Floats, Floats]:

@@ -52,10 +52,9 @@ def history_of(
         between_rules=budget.check,
     )
     budget.check()
-    served = [points.point(i) for i in range(len(points))]
     history = [
-        HistoryPoint(t=moment(float(t[i])), probability=p.probability, interval80=p.interval80)
-        for i, p in enumerate(served)
+        HistoryPoint(t=moment(at), probability=p.probability, interval80=p.interval80)
+        for at, p in zip(t.tolist(), points.served(), strict=True)
     ]
     return History(scenario_id=snapshot.scenario_id, points=history)
 

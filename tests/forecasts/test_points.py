@@ -94,6 +94,7 @@ def test_a_point_serves_the_logit_and_intervals_only_while_open(
     lo95, hi95 = interval(found.log_odds, found.variance, Z95)
     served = [points.point(i) for i in range(len(points))]
 
+    assert points.served() == served
     assert [p.status for p in served] == expected
     for i, point in enumerate(served):
         if point.status == "open":
