@@ -44,7 +44,8 @@ from domain.records import EventRecord
 from service.bootstrap import bootstrap
 from service.commands.events import Receipt, event_body
 from service.commands.idempotency import assign_ids
-from service.projection.index import LogIndex, LogProjection
+from service.projection.index import LogIndex
+from service.projection.logprojection import LogProjection
 from service.settings import Settings
 from tests.support.server import ServerProcess
 

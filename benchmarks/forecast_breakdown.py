@@ -42,7 +42,8 @@ from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import TradewindsStore
 from service.projection import catchup
 from service.projection.catchup import PAGE, catch_up
-from service.projection.index import LogIndex, LogProjection
+from service.projection.index import LogIndex
+from service.projection.logprojection import LogProjection
 from service.projection.matchindex import MatchIndex
 from service.settings import Settings
 from service.web.app import create_app

@@ -26,7 +26,7 @@ from service.commands.events import Receipt
 from service.commands.scenarios import ResolutionReceipt, ScenarioReceipt
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState, DeliveryState
-from service.projection.index import BacktestState, ScenarioState
+from service.projection.states import BacktestState, ScenarioState
 from service.queries import reading
 from service.queries.forecasting import Forecaster
 from service.queries.stream import ForecastStream

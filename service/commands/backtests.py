@@ -8,7 +8,7 @@ from domain.backtests import BacktestRequest
 from domain.records import BacktestRecord
 from service.commands.commit import commit, recorded_at_of
 from service.persistence.eventlog import EventLog
-from service.projection.index import BacktestState
+from service.projection.states import BacktestState
 
 _encoder = msgspec.json.Encoder()
 

@@ -13,7 +13,6 @@ import msgspec
 from anyio import to_thread
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from msgspec import Struct
 
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.errors import AlreadyRetracted, EventConflict, NotFound
@@ -23,9 +22,10 @@ from service.commands.commit import ATTEMPTS, commit, recorded_at_of
 from service.commands.idempotency import assign_ids, replay_of, request_fingerprint
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
+from service.wire import Wire
 
 
-class Receipt(Struct, kw_only=True):
+class Receipt(Wire):
     event_id: UUID
     position: int
     recorded_at: datetime

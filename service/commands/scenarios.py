@@ -6,7 +6,6 @@ import msgspec
 from anyio import to_thread
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from msgspec import Struct
 
 from domain.codecs import resolution_decoder as _resolution_decoder
 from domain.codecs import stored_definition
@@ -20,14 +19,15 @@ from domain.records import (
 from domain.scenarios import Resolution, ScenarioDefinition, check_definition
 from service.commands.commit import Revision, commit, define_or_revise, recorded_at_of
 from service.persistence.eventlog import EventLog
+from service.wire import Wire
 
 
-class ScenarioReceipt(Struct, kw_only=True):
+class ScenarioReceipt(Wire):
     id: str
     version: int
 
 
-class ResolutionReceipt(Struct, kw_only=True):
+class ResolutionReceipt(Wire):
     position: int
     recorded_at: datetime
 

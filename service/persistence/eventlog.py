@@ -20,7 +20,8 @@ from service.persistence.errors import StoreFull, StoreUnavailable, as_store_err
 from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
 from service.projection.catchup import catch_up
-from service.projection.index import LogIndex, LogProjection
+from service.projection.index import LogIndex
+from service.projection.logprojection import LogProjection
 from service.settings import Settings
 from service.workers.registry import Backoff, Workers
 

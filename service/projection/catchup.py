@@ -29,7 +29,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from domain.records import EventRecord
-from service.projection.index import LogIndex, LogProjection
+from service.projection.index import LogIndex
+from service.projection.logprojection import LogProjection
 
 _RECORDED = get_topic(EventRecord.Recorded)
 PAGE = 2000

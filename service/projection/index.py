@@ -7,6 +7,7 @@ not eventsourcing's 100 ms polling, because read-your-writes (``min_position``)
 and idempotent retries wait on it.
 
 The index lives in memory: at start the runner replays the log from position 0.
+``LogProjection`` (``logprojection``) applies the records to it.
 """
 
 import threading
@@ -15,104 +16,39 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
-from typing import Any, Literal, cast
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.projection import Projection
-from msgspec import Struct
 
-from domain.backtests import BacktestRequest
 from domain.codecs import resolution_decoder as _resolution_decoder
 from domain.codecs import stored_definition
 from domain.codecs import stored_request as _stored_request
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.events import BaseEvent, RetractedInfo
-from domain.records import BacktestRecord, EventRecord, ResolutionRecord, ScenarioRecord
-from domain.scenarios import Resolution, ScenarioDefinition
 from forecasts.model import Resolution as ModelResolution
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
+from service.projection.readerturn import ReaderTurn
+from service.projection.states import (
+    BacktestState,
+    ResolutionState,
+    ScenarioState,
+    ScenarioVersion,
+)
 
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
 of events, before it lets readers in."""
-READER_TURN_MAX_S = 0.05
-"""The longest the projection waits for waiting readers to take the lock (a reader
-that was granted it holds it a few ms; this bounds a reader thread slow to run)."""
-
-
-class ScenarioVersion(Struct, kw_only=True):
-    version: int
-    position: int
-    recorded_at: datetime
-    definition: ScenarioDefinition
-
-
-class ResolutionState(Struct, kw_only=True):
-    position: int
-    recorded_at: datetime
-    resolution: Resolution
-
-
-class ScenarioState(Struct, kw_only=True):
-    id: str
-    versions: list[ScenarioVersion]
-    resolution: ResolutionState | None = None
-
-    @property
-    def current(self) -> ScenarioVersion:
-        return self.versions[-1]
-
-    @property
-    def first_recorded_at(self) -> datetime:
-        return self.versions[0].recorded_at
-
-
-class BacktestState(Struct, kw_only=True):
-    """A backtest job as the log tells it."""
-
-    id: UUID
-    position: int
-    requested_at: datetime
-    request: BacktestRequest
-    status: Literal["queued", "running", "done", "failed"] = "queued"
-    progress: float = 0.0
-    result: str | None = None
-    error: str | None = None
-
-
-class _ReaderTurn:
-    """``LogIndex.reading()``: the index lock, counted as wanted while it is awaited."""
-
-    __slots__ = ("_index",)
-
-    def __init__(self, index: "LogIndex") -> None:
-        self._index = index
-
-    def __enter__(self) -> bool:
-        index = self._index
-        with index._readers_changed:
-            index._readers_waiting += 1
-        index._database_lock.acquire()
-        with index._readers_changed:
-            index._readers_waiting -= 1
-            if not index._readers_waiting:
-                index._readers_changed.notify_all()
-        return True
-
-    def __exit__(self, *exc: object) -> None:
-        self._index._database_lock.release()
 
 
 class LogIndex(POPOTrackingRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._changed = threading.Condition(self._database_lock)
-        self._readers_waiting = 0
-        self._readers_changed = threading.Condition(threading.Lock())
+        self._reader_turn = ReaderTurn(self._database_lock)
         self.position = 0
         self.table = EventTable()
         self.scenarios: dict[str, ScenarioState] = {}
@@ -122,21 +58,10 @@ class LogIndex(POPOTrackingRecorder):
         self.alerts = AlertIndex()
 
     def reading(self) -> AbstractContextManager[bool]:
-        """Hold off the projection while a reader evaluates (a few ms at most). A
+        """Hold off the projection while a reader evaluates (a few ms at most); a
         reader waiting for the lock gets it before the projection's next record
-        (``_let_readers_in``): following the log live, the projection applies one
-        record per call and takes the lock straight back, so under heavy batches
-        (hundreds of matches per event) readers otherwise waited seconds for it."""
-        return _ReaderTurn(self)
-
-    def _let_readers_in(self) -> None:
-        """Called by the projection between records, without the lock: wait
-        (briefly, bounded) until every reader waiting for the lock has it."""
-        with self._readers_changed:
-            if self._readers_waiting:
-                self._readers_changed.wait_for(
-                    lambda: self._readers_waiting == 0, timeout=READER_TURN_MAX_S
-                )
+        (``readerturn``)."""
+        return self._reader_turn
 
     # --- applying records (called by the projection, one thread) -------------
 
@@ -168,7 +93,7 @@ class LogIndex(POPOTrackingRecorder):
                     if time.monotonic() > until:
                         break
                 self._changed.notify_all()
-            self._let_readers_in()
+            self._reader_turn.let_readers_in()
 
     def _apply_event(
         self,
@@ -367,73 +292,3 @@ class LogIndex(POPOTrackingRecorder):
     def scenario_list(self) -> list[ScenarioState]:
         with self._database_lock:
             return sorted(self.scenarios.values(), key=lambda s: s.id)
-
-
-class LogProjection(Projection[LogIndex]):
-    """Applies each record of the log to the index, exactly once, in order.
-
-    Dispatch is a dict by event class: ``singledispatchmethod`` rebuilt a
-    wrapper on every call, a fifth of the replay time.
-    """
-
-    name = "logindex"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        handler = _HANDLERS.get(type(domain_event))
-        if handler is None:
-            self.view.skip(tracking)
-        else:
-            handler(self.view, domain_event, tracking)
-
-
-def _recorded(view: LogIndex, e: EventRecord.Recorded, tracking: Tracking) -> None:
-    view.add_event(e.originator_id, e.body, e.timestamp, tracking)
-
-
-def _retracted(view: LogIndex, e: EventRecord.Retracted, tracking: Tracking) -> None:
-    view.retract_event(e.originator_id, e.reason, e.timestamp, tracking)
-
-
-def _defined(view: LogIndex, e: ScenarioRecord.Defined, tracking: Tracking) -> None:
-    view.add_scenario_version(e.originator_id, e.slug, 1, e.body, e.timestamp, tracking)
-
-
-def _revised(view: LogIndex, e: ScenarioRecord.Revised, tracking: Tracking) -> None:
-    view.add_scenario_version(
-        e.originator_id, None, e.originator_version, e.body, e.timestamp, tracking
-    )
-
-
-def _resolved(view: LogIndex, e: ResolutionRecord.Recorded, tracking: Tracking) -> None:
-    view.resolve_scenario(e.slug, e.body, e.timestamp, tracking)
-
-
-def _backtest_requested(view: LogIndex, e: BacktestRecord.Requested, tracking: Tracking) -> None:
-    view.request_backtest(e.originator_id, e.body, e.timestamp, tracking)
-
-
-def _backtest_progressed(view: LogIndex, e: BacktestRecord.Progressed, tracking: Tracking) -> None:
-    view.update_backtest(e.originator_id, tracking, progress=e.progress)
-
-
-def _backtest_finished(view: LogIndex, e: BacktestRecord.Finished, tracking: Tracking) -> None:
-    view.update_backtest(e.originator_id, tracking, result=e.body)
-
-
-def _backtest_failed(view: LogIndex, e: BacktestRecord.Failed, tracking: Tracking) -> None:
-    view.update_backtest(e.originator_id, tracking, error=e.error)
-
-
-_HANDLERS: dict[type, Callable[[LogIndex, Any, Tracking], None]] = {
-    BacktestRecord.Requested: _backtest_requested,
-    BacktestRecord.Progressed: _backtest_progressed,
-    BacktestRecord.Finished: _backtest_finished,
-    BacktestRecord.Failed: _backtest_failed,
-    EventRecord.Recorded: _recorded,
-    EventRecord.Retracted: _retracted,
-    ScenarioRecord.Defined: _defined,
-    ScenarioRecord.Revised: _revised,
-    ResolutionRecord.Recorded: _resolved,
-}
-
-_HANDLERS.update(dict.fromkeys(ALERT_HANDLERS, LogIndex.apply_alert_record))

@@ -17,7 +17,8 @@ import msgspec
 
 from service.application import Tradewinds
 from service.bootstrap import bootstrap
-from service.queries.forecasting import Forecaster, Query
+from service.queries.forecasting import Forecaster
+from service.queries.snapshots import Query
 from service.settings import Settings
 
 _encoder = msgspec.json.Encoder()

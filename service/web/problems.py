@@ -21,7 +21,7 @@ from litestar.types import ExceptionHandlersMap
 from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from service.access import Forbidden, Unauthenticated
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
-from service.queries.forecasting import ReadOverBudget
+from service.queries.budget import ReadOverBudget
 from service.queries.reading import ProjectionBehind
 from service.web.responses import PROBLEM_JSON, Problem
 

@@ -9,9 +9,9 @@ importing that map (which imports them). The fuzz test
 from http import HTTPStatus
 
 from litestar.openapi.datastructures import ResponseSpec
-from msgspec import Struct
 
 from domain.errors import FieldError
+from service.wire import Wire
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -27,7 +27,7 @@ _MEANING = {
 }
 
 
-class Problem(Struct, omit_defaults=True, kw_only=True):
+class Problem(Wire, omit_defaults=True):
     """RFC 9457 problem details; ``errors`` only for validation problems."""
 
     type: str

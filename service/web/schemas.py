@@ -5,22 +5,52 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar.params import PathParameter
-from msgspec import Struct
 
 from domain.backtests import BacktestRequest
 from domain.events import LoggedEvent
 from domain.scenarios import SLUG_PATTERN, Outcome, ScenarioDefinition
 from forecasts.scoring import Scores
+from service.queries.views import (
+    Contribution,
+    ContributionsOmitted,
+    Forecast,
+    ForecastDetail,
+    ForecastList,
+    History,
+    HistoryPoint,
+)
+from service.wire import Wire
+
+# the forecast read models (service.queries.views) are served as they are
+__all__ = [
+    "BacktestList",
+    "BacktestView",
+    "Contribution",
+    "ContributionsOmitted",
+    "EventPage",
+    "Forecast",
+    "ForecastDetail",
+    "ForecastList",
+    "Health",
+    "History",
+    "HistoryPoint",
+    "ResolutionView",
+    "ScenarioId",
+    "ScenarioList",
+    "ScenarioVersionView",
+    "ScenarioVersions",
+    "ScenarioView",
+]
 
 ScenarioId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="scenario slug")]
 
 
-class EventPage(Struct, kw_only=True):
+class EventPage(Wire):
     events: list[LoggedEvent]  # type: ignore[valid-type]
     next_after: int | None
 
 
-class ResolutionView(Struct, kw_only=True):
+class ResolutionView(Wire):
     outcome: Outcome
     resolved_at: datetime
     note: str | None
@@ -28,7 +58,7 @@ class ResolutionView(Struct, kw_only=True):
     recorded_at: datetime
 
 
-class ScenarioView(Struct, kw_only=True):
+class ScenarioView(Wire):
     id: str
     version: int
     position: int
@@ -38,96 +68,30 @@ class ScenarioView(Struct, kw_only=True):
     definition: ScenarioDefinition
 
 
-class ScenarioList(Struct, kw_only=True):
+class ScenarioList(Wire):
     scenarios: list[ScenarioView]
 
 
-class ScenarioVersionView(Struct, kw_only=True):
+class ScenarioVersionView(Wire):
     version: int
     position: int
     recorded_at: datetime
     definition: ScenarioDefinition
 
 
-class ScenarioVersions(Struct, kw_only=True):
+class ScenarioVersions(Wire):
     id: str
     versions: list[ScenarioVersionView]
 
 
-class Health(Struct, kw_only=True):
+class Health(Wire):
     status: str
     position: int
     head_at_start: int
     details: dict[str, Any] | None = None
 
 
-class Contribution(Struct, kw_only=True, omit_defaults=True):
-    """One term of ln odds; ``rule``, ``event_id``, ``occurred_at`` and ``summary``
-    only for kind ``event``."""
-
-    kind: Literal["prior", "event", "time"]
-    log_odds: float
-    rule: str | None = None
-    event_id: UUID | None = None
-    occurred_at: datetime | None = None
-    summary: str | None = None
-
-
-class Forecast(Struct, kw_only=True):
-    scenario_id: str
-    title: str
-    version: int
-    status: Literal["open", "resolved_yes", "resolved_no", "annulled", "expired"]
-    deadline: datetime
-    probability: float | None
-    logit: float | None
-    interval80: tuple[float, float] | None
-    interval95: tuple[float, float] | None
-    drivers: list[Contribution]
-
-
-class ForecastList(Struct, kw_only=True):
-    as_of: datetime
-    known_at: datetime | None
-    position: int
-    forecasts: list[Forecast]
-
-
-class ContributionsOmitted(Struct, kw_only=True):
-    """The event contributions a page leaves out: how many, and their ln odds summed
-    (so the listed ones and this add up to the served logit)."""
-
-    count: int
-    log_odds: float
-
-
-class ForecastDetail(Forecast, kw_only=True, omit_defaults=True):
-    """``contributions``: the prior, a page of the event contributions (in
-    (occurred_at, position, rule) order; ``contributions_offset`` and
-    ``contributions_limit``), and the time term. ``contributions_total`` counts
-    them all (prior and time term included); ``contributions_omitted`` sums up
-    the events the page leaves out, absent when it lists them all."""
-
-    as_of: datetime
-    known_at: datetime | None
-    position: int
-    contributions: list[Contribution]
-    contributions_total: int
-    contributions_omitted: ContributionsOmitted | None = None
-
-
-class HistoryPoint(Struct, kw_only=True):
-    t: datetime
-    probability: float | None
-    interval80: tuple[float, float] | None
-
-
-class History(Struct, kw_only=True):
-    scenario_id: str
-    points: list[HistoryPoint]
-
-
-class BacktestView(Struct, kw_only=True):
+class BacktestView(Wire):
     id: UUID
     status: Literal["queued", "running", "done", "failed"]
     progress: float
@@ -138,5 +102,5 @@ class BacktestView(Struct, kw_only=True):
     position: int
 
 
-class BacktestList(Struct, kw_only=True):
+class BacktestList(Wire):
     backtests: list[BacktestView]

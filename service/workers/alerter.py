@@ -24,8 +24,10 @@ from domain.records import DeliveryRecord, delivery_record_id
 from service.persistence.errors import as_store_error
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState
-from service.queries.forecasting import Forecaster, Query
-from service.queries.stream import Change, StreamForecast
+from service.queries.forecasting import Forecaster
+from service.queries.snapshots import Query
+from service.queries.sse import Change, StreamForecast
+from service.wire import Wire
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.alerts")
@@ -36,18 +38,18 @@ _encoder = msgspec.json.Encoder()
 # --- what a webhook receives ---------------------------------------------------------
 
 
-class WebhookAlert(msgspec.Struct, kw_only=True):
+class WebhookAlert(Wire):
     id: str
     version: int
     condition: Condition
 
 
-class WebhookScenario(msgspec.Struct, kw_only=True):
+class WebhookScenario(Wire):
     id: str
     title: str
 
 
-class WebhookEvent(msgspec.Struct, kw_only=True):
+class WebhookEvent(Wire):
     event_id: UUID
     kind: str
     summary: str
@@ -55,7 +57,7 @@ class WebhookEvent(msgspec.Struct, kw_only=True):
     position: int
 
 
-class WebhookBody(msgspec.Struct, kw_only=True):
+class WebhookBody(Wire):
     """The JSON body POSTed to an alert's URL."""
 
     delivery_id: UUID

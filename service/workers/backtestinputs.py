@@ -22,7 +22,9 @@ from forecasts.backtest import ScenarioInput, grid, scenario_samples
 from forecasts.model import Floats, RuleMatches
 from forecasts.scoring import Scores, score
 from service.projection.index import LogIndex
-from service.projection.matchindex import ORDER, Match, model_of, rule_arrays, scan
+from service.projection.matcharrays import ORDER, Match, rule_arrays
+from service.projection.matchindex import scan
+from service.projection.versions import model_of
 
 CHUNK_WORK = 10_000_000
 """Work units (see ``ScenarioInput.work``) sent to the worker at once: a chunk takes

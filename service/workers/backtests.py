@@ -23,7 +23,7 @@ from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import scenario_samples
 from forecasts.scoring import ScenarioSamples, Scores, score
 from service.persistence.eventlog import EventLog
-from service.projection.index import BacktestState
+from service.projection.states import BacktestState
 from service.workers.backtestclaims import Claim, LostLease, Progress, StoreUnavailable
 from service.workers.backtestinputs import chunks, grid_of, scores_body, snapshot
 from service.workers.registry import Backoff, owner_name, wait_for_catch_up

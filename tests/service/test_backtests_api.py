@@ -32,8 +32,12 @@ WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": 
 
 @pytest.fixture
 def demo(settings: Settings) -> Iterator[Client]:
+    """The demo timeline, applied: the index catches up in the background after
+    start, and a test that reads it directly would otherwise race it."""
     import_lines(settings, demo_lines())
     with TestClient(create_app(settings)) as client:
+        if not client.app.state.tradewinds.eventlog.catch_up(30):
+            raise TimeoutError("the index did not catch up with the demo timeline")
         yield client
 
 

@@ -23,7 +23,8 @@ from domain.records import BacktestRecord
 from service.bootstrap import open_eventlog
 from service.cli.main import demo_lines, import_lines
 from service.persistence.eventlog import utc_now
-from service.queries.forecasting import Forecaster, ReadOverBudget
+from service.queries.budget import ReadOverBudget
+from service.queries.forecasting import Forecaster
 from service.settings import Settings, settings_from_env
 from service.web.app import create_app
 from tests.service.events_data import signal

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from domain.scenarios import ScenarioDefinition
 from forecasts.model import RuleMatches
-from service.projection.matchindex import ORDER, Match, VersionMatches, model_of, rule_arrays
+from service.projection.matcharrays import ORDER, Match, rule_arrays
+from service.projection.versions import VersionMatches, model_of
 
 RULES = 3
 DEFINITION = {

@@ -21,8 +21,10 @@ from litestar.testing import TestClient
 from domain.events import WorldEvent
 from domain.scenarios import ScenarioDefinition
 from service.access import ApiKeys
-from service.projection.matchindex import Match, MatchIndex, Pending, built_of
-from service.queries.forecasting import Page, Query
+from service.projection.matcharrays import Match, Pending, built_of
+from service.projection.matchindex import MatchIndex
+from service.queries.evaluation import Page
+from service.queries.snapshots import Query
 from service.settings import Settings
 from service.web.app import create_app
 from service.web.routes.forecasts import CONTRIBUTIONS_LIMIT

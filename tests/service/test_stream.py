@@ -21,7 +21,8 @@ from service.bootstrap import open_eventlog
 from service.commands.events import event_body
 from service.persistence.eventlog import EventLog
 from service.queries.forecasting import Forecaster
-from service.queries.stream import ForecastStream, Subscriber
+from service.queries.stream import ForecastStream
+from service.queries.subscribers import Subscriber
 from service.settings import Settings
 from tests.service.events_data import signal
 

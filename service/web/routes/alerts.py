@@ -10,7 +10,6 @@ import msgspec
 from litestar import Controller, Response, delete, get, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from msgspec import Struct
 
 from domain.alerts import AlertDefinition, Condition
 from domain.scenarios import SLUG_PATTERN
@@ -19,13 +18,14 @@ from service.projection.alertindex import AlertState, DeliveryState
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
+from service.wire import Wire
 from service.workers.alerter import WebhookBody
 
 AlertId = Annotated[str, PathParameter(pattern=SLUG_PATTERN, description="alert id")]
 _body_decoder = msgspec.json.Decoder(WebhookBody)
 
 
-class AlertView(Struct, kw_only=True):
+class AlertView(Wire):
     """An alert as defined (without its secret)."""
 
     id: str
@@ -37,11 +37,11 @@ class AlertView(Struct, kw_only=True):
     recorded_at: datetime
 
 
-class AlertList(Struct, kw_only=True):
+class AlertList(Wire):
     alerts: list[AlertView]
 
 
-class DeliveryView(Struct, kw_only=True):
+class DeliveryView(Wire):
     id: UUID
     alert: str
     scenario_id: str
@@ -56,7 +56,7 @@ class DeliveryView(Struct, kw_only=True):
     payload: WebhookBody
 
 
-class DeliveryList(Struct, kw_only=True):
+class DeliveryList(Wire):
     deliveries: list[DeliveryView]
 
 

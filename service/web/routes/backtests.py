@@ -14,7 +14,7 @@ from domain.errors import Conflict
 from forecasts.scoring import Scores
 from service.access import Scope, needs
 from service.application import Tradewinds
-from service.projection.index import BacktestState
+from service.projection.states import BacktestState
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.reliability import reliability_svg

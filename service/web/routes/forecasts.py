@@ -13,7 +13,11 @@ from litestar.response.base import ASGIResponse
 
 from domain.errors import FieldError, InvalidInput, NotFound
 from service.access import CALLER_WRITES
-from service.queries.forecasting import Budget, Forecaster, Page, Query, etag_of
+from service.queries.bodies import etag_of
+from service.queries.budget import Budget
+from service.queries.evaluation import Page
+from service.queries.forecasting import Forecaster
+from service.queries.snapshots import Query
 from service.web.deps import TradewindsDep
 from service.web.responses import NOT_MODIFIED, problem_responses
 from service.web.schemas import ForecastDetail, ForecastList, History, ScenarioId

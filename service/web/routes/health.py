@@ -12,14 +12,14 @@ of disk space, or the writer's own probe found it back).
 
 from litestar import Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from msgspec import Struct
 
 from service.access import PUBLIC, needs
 from service.web.deps import TradewindsDep
 from service.web.schemas import Health
+from service.wire import Wire
 
 
-class Liveness(Struct, kw_only=True, omit_defaults=True):
+class Liveness(Wire, omit_defaults=True):
     status: str
     dead: list[str] = []
 

@@ -10,7 +10,7 @@ from service.commands.scenarios import (
     ResolutionReceipt,
     ScenarioReceipt,
 )
-from service.projection.index import ScenarioState
+from service.projection.states import ScenarioState
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses

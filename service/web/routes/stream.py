@@ -6,13 +6,13 @@ from litestar import get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
-from msgspec import Struct
 
 from domain.errors import FieldError, InvalidInput
 from service.access import Scope, needs
-from service.queries.stream import events
+from service.queries.subscribers import events
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
+from service.wire import Wire
 
 EVENT_STREAM = "text/event-stream"
 MAX_FILTER = 200
@@ -28,7 +28,7 @@ _STREAM_DESCRIPTION = (
 )
 
 
-class StreamEvent(Struct, kw_only=True, omit_defaults=True):
+class StreamEvent(Wire, omit_defaults=True):
     """One Server-Sent Event of the stream, as its fields (``data`` is JSON text)."""
 
     event: Literal["forecast", "reset"]

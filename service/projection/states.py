@@ -1,0 +1,50 @@
+"""What the index tells of scenarios and backtests, as the log recorded them."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from msgspec import Struct
+
+from domain.backtests import BacktestRequest
+from domain.scenarios import Resolution, ScenarioDefinition
+
+
+class ScenarioVersion(Struct, kw_only=True):
+    version: int
+    position: int
+    recorded_at: datetime
+    definition: ScenarioDefinition
+
+
+class ResolutionState(Struct, kw_only=True):
+    position: int
+    recorded_at: datetime
+    resolution: Resolution
+
+
+class ScenarioState(Struct, kw_only=True):
+    id: str
+    versions: list[ScenarioVersion]
+    resolution: ResolutionState | None = None
+
+    @property
+    def current(self) -> ScenarioVersion:
+        return self.versions[-1]
+
+    @property
+    def first_recorded_at(self) -> datetime:
+        return self.versions[0].recorded_at
+
+
+class BacktestState(Struct, kw_only=True):
+    """A backtest job as the log tells it."""
+
+    id: UUID
+    position: int
+    requested_at: datetime
+    request: BacktestRequest
+    status: Literal["queued", "running", "done", "failed"] = "queued"
+    progress: float = 0.0
+    result: str | None = None
+    error: str | None = None
