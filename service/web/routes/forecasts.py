@@ -131,6 +131,13 @@ def _cache_control(query: Query, forecaster: Forecaster) -> str:
     return PAST_CACHE if past and query.as_of <= query.known else NOW_CACHE
 
 
+def _answers(body: type, description: str, *problems: int) -> dict[int, ResponseSpec]:
+    """A forecast route's documented answers: the body, 304 to a matching
+    ``If-None-Match``, and its problems."""
+    ok = ResponseSpec(data_container=body, description=description, generate_examples=False)
+    return {200: ok, 304: NOT_MODIFIED, **problem_responses(*problems)}
+
+
 class ForecastsController(Controller):
     """Handlers take one dependency (the application): litestar resolves several in a
     task group, 60 us per request on the most polled route."""
@@ -141,13 +148,7 @@ class ForecastsController(Controller):
     @get(
         "/",
         summary="Every scenario's forecast",
-        responses={
-            200: ResponseSpec(
-                data_container=ForecastList, description="forecasts", generate_examples=False
-            ),
-            304: NOT_MODIFIED,
-            **problem_responses(503),
-        },
+        responses=_answers(ForecastList, "forecasts", 503),
     )
     async def list_forecasts(
         self,
@@ -181,13 +182,7 @@ class ForecastsController(Controller):
     @get(
         "/{scenario_id:str}",
         summary="One forecast with all its contributions",
-        responses={
-            200: ResponseSpec(
-                data_container=ForecastDetail, description="forecast", generate_examples=False
-            ),
-            304: NOT_MODIFIED,
-            **problem_responses(404, 503),
-        },
+        responses=_answers(ForecastDetail, "forecast", 404, 503),
     )
     async def get_forecast(
         self,
@@ -223,13 +218,7 @@ class ForecastsController(Controller):
     @get(
         "/{scenario_id:str}/history",
         summary="A forecast's history on a time grid (JSON, or CSV with Accept: text/csv)",
-        responses={
-            200: ResponseSpec(
-                data_container=History, description="history", generate_examples=False
-            ),
-            304: NOT_MODIFIED,
-            **problem_responses(404, 503),
-        },
+        responses=_answers(History, "history", 404, 503),
     )
     async def history(
         self,
