@@ -57,6 +57,12 @@ class Settings(Struct, kw_only=True, frozen=True):
     heavy_read_budget_s: float = 10.0
     history_max_cost: int = 20_000_000
     read_max_matches: int = 5_000_000
+    gil_switch_interval_s: float = 0.001
+    """How long a thread may hold the interpreter before another may take it
+    (``sys.setswitchinterval``; Python's default is 0.005). The projection, the
+    stream and the backtest runner are CPU-bound threads: at 5 ms, a request on the
+    event loop waited through several such slices and reads took 70-300 ms at p99
+    during heavy batches; at 1 ms they take about 25 ms (BENCHMARKS.md)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -146,9 +152,24 @@ def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+class InvalidSetting(ValueError):
+    """A ``TRADEWINDS_*`` variable outside what it allows."""
+
+
+GIL_SWITCH_INTERVAL_S = (0.0001, 0.1)
+
+
 def _heavy_reads_from_env(env: Mapping[str, str]) -> dict[str, object]:
-    """How many heavy forecast reads run at once, for how long, and how big they may be."""
+    """How many heavy forecast reads run at once, for how long, and how big they may be;
+    and how the interpreter shares itself between the event loop and the workers."""
     values: dict[str, object] = {}
+    if env.get("TRADEWINDS_GIL_SWITCH_INTERVAL_S"):
+        interval = float(env["TRADEWINDS_GIL_SWITCH_INTERVAL_S"])
+        low, high = GIL_SWITCH_INTERVAL_S
+        if not low <= interval <= high:
+            msg = f"TRADEWINDS_GIL_SWITCH_INTERVAL_S must be from {low:g} to {high:g} seconds"
+            raise InvalidSetting(msg)
+        values["gil_switch_interval_s"] = interval
     for name, parse in (
         ("heavy_read_slots", int),
         ("heavy_read_budget_s", float),

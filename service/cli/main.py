@@ -31,7 +31,7 @@ from service.commands.exchange import (
 from service.jsonlog import configure_json_logs
 from service.persistence.eventlog import utc_now
 from service.queries import replay
-from service.settings import Settings, settings_from_env
+from service.settings import InvalidSetting, Settings, settings_from_env
 from service.web.app import create_app
 from service.workers.backtestinputs import evaluate
 
@@ -249,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except InvalidKeys as e:
         print(f"invalid TRADEWINDS_API_KEYS: {e}", file=sys.stderr)
+        return 2
+    except InvalidSetting as e:
+        print(f"invalid setting: {e}", file=sys.stderr)
         return 2
 
 

@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -134,7 +135,14 @@ def _already_shut_down(signum: int, frame: FrameType | None) -> None:
     """uvicorn re-raises the signal it shut down on; it has been handled."""
 
 
+def share_interpreter(settings: Settings) -> None:
+    """Let the event loop take the interpreter back from the CPU-bound worker threads
+    every ``gil_switch_interval_s`` (see ``Settings``)."""
+    sys.setswitchinterval(settings.gil_switch_interval_s)
+
+
 def serve(app: Litestar, settings: Settings) -> None:
+    share_interpreter(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
