@@ -16,6 +16,7 @@ requests accepted, invalid ones rejected with a 4xx.
 """
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,19 @@ def _seed(settings: Settings) -> None:
         assert response.status_code == 201, response.text
 
 
+def _until_ready(timeout_s: float = 30.0) -> None:
+    """Start the app's lifespan (schemathesis starts it on the first request) and wait
+    until its index has caught up with the seeded store: until then ``/health/ready``
+    rightly answers 503 "catching up", which is not what the fuzzing is about."""
+    ready = schema["/health/ready"]["GET"]
+    deadline = time.monotonic() + timeout_s
+    while ready.Case().call().status_code != 200:
+        if time.monotonic() > deadline:
+            msg = "the fuzzed app did not become ready"
+            raise TimeoutError(msg)
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
     app_settings = Settings(
@@ -179,6 +193,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
     )
     _seed(app_settings)
     APP_UNDER_TEST.app = create_app(app_settings)
+    _until_ready()
     yield APP_UNDER_TEST.app
     # schemathesis starts the app's lifespan on the first request and keeps it running.
     asgi.shutdown_lifespans()
