@@ -12,14 +12,13 @@ import httpx
 import msgspec
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from domain.backtests import BacktestRequest, check_request
 from domain.errors import InvalidInput
-from forecasts.scoring import Scores
 from service.access import InvalidKeys
 from service.bootstrap import bootstrap
 from service.cli.serving import is_loopback, serve
+from service.cli.tables import scores_table
 from service.commands.exchange import (
     ImportFailed,
     ImportReport,
@@ -176,27 +175,6 @@ def backtest_request(args: argparse.Namespace) -> BacktestRequest:
     if rules is not None:
         body["rules"] = rules
     return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
-
-
-def scores_table(scores: Scores) -> Table:
-    table = Table(title="Backtest scores")
-    for column in ("scenario", "outcome", "samples", "Brier", "prior", "0.5", "skill", "log"):
-        left = column == "scenario"
-        table.add_column(column, justify="left" if left else "right", no_wrap=left)
-    for s in scores.scenarios:
-        table.add_row(
-            s.scenario_id, s.outcome, str(s.n_samples), f"{s.brier:.4f}", f"{s.brier_prior:.4f}",
-            f"{s.brier_half:.4f}", f"{s.skill:+.3f}", f"{s.log:.4f}",
-        )  # fmt: skip
-    o = scores.overall
-    if o is not None:
-        table.add_section()
-        table.add_row(
-            f"overall ({o.n_scenarios} scenarios)", "", str(o.n_samples), f"{o.brier:.4f}",
-            f"{o.brier_prior:.4f}", f"{o.brier_half:.4f}", f"{o.skill:+.3f}", f"{o.log:.4f}",
-        )  # fmt: skip
-        table.caption = f"ECE {o.ece:.4f}, sharpness {o.sharpness:.4f}"
-    return table
 
 
 def parser() -> argparse.ArgumentParser:
