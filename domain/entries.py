@@ -4,12 +4,18 @@ One entry per log record, in position order. ``position`` and ``recorded_at``
 are written by export; on import ``recorded_at`` is kept when present (so
 ``known_at`` answers stay reproducible) and stamped with the import time when
 absent, and ``position`` is informational (the store assigns positions).
+
+Alert definitions are written without their webhook secret unless the export
+asks for secrets (``ExportedAlert``); webhook deliveries are operational state
+and are not written at all.
 """
 
+from typing import Annotated
 from uuid import UUID
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
+from domain.alerts import AlertDefinition
 from domain.events import AwareTime, WorldEvent
 from domain.scenarios import Resolution, ScenarioDefinition, Slug
 
@@ -48,4 +54,26 @@ class RequestEntry(_Entry, tag="idempotency_key", kw_only=True):
     fingerprint: str
 
 
-LogEntry = EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry | RequestEntry
+class ExportedAlert(AlertDefinition, kw_only=True, omit_defaults=True):
+    """An alert definition as exported: ``secret`` is absent unless asked for."""
+
+    secret: Annotated[str, Meta(min_length=1, max_length=512)] | None = None  # type: ignore[assignment]
+
+
+class AlertEntry(_Entry, tag="alert", kw_only=True):
+    """A version of an alert's definition (a PUT that changed it)."""
+
+    alert_id: Slug
+    version: int | None = None
+    definition: ExportedAlert
+
+
+class AlertDeletionEntry(_Entry, tag="alert_deletion", kw_only=True):
+    alert_id: Slug
+    version: int | None = None
+
+
+LogEntry = (
+    EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry | RequestEntry
+    | AlertEntry | AlertDeletionEntry
+)  # fmt: skip

@@ -97,13 +97,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"import failed at {e}; nothing from that chunk was stored", file=sys.stderr)
         return 1
     print(f"{report.added} records added, {report.skipped} already there")
+    if report.alerts_without_secret:
+        print(
+            f"WARNING: {len(report.alerts_without_secret)} alerts NOT imported, exported "
+            f"without their webhook secret: {', '.join(report.alerts_without_secret)}. "
+            "Define them again with a secret (PUT /v1/alerts/ID), or import an export "
+            "made with --with-secrets.",
+            file=sys.stderr,
+        )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with bootstrap(settings, background=False) as tradewinds:
-        entries = export_entries(tradewinds.eventlog)
+        entries = export_entries(tradewinds.eventlog, with_secrets=args.with_secrets)
         if args.output in (None, "-"):
             count = write_jsonl(entries, sys.stdout.buffer)
             sys.stdout.flush()
@@ -193,8 +201,20 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     load.set_defaults(handler=cmd_import)
 
-    dump = commands.add_parser("export", help="write the whole log as JSON Lines")
+    dump = commands.add_parser(
+        "export",
+        help="write the whole log as JSON Lines",
+        description="Write the whole log as JSON Lines: events, retractions, scenario "
+        "versions, resolutions, Idempotency-Keys and alert definitions (not webhook "
+        "deliveries). Alerts are written without their webhook secret unless "
+        "--with-secrets is given; an alert without its secret is not imported.",
+    )
     dump.add_argument("-o", "--output", help="file to write (default: standard output)")
+    dump.add_argument(
+        "--with-secrets",
+        action="store_true",
+        help="include each alert's webhook secret (keep such a file as secret as the store)",
+    )
     dump.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     dump.set_defaults(handler=cmd_export)
     score = commands.add_parser("backtest", help="score the forecasts over history (local store)")

@@ -21,6 +21,8 @@ from domain.codecs import resolution_decoder as _resolution_decoder
 from domain.codecs import stored_definition
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.entries import (
+    AlertDeletionEntry,
+    AlertEntry,
     EventEntry,
     LogEntry,
     RequestEntry,
@@ -39,6 +41,7 @@ from domain.records import (
     scenario_record_id,
 )
 from domain.scenarios import check_definition
+from service.commands.alert_exchange import alert_entry_of, import_alert
 from service.commands.events import event_body
 from service.persistence.eventlog import EventLog
 
@@ -55,13 +58,17 @@ class ImportFailed(Exception):
 class ImportReport(msgspec.Struct):
     added: int = 0
     skipped: int = 0
+    alerts_without_secret: list[str] = msgspec.field(default_factory=list)  # not imported
 
 
 # --- export -------------------------------------------------------------------
 
 
-def export_entries(eventlog: EventLog, page: int = 1000) -> Iterator[LogEntry]:
-    """Every record of the log, in position order."""
+def export_entries(
+    eventlog: EventLog, page: int = 1000, *, with_secrets: bool = False
+) -> Iterator[LogEntry]:
+    """Every record of the log, in position order (alerts' webhook secrets only
+    ``with_secrets``)."""
     slugs: dict[UUID, str] = {}
     after = 0
     while True:
@@ -69,7 +76,11 @@ def export_entries(eventlog: EventLog, page: int = 1000) -> Iterator[LogEntry]:
             after, page, inclusive_of_start=False
         )
         for n in notifications:
-            entry = _entry_of(eventlog.app.mapper.to_domain_event(n), n.id, slugs)
+            event: Any = eventlog.app.mapper.to_domain_event(n)
+            entry = _entry_of(event, n.id, slugs) or alert_entry_of(
+                event, {"position": n.id, "recorded_at": event.timestamp}, slugs,
+                with_secrets=with_secrets,
+            )  # fmt: skip
             if entry is not None:
                 yield entry
         if len(notifications) < page:
@@ -134,8 +145,11 @@ def _content_id(body: str) -> UUID:
 class _Chunk:
     """One chunk of entries turned into domain events, in file order."""
 
-    def __init__(self, eventlog: EventLog, now: datetime, *, careful: bool) -> None:
+    def __init__(
+        self, eventlog: EventLog, now: datetime, *, careful: bool, unsigned: list[str]
+    ) -> None:
         self.eventlog = eventlog
+        self.unsigned = unsigned
         self.now = now
         self.careful = careful
         self.records: dict[UUID, Any] = {}
@@ -155,6 +169,12 @@ class _Chunk:
         self.events.extend(record.collect_events())
         self.report.added += 1
 
+    def skip(self) -> None:
+        self.report.skipped += 1
+
+    get = _get
+    keep = _keep
+
     def add(self, entry: LogEntry) -> None:
         at = entry.recorded_at or self.now
         if isinstance(entry, EventEntry):
@@ -165,6 +185,8 @@ class _Chunk:
             self._scenario(entry, at)
         elif isinstance(entry, ResolutionEntry):
             self._resolution(entry, at)
+        elif isinstance(entry, AlertEntry | AlertDeletionEntry):
+            import_alert(self, entry, at)
         else:
             self._request(entry, at)
 
@@ -248,9 +270,14 @@ class _Chunk:
 
 
 def _run_chunk(
-    eventlog: EventLog, chunk: list[tuple[int, LogEntry]], now: datetime, *, careful: bool
+    eventlog: EventLog,
+    chunk: list[tuple[int, LogEntry]],
+    now: datetime,
+    *,
+    careful: bool,
+    unsigned: list[str],
 ) -> ImportReport:
-    built = _Chunk(eventlog, now, careful=careful)
+    built = _Chunk(eventlog, now, careful=careful, unsigned=unsigned)
     for number, entry in chunk:
         try:
             built.add(entry)
@@ -271,14 +298,15 @@ def import_entries(
 ) -> ImportReport:
     """Import numbered entries; each chunk is one transaction."""
     total = ImportReport()
+    unsigned = total.alerts_without_secret
     chunk: list[tuple[int, LogEntry]] = []
 
     def flush() -> None:
         stamp = now()
         try:
-            report = _run_chunk(eventlog, chunk, stamp, careful=False)
+            report = _run_chunk(eventlog, chunk, stamp, careful=False, unsigned=unsigned)
         except IntegrityError:
-            report = _run_chunk(eventlog, chunk, stamp, careful=True)
+            report = _run_chunk(eventlog, chunk, stamp, careful=True, unsigned=unsigned)
         total.added += report.added
         total.skipped += report.skipped
         chunk.clear()
