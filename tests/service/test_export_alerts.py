@@ -87,7 +87,7 @@ def test_export_with_secrets_writes_them(with_alerts: Settings) -> None:
         e["definition"] for e in entries(export_bytes(with_alerts, with_secrets=True))
         if e["type"] == "alert"
     ]  # fmt: skip
-    assert [d["secret"] for d in definitions] == [SECRET, SECRET, SECRET, "x" * 40]  # type: ignore[index]
+    assert [d["secret"] for d in definitions] == [SECRET, SECRET, SECRET, "x" * 40]
 
 
 def test_an_export_with_secrets_imports_into_an_empty_store_as_it_was(
