@@ -6,17 +6,17 @@ Entries are saved in chunks, each in one transaction, in file order, so an
 export imported into an empty store reproduces the same log (same records,
 same order, same ``recorded_at``). An event entry without ``event_id`` gets an
 id derived from its content, so importing the same file twice adds nothing.
+Alert entries are ``alert_exchange``'s; the line framing is ``jsonlines``'.
 """
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
-from domain.codecs import log_entry_decoder as _entry_decoder
 from domain.codecs import resolution_decoder as _resolution_decoder
 from domain.codecs import stored_definition
 from domain.codecs import world_event_decoder as _event_decoder
@@ -43,22 +43,13 @@ from domain.records import (
 from domain.scenarios import check_definition
 from service.commands.alert_exchange import alert_entry_of, import_alert
 from service.commands.events import event_body
+from service.commands.jsonlines import ImportFailed, ImportReport, read_jsonl, write_jsonl
 from service.persistence.eventlog import EventLog
 
+__all__ = ["ImportFailed", "ImportReport", "export_entries", "import_entries", "read_jsonl",
+           "write_jsonl"]  # fmt: skip
 _encoder = msgspec.json.Encoder()
 _CONTENT_IDS = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/import")
-
-
-class ImportFailed(Exception):
-    def __init__(self, line: int, detail: str) -> None:
-        super().__init__(f"line {line}: {detail}")
-        self.line = line
-
-
-class ImportReport(msgspec.Struct):
-    added: int = 0
-    skipped: int = 0
-    alerts_without_secret: list[str] = msgspec.field(default_factory=list)  # not imported
 
 
 # --- export -------------------------------------------------------------------
@@ -114,28 +105,7 @@ def _entry_of(event: Any, position: int, slugs: dict[UUID, str]) -> LogEntry | N
     return None
 
 
-def write_jsonl(entries: Iterable[LogEntry], out: IO[bytes]) -> int:
-    count = 0
-    for entry in entries:
-        out.write(_encoder.encode(entry))
-        out.write(b"\n")
-        count += 1
-    return count
-
-
 # --- import -------------------------------------------------------------------
-
-
-def read_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, LogEntry]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, _entry_decoder.decode(line)
-        except msgspec.ValidationError as e:
-            raise ImportFailed(number, str(e)) from None
-        except msgspec.DecodeError as e:
-            raise ImportFailed(number, f"not JSON: {e}") from None
 
 
 def _content_id(body: str) -> UUID:
