@@ -103,6 +103,42 @@ def _rule_terms(rule: RuleModel, occurred: Floats, t: Floats) -> tuple[Floats, F
     )
 
 
+def grid_rule_terms(
+    model: ScenarioModel,
+    matches: Sequence[RuleMatches],
+    t: Floats,
+    known: float = np.inf,
+    between_rules: Callable[[], None] | None = None,
+) -> list[tuple[Floats, Floats] | None]:
+    """Per rule of ``model``, its (contribution to ln odds, contribution to the
+    variance) at every time of ``t`` (sorted ascending); None for a rule with no
+    visible match (it contributes nothing). ``between_rules`` is called before
+    each rule with matches (a caller's budget check, which may raise)."""
+    out: list[tuple[Floats, Floats] | None] = []
+    for rule, rule_matches in zip(model.rules, matches, strict=True):
+        occurred = _visible(rule_matches, model.opens_at, known)
+        if not occurred.shape[0]:
+            out.append(None)
+            continue
+        if between_rules is not None:
+            between_rules()
+        out.append(_rule_terms(rule, occurred, t))
+    return out
+
+
+def sum_terms(
+    model: ScenarioModel, rule_terms: Sequence[tuple[Floats, Floats] | None], t: Floats
+) -> tuple[Floats, Floats]:
+    """(ln odds, variance): the prior, the rules' terms and the time term."""
+    log_odds = np.full(t.shape[0], model.prior_logit)
+    variance = np.full(t.shape[0], model.prior_variance)
+    for found in rule_terms:
+        if found is not None:
+            log_odds = log_odds + found[0]
+            variance = variance + found[1]
+    return log_odds + time_term(model, t), variance
+
+
 def grid_terms(
     model: ScenarioModel,
     matches: Sequence[RuleMatches],
@@ -113,17 +149,7 @@ def grid_terms(
     """(ln odds, variance) at every time of ``t``, which must be sorted ascending
     (the decay is carried forward in time). ``between_rules`` is called before
     each rule with matches (a caller's budget check, which may raise)."""
-    log_odds = np.full(t.shape[0], model.prior_logit)
-    variance = np.full(t.shape[0], model.prior_variance)
-    for rule, rule_matches in zip(model.rules, matches, strict=True):
-        occurred = _visible(rule_matches, model.opens_at, known)
-        if occurred.shape[0]:
-            if between_rules is not None:
-                between_rules()
-            contribution, spread = _rule_terms(rule, occurred, t)
-            log_odds = log_odds + contribution
-            variance = variance + spread
-    return log_odds + time_term(model, t), variance
+    return sum_terms(model, grid_rule_terms(model, matches, t, known, between_rules), t)
 
 
 SEGMENT_COST = 1_000
