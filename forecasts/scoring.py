@@ -17,8 +17,8 @@ existed decode with them None.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import MISSING, dataclass, fields, replace
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,19 @@ class ScenarioSamples:
     """(rules, samples): the forecasts with each rule of ``rules`` removed."""
 
 
+class StoredDefaults:
+    """msgspec decodes a dataclass without setting the fields absent from the input
+    (their defaults are read from the class), and encodes only what is set: so a
+    result stored before a field existed would be served without it. This sets them
+    (msgspec calls ``__post_init__``), so they are served as their default, null."""
+
+    def __post_init__(self) -> None:
+        own: dict[str, Any] = self.__dict__
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name not in own and f.default is not MISSING:
+                object.__setattr__(self, f.name, f.default)
+
+
 @dataclass(frozen=True)
 class RuleDelta:
     rule: str
@@ -51,7 +64,7 @@ class RuleDelta:
 
 
 @dataclass(frozen=True)
-class ScenarioScore:
+class ScenarioScore(StoredDefaults):
     scenario_id: str
     outcome: Literal["yes", "no"]
     brier: float
@@ -74,7 +87,7 @@ class CalibrationBin:
 
 
 @dataclass(frozen=True)
-class OverallScore:
+class OverallScore(StoredDefaults):
     brier: float
     log: float
     brier_prior: float

@@ -204,6 +204,10 @@ def test_a_result_stored_before_the_more_scores_decodes_with_them_none():
     assert scores.overall.few_scenarios is None
     assert scores.scenarios[0].rules is None
     assert scores.scenarios[0].brier_timing is None
+    served = msgspec.json.decode(msgspec.json.encode(scores))
+    assert served["overall"]["brier_ci"] is None
+    assert served["overall"]["murphy"] is None
+    assert served["scenarios"][0]["rules"] is None
 
 
 def test_new_scores_survive_encoding():
