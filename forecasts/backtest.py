@@ -10,18 +10,19 @@ model per grid point, kept as the benchmark's baseline and as a test oracle.
 process and runs there: plain dataclasses of numpy arrays in, samples out. Besides
 the forecasts, the samples hold what the further scores need from the model: the
 forecasts of the prior and the time term alone (the ``brier_timing`` baseline)
-and, per rule, the forecasts without that rule (the ablation), both from the
-same evaluation (``grid.grid_rule_terms``).
+and, per rule, the Brier without that rule (the ablation, from the same
+evaluation's per-rule terms, ``grid.iter_rule_terms``: only one number per rule
+leaves the worker, however long the grid).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
-from forecasts.ablation import ablated_log_odds, removal_shifts
-from forecasts.grid import grid_rule_terms, grid_terms, sum_terms
+from forecasts.ablation import briers_without
+from forecasts.grid import grid_terms, iter_rule_terms, sum_terms
 from forecasts.model import Floats, RuleMatches, ScenarioModel, terms, time_term
 from forecasts.scoring import ScenarioSamples
 
@@ -91,10 +92,15 @@ def timing_forecasts(model: ScenarioModel, times: Floats) -> Floats:
 
 def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamples:
     """One scenario's samples at ``times`` (all open): the forecasts, the timing
-    baseline's and, per rule, the forecasts without it."""
-    rule_terms = grid_rule_terms(item.model, item.matches, times, known)
-    log_odds, _ = sum_terms(item.model, rule_terms, times)
-    shifts = removal_shifts(rule_terms, int(times.shape[0]))
+    baseline's and, per rule, the Brier without it."""
+    contributions: list[Floats | None] = [None] * len(item.model.rules)
+
+    def kept() -> Iterator[tuple[int, Floats, Floats]]:
+        for r, contribution, spread in iter_rule_terms(item.model, item.matches, times, known):
+            contributions[r] = contribution
+            yield r, contribution, spread
+
+    log_odds, _ = sum_terms(item.model, kept(), times)
     return ScenarioSamples(
         scenario_id=item.scenario_id,
         outcome=item.outcome,
@@ -102,7 +108,7 @@ def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamp
         forecasts=np.asarray(expit(log_odds), dtype=np.float64),
         timing=timing_forecasts(item.model, times),
         rules=tuple(rule.name for rule in item.model.rules),
-        without_rule=np.asarray(expit(ablated_log_odds(log_odds, shifts)), dtype=np.float64),
+        brier_without=briers_without(log_odds, contributions, 1.0 if item.outcome else 0.0),
     )
 
 

@@ -40,8 +40,8 @@ class ScenarioSamples:
     timing: Floats | None = None
     """The forecasts of the prior and the time term alone, at the same times."""
     rules: tuple[str, ...] = ()
-    without_rule: Floats | None = None
-    """(rules, samples): the forecasts with each rule of ``rules`` removed."""
+    brier_without: Floats | None = None
+    """Per rule of ``rules``, the Brier over these samples with that rule removed."""
 
 
 class StoredDefaults:
@@ -145,13 +145,11 @@ def score_scenario(samples: ScenarioSamples) -> ScenarioScore:
 def rule_deltas(samples: ScenarioSamples, with_all: float) -> list[RuleDelta] | None:
     """Per rule, the scenario's Brier without it minus ``with_all``, its Brier with
     every rule."""
-    if samples.without_rule is None:
+    if samples.brier_without is None:
         return None
-    y = 1.0 if samples.outcome else 0.0
-    without = np.mean((samples.without_rule - y) ** 2, axis=1)
     return [
         RuleDelta(rule=name, delta_brier=float(b) - with_all)
-        for name, b in zip(samples.rules, without, strict=True)
+        for name, b in zip(samples.rules, samples.brier_without, strict=True)
     ]
 
 

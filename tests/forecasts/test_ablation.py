@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from forecasts import ablation
 from forecasts.backtest import ScenarioInput, grid, open_samples, scenario_samples
-from forecasts.grid import grid_rule_terms, grid_terms, sum_terms
+from forecasts.grid import grid_terms, iter_rule_terms, sum_terms
 from forecasts.model import DAY, RuleMatches, ScenarioModel, terms
 from forecasts.scoring import score
 from tests.forecasts.modelkit import at, matches, rule, scenario
@@ -88,9 +89,24 @@ def test_a_rule_that_points_the_right_way_helps_and_the_wrong_way_hurts():
 def test_grid_terms_is_the_sum_of_the_per_rule_terms():
     model, found = example(4, uniform=True)
     times = grid(at(0), at(360), DAY)
-    per_rule = grid_rule_terms(model, found, times)
-    assert per_rule[3] is None
+    per_rule = list(iter_rule_terms(model, found, times))
+    assert [r for r, _, _ in per_rule] == [0, 1, 2]  # the rule with no match adds nothing
     log_odds, variance = grid_terms(model, found, times)
     summed = sum_terms(model, per_rule, times)
     assert np.array_equal(log_odds, summed[0])
     assert np.array_equal(variance, summed[1])
+
+
+@pytest.mark.parametrize("block", [1, 800, 2_000])
+def test_the_ablation_in_blocks_of_rules_is_the_same(monkeypatch, block):
+    """The (rules, times) matrix is evaluated a block of rows at a time (here one
+    row, a few, and all at once): the Briers do not depend on the block."""
+    model, found = example(5, uniform=False)
+    times = grid(at(0), at(360), DAY)
+    item = ScenarioInput("s", True, at(361), model, found)
+    (whole,) = scenario_samples([item], times, np.inf)
+    monkeypatch.setattr(ablation, "BLOCK", block)
+    (blocked,) = scenario_samples([item], times, np.inf)
+    assert whole.brier_without is not None
+    assert blocked.brier_without is not None
+    assert np.allclose(blocked.brier_without, whole.brier_without, rtol=0, atol=TOL)
