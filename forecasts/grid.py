@@ -115,7 +115,9 @@ def iter_rule_terms(
     ``t`` (sorted ascending). A rule with no visible match contributes nothing and
     is skipped. ``between_rules`` is called before each rule with matches (a
     caller's budget check, which may raise). One rule's arrays at a time: a
-    caller that sums them holds no more."""
+    caller that sums them holds no more. The ablation (``forecasts.ablation``)
+    keeps each contribution to subtract it; with rule groups it would call this
+    again on a group's rules without the removed one (see that module)."""
     for r, (rule, rule_matches) in enumerate(zip(model.rules, matches, strict=True)):
         occurred = _visible(rule_matches, model.opens_at, known)
         if not occurred.shape[0]:
