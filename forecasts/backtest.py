@@ -7,17 +7,23 @@ matches); ``forecasts_one_by_one`` is the naive loop calling the single-time
 model per grid point, kept as the benchmark's baseline and as a test oracle.
 
 ``ScenarioInput`` and ``scenario_samples`` are what a backtest sends to a worker
-process and runs there: plain dataclasses of numpy arrays in, samples out.
+process and runs there: plain dataclasses of numpy arrays in, samples out. Besides
+the forecasts, the samples hold what the further scores need from the model: the
+forecasts of the prior and the time term alone (the ``brier_timing`` baseline)
+and, per rule, the Brier without that rule (the ablation, from the same
+evaluation's per-rule terms, ``grid.iter_rule_terms``: only one number per rule
+leaves the worker, however long the grid).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
-from forecasts.grid import grid_terms
-from forecasts.model import Floats, RuleMatches, ScenarioModel, terms
+from forecasts.ablation import briers_without
+from forecasts.grid import grid_terms, iter_rule_terms, sum_terms
+from forecasts.model import Floats, RuleMatches, ScenarioModel, terms, time_term
 from forecasts.scoring import ScenarioSamples
 
 
@@ -79,13 +85,39 @@ def forecasts_one_by_one(
     return out
 
 
+def timing_forecasts(model: ScenarioModel, times: Floats) -> Floats:
+    """p from the prior and the time term alone (no rules)."""
+    return np.asarray(expit(model.prior_logit + time_term(model, times)), dtype=np.float64)
+
+
+def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamples:
+    """One scenario's samples at ``times`` (all open): the forecasts, the timing
+    baseline's and, per rule, the Brier without it."""
+    contributions: list[Floats | None] = [None] * len(item.model.rules)
+
+    def kept() -> Iterator[tuple[int, Floats, Floats]]:
+        for r, contribution, spread in iter_rule_terms(item.model, item.matches, times, known):
+            contributions[r] = contribution
+            yield r, contribution, spread
+
+    log_odds, _ = sum_terms(item.model, kept(), times)
+    return ScenarioSamples(
+        scenario_id=item.scenario_id,
+        outcome=item.outcome,
+        prior=item.model.prior,
+        forecasts=np.asarray(expit(log_odds), dtype=np.float64),
+        timing=timing_forecasts(item.model, times),
+        rules=tuple(rule.name for rule in item.model.rules),
+        brier_without=briers_without(log_odds, contributions, 1.0 if item.outcome else 0.0),
+    )
+
+
 def scenario_samples(
     inputs: Sequence[ScenarioInput], times: Floats, known: float
 ) -> list[ScenarioSamples]:
-    """Each scenario's forecasts at the grid times when it was open."""
+    """Each scenario's samples at the grid times when it was open."""
     samples = []
     for item in inputs:
         at = open_samples(times, item.model.opens_at, item.model.deadline, item.resolved_at)
-        forecasts = forecasts_on_grid(item.model, item.matches, at, known)
-        samples.append(ScenarioSamples(item.scenario_id, item.outcome, item.model.prior, forecasts))
+        samples.append(samples_of(item, at, known))
     return samples

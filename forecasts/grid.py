@@ -17,7 +17,7 @@ This gives the same numbers as ``model.terms`` up to rounding (about 1e-15);
 ``model.terms`` stays the reference for one time and for contributions.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -103,6 +103,44 @@ def _rule_terms(rule: RuleModel, occurred: Floats, t: Floats) -> tuple[Floats, F
     )
 
 
+def iter_rule_terms(
+    model: ScenarioModel,
+    matches: Sequence[RuleMatches],
+    t: Floats,
+    known: float = np.inf,
+    between_rules: Callable[[], None] | None = None,
+) -> Iterator[tuple[int, Floats, Floats]]:
+    """Per rule of ``model`` with a visible match, in order: (its index, its
+    contribution to ln odds, its contribution to the variance) at every time of
+    ``t`` (sorted ascending). A rule with no visible match contributes nothing and
+    is skipped. ``between_rules`` is called before each rule with matches (a
+    caller's budget check, which may raise). One rule's arrays at a time: a
+    caller that sums them holds no more. The ablation (``forecasts.ablation``)
+    keeps each contribution to subtract it; with rule groups it would call this
+    again on a group's rules without the removed one (see that module)."""
+    for r, (rule, rule_matches) in enumerate(zip(model.rules, matches, strict=True)):
+        occurred = _visible(rule_matches, model.opens_at, known)
+        if not occurred.shape[0]:
+            continue
+        if between_rules is not None:
+            between_rules()
+        contribution, spread = _rule_terms(rule, occurred, t)
+        yield r, contribution, spread
+
+
+def sum_terms(
+    model: ScenarioModel, rule_terms: Iterable[tuple[int, Floats, Floats]], t: Floats
+) -> tuple[Floats, Floats]:
+    """(ln odds, variance): the prior, the rules' terms (``iter_rule_terms``) and
+    the time term."""
+    log_odds = np.full(t.shape[0], model.prior_logit)
+    variance = np.full(t.shape[0], model.prior_variance)
+    for _, contribution, spread in rule_terms:
+        log_odds = log_odds + contribution
+        variance = variance + spread
+    return log_odds + time_term(model, t), variance
+
+
 def grid_terms(
     model: ScenarioModel,
     matches: Sequence[RuleMatches],
@@ -113,17 +151,7 @@ def grid_terms(
     """(ln odds, variance) at every time of ``t``, which must be sorted ascending
     (the decay is carried forward in time). ``between_rules`` is called before
     each rule with matches (a caller's budget check, which may raise)."""
-    log_odds = np.full(t.shape[0], model.prior_logit)
-    variance = np.full(t.shape[0], model.prior_variance)
-    for rule, rule_matches in zip(model.rules, matches, strict=True):
-        occurred = _visible(rule_matches, model.opens_at, known)
-        if occurred.shape[0]:
-            if between_rules is not None:
-                between_rules()
-            contribution, spread = _rule_terms(rule, occurred, t)
-            log_odds = log_odds + contribution
-            variance = variance + spread
-    return log_odds + time_term(model, t), variance
+    return sum_terms(model, iter_rule_terms(model, matches, t, known, between_rules), t)
 
 
 SEGMENT_COST = 1_000

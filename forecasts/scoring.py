@@ -7,14 +7,24 @@ means over scenarios (each weighs the same); skill = 1 - Brier / Brier(prior),
 overall from the overall means. Calibration pools every sample into ten bins
 [0, 0.1), ..., [0.9, 1.0]; ECE is the count-weighted mean |mean forecast -
 observed rate|; sharpness the population variance of the pooled forecasts.
+
+The further scores of model.md's "More scores": the pooled Brier and its Murphy
+decomposition (``forecasts.murphy``), the ``brier_timing`` baseline (the prior and
+the time term alone), bootstrap intervals over scenarios (``forecasts.bootstrap``)
+and, per scenario and rule, the ablation ``delta_brier`` (Brier without the rule
+minus Brier with it; positive: the rule helped). Results stored before these
+existed decode with them None.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import MISSING, dataclass, fields, replace
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from forecasts.bootstrap import FEW_SCENARIOS, Interval, bootstrap_intervals
+from forecasts.murphy import Murphy, murphy
 
 Floats = NDArray[np.float64]
 CLIP = 1e-6
@@ -27,10 +37,34 @@ class ScenarioSamples:
     outcome: bool
     prior: float
     forecasts: Floats
+    timing: Floats | None = None
+    """The forecasts of the prior and the time term alone, at the same times."""
+    rules: tuple[str, ...] = ()
+    brier_without: Floats | None = None
+    """Per rule of ``rules``, the Brier over these samples with that rule removed."""
+
+
+class StoredDefaults:
+    """msgspec decodes a dataclass without setting the fields absent from the input
+    (their defaults are read from the class), and encodes only what is set: so a
+    result stored before a field existed would be served without it. This sets them
+    (msgspec calls ``__post_init__``), so they are served as their default, null."""
+
+    def __post_init__(self) -> None:
+        own: dict[str, Any] = self.__dict__
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name not in own and f.default is not MISSING:
+                object.__setattr__(self, f.name, f.default)
 
 
 @dataclass(frozen=True)
-class ScenarioScore:
+class RuleDelta:
+    rule: str
+    delta_brier: float
+
+
+@dataclass(frozen=True)
+class ScenarioScore(StoredDefaults):
     scenario_id: str
     outcome: Literal["yes", "no"]
     brier: float
@@ -39,6 +73,8 @@ class ScenarioScore:
     brier_half: float
     skill: float
     n_samples: int
+    brier_timing: float | None = None
+    rules: list[RuleDelta] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +87,7 @@ class CalibrationBin:
 
 
 @dataclass(frozen=True)
-class OverallScore:
+class OverallScore(StoredDefaults):
     brier: float
     log: float
     brier_prior: float
@@ -61,6 +97,14 @@ class OverallScore:
     sharpness: float
     n_samples: int
     n_scenarios: int
+    brier_pooled: float | None = None
+    murphy: Murphy | None = None
+    brier_timing: float | None = None
+    brier_ci: Interval | None = None
+    skill_ci: Interval | None = None
+    vs_prior_ci: Interval | None = None
+    vs_half_ci: Interval | None = None
+    few_scenarios: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +137,20 @@ def score_scenario(samples: ScenarioSamples) -> ScenarioScore:
         brier_half=0.25,
         skill=1 - b / b_prior,
         n_samples=int(p.shape[0]),
+        brier_timing=None if samples.timing is None else brier(samples.timing, y),
+        rules=rule_deltas(samples, b),
     )
+
+
+def rule_deltas(samples: ScenarioSamples, with_all: float) -> list[RuleDelta] | None:
+    """Per rule, the scenario's Brier without it minus ``with_all``, its Brier with
+    every rule."""
+    if samples.brier_without is None:
+        return None
+    return [
+        RuleDelta(rule=name, delta_brier=float(b) - with_all)
+        for name, b in zip(samples.rules, samples.brier_without, strict=True)
+    ]
 
 
 def bin_index(p: Floats) -> NDArray[np.int64]:
@@ -129,16 +186,15 @@ def calibration(p: Floats, y: Floats) -> tuple[list[CalibrationBin], float]:
     return table, (gap / total if total else 0.0)
 
 
-def score(samples: Sequence[ScenarioSamples]) -> Scores:
-    """Every scenario with at least one sample is scored; the others are skipped."""
+def score_basic(samples: Sequence[ScenarioSamples]) -> Scores:
+    """The scores of model.md's Scoring section alone. Every scenario with at least
+    one sample is scored; the others are skipped."""
     scored = [score_scenario(s) for s in samples if s.forecasts.shape[0] > 0]
-    pooled = [s for s in samples if s.forecasts.shape[0] > 0]
     if not scored:
         return Scores(
             overall=None, scenarios=[], calibration=calibration(np.empty(0), np.empty(0))[0]
         )
-    p = np.concatenate([s.forecasts for s in pooled])
-    y = np.concatenate([np.full(s.forecasts.shape[0], float(s.outcome)) for s in pooled])
+    p, y = pooled(samples)
     table, ece = calibration(p, y)
     mean_brier = float(np.mean([s.brier for s in scored]))
     mean_prior = float(np.mean([s.brier_prior for s in scored]))
@@ -154,3 +210,52 @@ def score(samples: Sequence[ScenarioSamples]) -> Scores:
         n_scenarios=len(scored),
     )
     return Scores(overall=overall, scenarios=scored, calibration=table)
+
+
+def pooled(samples: Sequence[ScenarioSamples]) -> tuple[Floats, Floats]:
+    """Every sample's forecast and outcome (0/1), in scenario order."""
+    kept = [s for s in samples if s.forecasts.shape[0] > 0]
+    if not kept:
+        return np.empty(0), np.empty(0)
+    p = np.concatenate([s.forecasts for s in kept])
+    y = np.concatenate([np.full(s.forecasts.shape[0], float(s.outcome)) for s in kept])
+    return p, y
+
+
+def more_overall(
+    overall: OverallScore,
+    scenarios: Sequence[ScenarioScore],
+    p: Floats,
+    y: Floats,
+    seed: int,
+) -> OverallScore:
+    """``overall`` with the further scores of model.md's "More scores"."""
+    timing = [s.brier_timing for s in scenarios if s.brier_timing is not None]
+    intervals = bootstrap_intervals(
+        np.array([s.brier for s in scenarios]),
+        np.array([s.brier_prior for s in scenarios]),
+        np.array([s.brier_half for s in scenarios]),
+        seed,
+    )
+    return replace(
+        overall,
+        brier_pooled=float(np.mean((p - y) ** 2)),
+        murphy=murphy(p, y, bin_index(p), BINS),
+        brier_timing=float(np.mean(timing)) if len(timing) == len(scenarios) else None,
+        brier_ci=intervals.brier,
+        skill_ci=intervals.skill,
+        vs_prior_ci=intervals.vs_prior,
+        vs_half_ci=intervals.vs_half,
+        few_scenarios=len(scenarios) < FEW_SCENARIOS,
+    )
+
+
+def score(samples: Sequence[ScenarioSamples], seed: int = 0) -> Scores:
+    """Every score of a backtest; ``seed`` (``bootstrap.seed_of`` the backtest's id)
+    draws the bootstrap's resamples."""
+    basic = score_basic(samples)
+    if basic.overall is None:
+        return basic
+    p, y = pooled(samples)
+    overall = more_overall(basic.overall, basic.scenarios, p, y, seed)
+    return replace(basic, overall=overall)

@@ -8,17 +8,19 @@ sample's time.
 
 ``snapshot`` takes the inputs under the index lock (plain arrays); ``chunks``
 groups them into tasks for the worker process; ``evaluate`` scores them in this
-process (the command line).
+process (the command line). The bootstrap's draws are seeded from the backtest's
+id (``run_id``).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import msgspec
 
 from domain.backtests import BacktestRequest
 from forecasts.backtest import ScenarioInput, grid, scenario_samples
+from forecasts.bootstrap import seed_of
 from forecasts.model import Floats, RuleMatches
 from forecasts.scoring import Scores, score
 from service.projection.index import LogIndex
@@ -30,6 +32,13 @@ CHUNK_WORK = 10_000_000
 """Work units (see ``ScenarioInput.work``) sent to the worker at once: a chunk takes
 well under a second, which is how often progress can move and the lease be renewed."""
 _encoder = msgspec.json.Encoder()
+RUN_NAMESPACE = UUID("6f0d8a52-3c61-4d55-9a1e-2b8f3f1e7c40")
+
+
+def run_id(request: BacktestRequest, known: float) -> UUID:
+    """An id for a run that has none (the command line's): the same request over the
+    same log gives the same id, so the same bootstrap intervals."""
+    return uuid5(RUN_NAMESPACE, f"{_encoder.encode(request).decode()}@{known!r}")
 
 
 def grid_of(request: BacktestRequest) -> Floats:
@@ -141,16 +150,19 @@ def evaluate(
     request: BacktestRequest,
     known: float,
     progress: Callable[[float], None] = lambda _: None,
+    backtest_id: UUID | None = None,
 ) -> Scores:
     """Score every resolved (yes/no) scenario of the request over its grid, in this
-    process (the command line's ``tradewinds backtest``; the service uses the worker)."""
+    process (the command line's ``tradewinds backtest``; the service uses the worker).
+    Without ``backtest_id``, the bootstrap is seeded from ``run_id``."""
     inputs = snapshot(index, request, known)
     times = grid_of(request)
     samples = []
     for i, item in enumerate(inputs):
         samples.extend(scenario_samples([item], times, known))
         progress((i + 1) / len(inputs))
-    return score(samples)
+    seed = seed_of(backtest_id if backtest_id is not None else run_id(request, known))
+    return score(samples, seed)
 
 
 def scores_body(scores: Scores) -> str:

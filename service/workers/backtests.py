@@ -21,6 +21,7 @@ from uuid import UUID
 
 from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import scenario_samples
+from forecasts.bootstrap import seed_of
 from forecasts.scoring import ScenarioSamples, Scores, score
 from service.persistence.eventlog import EventLog
 from service.projection.states import BacktestState
@@ -215,7 +216,7 @@ class BacktestRunner:
                 done_work += work_of[future]
             reporter.report(done_work / total)
         samples: list[ScenarioSamples] = [s for f in futures for s in self._result(f)]
-        scored = self._submit(score, samples)
+        scored = self._submit(score, samples, seed_of(state.id))
         while not wait([scored], timeout=POLL_S).done:
             self._check_stopping()
             reporter.report(1.0)

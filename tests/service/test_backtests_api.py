@@ -85,11 +85,12 @@ def test_a_finished_backtest_has_the_shapes_of_the_contract(demo: Client) -> Non
     scores = body["scores"]
     assert set(scores["overall"]) == {
         "brier", "log", "brier_prior", "brier_half", "skill", "ece", "sharpness",
-        "n_samples", "n_scenarios",
+        "n_samples", "n_scenarios", "brier_pooled", "murphy", "brier_timing", "brier_ci",
+        "skill_ci", "vs_prior_ci", "vs_half_ci", "few_scenarios",
     }  # fmt: skip
     assert {
         "scenario_id", "outcome", "brier", "log", "brier_prior", "brier_half", "skill",
-        "n_samples",
+        "n_samples", "brier_timing", "rules",
     } == set(scores["scenarios"][0])  # fmt: skip
     assert [b["lo"] for b in scores["calibration"]] == pytest.approx([i / 10 for i in range(10)])
     assert set(scores["calibration"][0]) == {"lo", "hi", "mean_forecast", "observed_rate", "count"}
@@ -300,7 +301,9 @@ def test_the_worker_process_scores_exactly_as_an_in_process_run(
         assert body["status"] == "done", body
         log = demo.app.state.tradewinds.eventlog
         state = log.index.backtests[UUID(body["id"])]
-        in_process = backtests.evaluate(log.index, state.request, state.requested_at.timestamp())
+        in_process = backtests.evaluate(
+            log.index, state.request, state.requested_at.timestamp(), backtest_id=state.id
+        )
         assert stored_result(demo, body["id"]) == backtests.scores_body(in_process)
         assert body["scores"]["overall"]["n_scenarios"] >= 2
 
