@@ -122,7 +122,8 @@ _T0 = np.zeros(1)  # rule_weights reads t only for the decay, absent here
 @dataclass(frozen=True)
 class Effects:
     """Percentage points of each contribution: ``pp`` and ``pp_then`` per event
-    (parallel to ``EventTerms``), and the prior's and the time term's ``pp``."""
+    (parallel to ``EventTerms``; ``pp_then`` NaN for events not asked for), and the
+    prior's and the time term's ``pp``."""
 
     pp: Floats
     pp_then: Floats
@@ -136,18 +137,21 @@ def effects(
     events: EventTerms,
     time_term: float,
     known: float = np.inf,
+    wanted: Ints | None = None,
 ) -> Effects:
-    """The pp of every contribution along the waterfall and each event's pp then
-    (module docstring)."""
+    """The pp of every contribution along the waterfall, and the pp then of the
+    ``wanted`` events (all by default; a page's: the ln odds before each costs a
+    pass of the grid over their times), as in the module docstring."""
     order = events.canonical()
     steps = np.concatenate(([model.prior_logit], events.log_odds[order], [time_term]))
     running = expit(np.cumsum(steps))
     step_pp = 100.0 * np.diff(running, prepend=0.0)
     pp = np.empty(order.shape[0])
     pp[order] = step_pp[1:-1]
+    wanted = np.arange(order.shape[0]) if wanted is None else wanted
     return Effects(
         pp=pp,
-        pp_then=_pp_then(model, matches, events, order, known),
+        pp_then=_pp_then(model, matches, events, order, known, wanted),
         prior_pp=float(step_pp[0]),
         time_pp=float(step_pp[-1]),
     )
@@ -159,19 +163,26 @@ def _pp_then(
     events: EventTerms,
     order: Ints,
     known: float,
+    wanted: Ints,
 ) -> Floats:
-    occurred = events.occurred[order]
+    """pp then of the ``wanted`` events: the level before each is the pipeline's ln
+    odds just before its instant, plus the effects then of the events of that
+    instant listed before it."""
     then = events.log_odds_then[order]
-    instants, first = np.unique(occurred, return_index=True)
-    if not instants.shape[0]:
-        return np.empty(0)
+    listed_before = np.cumsum(then) - then
+    occurred = events.occurred[order]
+    first_of_instant = np.searchsorted(occurred, occurred, side="left")
+    same_instant_before = np.empty(order.shape[0])
+    same_instant_before[order] = listed_before - listed_before[first_of_instant]
+    pp = np.full(order.shape[0], np.nan)
+    if not wanted.shape[0]:
+        return pp
+    instants, at_instant = np.unique(events.occurred[wanted], return_inverse=True)
     just_before = np.nextafter(instants, -np.inf)
     before = forecast_points(model, matches, just_before, known, on_grid=True).logit
-    instant = np.searchsorted(instants, occurred)
-    listed_before = np.cumsum(then) - then
-    level = before[instant] + listed_before - listed_before[first][instant]
-    pp = np.empty(order.shape[0])
-    pp[order] = 100.0 * (expit(level + then) - expit(level))
+    level = before[at_instant] + same_instant_before[wanted]
+    then_wanted = events.log_odds_then[wanted]
+    pp[wanted] = 100.0 * (expit(level + then_wanted) - expit(level))
     return pp
 
 

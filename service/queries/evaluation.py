@@ -105,8 +105,11 @@ def listing(
     """The prior, the page of ``events`` and the time term, with their effects."""
     time_term = float(found.time_term[0])
     model = snapshot.version.model
-    shares = effects(model, snapshot.arrays, events, time_term, query.known)
-    contributions, omitted = page_of(snapshot, events, shares, page, table)
+    order = events.canonical()
+    stop = None if page.limit is None else page.offset + page.limit
+    listed = order[page.offset : stop]
+    shares = effects(model, snapshot.arrays, events, time_term, query.known, listed)
+    contributions, omitted = page_of(snapshot, events, shares, (order, listed, page), table)
     contributions.append(Contribution(kind="time", log_odds=time_term, pp=shares.time_pp))
     return Listed(contributions, events.log_odds.shape[0] + 2, omitted, explained)
 
@@ -136,11 +139,15 @@ def closed_listing(snapshot: Snapshot, query: Query, page: Page, table: EventTab
 
 
 def page_of(
-    snapshot: Snapshot, events: EventTerms, shares: Effects, page: Page, table: EventTable
+    snapshot: Snapshot,
+    events: EventTerms,
+    shares: Effects,
+    paged: tuple[Ints, Ints, Page],
+    table: EventTable,
 ) -> tuple[list[Contribution], ContributionsOmitted | None]:
-    order = events.canonical()
-    stop = None if page.limit is None else page.offset + page.limit
-    listed = order[page.offset : stop]
+    """The prior and the ``paged`` events (all in their order, the listed ones,
+    the page), and what the page leaves out summed up."""
+    order, listed, page = paged
     model = snapshot.version.model
     prior = Contribution(kind="prior", log_odds=model.prior_logit, pp=shares.prior_pp)
     contributions = [prior, *contributions_of(snapshot, events, listed, table, shares)]

@@ -84,6 +84,17 @@ def test_events_at_one_instant_add_up_to_the_jump_there() -> None:
     assert shares.pp_then[at_ten].sum() == pytest.approx(jump, abs=1e-9)
 
 
+def test_pp_then_of_some_events_are_those_of_all() -> None:
+    events, time_term, _ = _explained(MODEL, ARRAYS, WHEN)
+    every = effects(MODEL, ARRAYS, events, time_term)
+    wanted = events.canonical()[2:5]
+    some = effects(MODEL, ARRAYS, events, time_term, wanted=wanted)
+    # the grid over fewer times splits its decay segments elsewhere: rounding apart
+    assert some.pp_then[wanted] == pytest.approx(every.pp_then[wanted], abs=1e-12)
+    assert np.isnan(np.delete(some.pp_then, wanted)).all()
+    assert np.array_equal(some.pp, every.pp)
+
+
 def test_pp_along_the_waterfall_add_up_to_the_probability() -> None:
     events, time_term, log_odds = _explained(MODEL, ARRAYS, WHEN)
     shares = effects(MODEL, ARRAYS, events, time_term)

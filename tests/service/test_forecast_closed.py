@@ -147,6 +147,7 @@ def test_annulled_is_explained_too(api: Client) -> None:
 
 def test_a_page_and_what_it_leaves_out_add_up_in_pp(api: Client) -> None:
     define(api, "paged")
+    whole = forecast(api, "paged")["contributions"]
     for known in (None, iso(NOW)):
         params = {"contributions_limit": 2, "contributions_offset": 1}
         body = forecast(api, "paged", **params, **({"known_at": known} if known else {}))
@@ -155,6 +156,8 @@ def test_a_page_and_what_it_leaves_out_add_up_in_pp(api: Client) -> None:
         listed = math.fsum(c["pp"] for c in body["contributions"])
         probability = body["explained"]["probability"]
         assert listed + omitted["pp"] == pytest.approx(100 * probability, abs=1e-9)
+        for mine, full in zip(body["contributions"][1:-1], whole[2:4], strict=True):
+            assert mine == {**full, "pp_then": pytest.approx(full["pp_then"], abs=1e-12)}
 
 
 def test_open_contributions_add_up_in_pp_to_the_served_probability(api: Client) -> None:
