@@ -87,6 +87,9 @@ class EventTerms:
         return candidates[order][:count]
 
 
+_T0 = np.zeros(1)  # rule_weights reads t only for the decay, which undecayed rules lack
+
+
 def event_terms(
     model_rules: tuple[RuleModel, ...], arrays: Sequence[RuleMatches], found: Terms
 ) -> EventTerms:
@@ -114,9 +117,6 @@ def event_terms(
         occurred=np.concatenate(occurred),
         position=np.concatenate(positions),
     )
-
-
-_T0 = np.zeros(1)  # rule_weights reads t only for the decay, absent here
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ class Page:
     offset: int = 0
     limit: int | None = None
 
+    def of(self, order: Ints) -> Ints:
+        """The indices of ``order`` (every event, in the listed order) it lists."""
+        stop = None if self.limit is None else self.offset + self.limit
+        return order[self.offset : stop]
+
 
 @dataclass(frozen=True)
 class Evaluated:
@@ -106,10 +111,8 @@ def listing(
     time_term = float(found.time_term[0])
     model = snapshot.version.model
     order = events.canonical()
-    stop = None if page.limit is None else page.offset + page.limit
-    listed = order[page.offset : stop]
-    shares = effects(model, snapshot.arrays, events, time_term, query.known, listed)
-    contributions, omitted = page_of(snapshot, events, shares, (order, listed, page), table)
+    shares = effects(model, snapshot.arrays, events, time_term, query.known, page.of(order))
+    contributions, omitted = page_of(snapshot, events, shares, order, page, table)
     contributions.append(Contribution(kind="time", log_odds=time_term, pp=shares.time_pp))
     return Listed(contributions, events.log_odds.shape[0] + 2, omitted, explained)
 
@@ -142,12 +145,13 @@ def page_of(
     snapshot: Snapshot,
     events: EventTerms,
     shares: Effects,
-    paged: tuple[Ints, Ints, Page],
+    order: Ints,
+    page: Page,
     table: EventTable,
 ) -> tuple[list[Contribution], ContributionsOmitted | None]:
-    """The prior and the ``paged`` events (all in their order, the listed ones,
-    the page), and what the page leaves out summed up."""
-    order, listed, page = paged
+    """The prior and the events the page lists of ``order`` (every event, in the
+    listed order), and what it leaves out summed up."""
+    listed = page.of(order)
     model = snapshot.version.model
     prior = Contribution(kind="prior", log_odds=model.prior_logit, pp=shares.prior_pp)
     contributions = [prior, *contributions_of(snapshot, events, listed, table, shares)]
