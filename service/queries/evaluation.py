@@ -1,5 +1,6 @@
-"""One forecast from a snapshot: its numbers (``forecasts.points``) and, while
-open, its contributions.
+"""One forecast from a snapshot: its numbers (``forecasts.points``) and its
+contributions with their effects (``forecasts.contributions``); a closed one's as
+it stood at the last second it was open.
 
 A detail answer lists a page of its event contributions (the prior, the events in
 (occurred, position, rule) order, the time term; what the page leaves out summed
@@ -7,15 +8,16 @@ up); every answer names its drivers, the ``DRIVERS`` largest events by |ln odds|
 picked with numpy, not from the list.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecasts.model import Floats, Ints, RuleMatches, RuleModel, Terms
+from forecasts.contributions import Effects, EventTerms, closing, effects, event_terms
+from forecasts.model import Ints, Terms
 from forecasts.points import forecast_points
 from service.projection.eventtable import EventTable
-from service.queries.snapshots import Query, Snapshot
-from service.queries.views import Contribution, ContributionsOmitted, Forecast
+from service.queries.snapshots import Query, Snapshot, moment
+from service.queries.views import Contribution, ContributionsOmitted, Explained, Forecast
 
 DRIVERS = 5
 
@@ -27,6 +29,11 @@ class Page:
     offset: int = 0
     limit: int | None = None
 
+    def of(self, order: Ints) -> Ints:
+        """The indices of ``order`` (every event, in the listed order) it lists."""
+        stop = None if self.limit is None else self.offset + self.limit
+        return order[self.offset : stop]
+
 
 @dataclass(frozen=True)
 class Evaluated:
@@ -35,87 +42,29 @@ class Evaluated:
     total: int
     omitted: ContributionsOmitted | None
     position: int
-
-
-@dataclass(frozen=True)
-class EventTerms:
-    """Every counted match's contribution at one time, as parallel arrays (rule
-    index, index among the rule's matches, ln odds, and the order keys)."""
-
-    rule: Ints
-    match: Ints
-    log_odds: Floats
-    occurred: Floats
-    position: Ints
-
-    def canonical(self) -> Ints:
-        """Indices in the order contributions are listed: (occurred, position, rule)."""
-        return np.lexsort((self.rule, self.position, self.occurred))
-
-    def largest(self, count: int) -> Ints:
-        """The ``count`` largest by |ln odds|, ties in the listing order."""
-        size = self.log_odds.shape[0]
-        magnitude = np.abs(self.log_odds)
-        if size > count:
-            kth = np.partition(magnitude, size - count)[size - count]
-            candidates = np.nonzero(magnitude >= kth)[0]
-        else:
-            candidates = np.arange(size)
-        order = np.lexsort(
-            (
-                self.rule[candidates],
-                self.position[candidates],
-                self.occurred[candidates],
-                -magnitude[candidates],
-            )
-        )
-        return candidates[order][:count]
-
-
-def event_terms(
-    model_rules: tuple[RuleModel, ...], arrays: list[RuleMatches], found: Terms
-) -> EventTerms:
-    rules, matches, log_odds, occurred, positions = [], [], [], [], []
-    for r, (rule, rule_matches) in enumerate(zip(model_rules, arrays, strict=True)):
-        counted = np.nonzero(found.counted[r][0])[0]
-        rules.append(np.full(counted.shape[0], r, dtype=np.int64))
-        matches.append(counted.astype(np.int64))
-        log_odds.append(rule.ln_b * found.weights[r][0, counted])
-        occurred.append(rule_matches.occurred[counted])
-        positions.append(rule_matches.position[counted])
-    if not rules:
-        empty = np.empty(0, dtype=np.int64)
-        return EventTerms(empty, empty, np.empty(0), np.empty(0), empty)
-    return EventTerms(
-        rule=np.concatenate(rules),
-        match=np.concatenate(matches),
-        log_odds=np.concatenate(log_odds).astype(np.float64),
-        occurred=np.concatenate(occurred),
-        position=np.concatenate(positions),
-    )
+    explained: Explained | None = None
 
 
 def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTable) -> Evaluated:
     """The forecast from a snapshot, and with a ``page`` its contributions: the
     prior, that page of the events (in (occurred, position, rule) order) and
-    the time term, with what the page leaves out summed up."""
+    the time term, with what the page leaves out summed up. A closed forecast's
+    are those of the last second it was open (``explained``)."""
     version = snapshot.version
     model = version.model
     t = np.array([query.as_of])
     points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolution)
     point = points.point(0)
-    contributions: list[Contribution] = []
     drivers: list[Contribution] = []
-    total = 0
-    omitted = None
+    listed = Listed()
     found = points.terms
     if point.status == "open" and found is not None:
         events = event_terms(model.rules, snapshot.arrays, found)
         drivers = contributions_of(snapshot, events, events.largest(DRIVERS), table)
         if page is not None:
-            total = events.log_odds.shape[0] + 2
-            contributions, omitted = page_of(snapshot, events, page, table)
-            contributions.append(Contribution(kind="time", log_odds=float(found.time_term[0])))
+            listed = listing(snapshot, query, events, found, page, table)
+    elif page is not None:
+        listed = closed_listing(snapshot, query, page, table)
     forecast = Forecast(
         scenario_id=snapshot.scenario_id,
         title=version.definition.title,
@@ -128,31 +77,105 @@ def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTa
         interval95=point.interval95,
         drivers=drivers,
     )
-    return Evaluated(forecast, contributions, total, omitted, snapshot.position)
+    return Evaluated(
+        forecast,
+        listed.contributions,
+        listed.total,
+        listed.omitted,
+        snapshot.position,
+        listed.explained,
+    )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A detail answer's contributions (none by default), and what they explain
+    when it is not the served forecast."""
+
+    contributions: list[Contribution] = field(default_factory=list)
+    total: int = 0
+    omitted: ContributionsOmitted | None = None
+    explained: Explained | None = None
+
+
+def listing(
+    snapshot: Snapshot,
+    query: Query,
+    events: EventTerms,
+    found: Terms,
+    page: Page,
+    table: EventTable,
+    explained: Explained | None = None,
+) -> Listed:
+    """The prior, the page of ``events`` and the time term, with their effects."""
+    time_term = float(found.time_term[0])
+    model = snapshot.version.model
+    order = events.canonical()
+    shares = effects(model, snapshot.arrays, events, time_term, query.known, page.of(order))
+    contributions, omitted = page_of(snapshot, events, shares, order, page, table)
+    contributions.append(Contribution(kind="time", log_odds=time_term, pp=shares.time_pp))
+    return Listed(contributions, events.log_odds.shape[0] + 2, omitted, explained)
+
+
+def closed_listing(snapshot: Snapshot, query: Query, page: Page, table: EventTable) -> Listed:
+    """A closed forecast's contributions: the forecast at the last second it was
+    open, through the same pipeline."""
+    model = snapshot.version.model
+    closed = closing(model, snapshot.arrays, query.as_of, query.known, snapshot.resolution)
+    if closed is None:
+        return Listed()
+    at = np.array([closed.explained_at])
+    points = forecast_points(model, snapshot.arrays, at, query.known, snapshot.resolution)
+    point = points.point(0)
+    found = points.terms
+    if point.status != "open" or found is None or point.probability is None:
+        return Listed()
+    explained = Explained(
+        at=moment(closed.explained_at),
+        closed_at=moment(closed.closed_at),
+        closed_as=closed.status,
+        probability=point.probability,
+        logit=float(points.logit[0]),
+    )
+    events = event_terms(model.rules, snapshot.arrays, found)
+    return listing(snapshot, query, events, found, page, table, explained)
 
 
 def page_of(
-    snapshot: Snapshot, events: EventTerms, page: Page, table: EventTable
+    snapshot: Snapshot,
+    events: EventTerms,
+    shares: Effects,
+    order: Ints,
+    page: Page,
+    table: EventTable,
 ) -> tuple[list[Contribution], ContributionsOmitted | None]:
-    order = events.canonical()
-    stop = None if page.limit is None else page.offset + page.limit
-    listed = order[page.offset : stop]
-    prior = Contribution(kind="prior", log_odds=snapshot.version.model.prior_logit)
-    contributions = [prior, *contributions_of(snapshot, events, listed, table)]
+    """The prior and the events the page lists of ``order`` (every event, in the
+    listed order), and what it leaves out summed up."""
+    listed = page.of(order)
+    model = snapshot.version.model
+    prior = Contribution(kind="prior", log_odds=model.prior_logit, pp=shares.prior_pp)
+    contributions = [prior, *contributions_of(snapshot, events, listed, table, shares)]
     left_out = order.shape[0] - listed.shape[0]
     if not left_out:
         return contributions, None
-    before = events.log_odds[order[: page.offset]]
-    after = events.log_odds[order[page.offset + listed.shape[0] :]]
-    summed = float(before.sum() + after.sum())
-    return contributions, ContributionsOmitted(count=left_out, log_odds=summed)
+    rest = np.concatenate((order[: page.offset], order[page.offset + listed.shape[0] :]))
+    return contributions, ContributionsOmitted(
+        count=left_out,
+        log_odds=float(events.log_odds[rest].sum()),
+        pp=float(shares.pp[rest].sum()),
+    )
 
 
 def contributions_of(
-    snapshot: Snapshot, events: EventTerms, indices: Ints, table: EventTable
+    snapshot: Snapshot,
+    events: EventTerms,
+    indices: Ints,
+    table: EventTable,
+    shares: Effects | None = None,
 ) -> list[Contribution]:
-    """The event contributions at ``indices`` of ``events``, in that order (the
-    event table is append-only: read without the index lock)."""
+    """The event contributions at ``indices`` of ``events``, in that order, with
+    their effects when ``shares`` are given (the event table is append-only: read
+    without the index lock)."""
     rules = snapshot.version.model.rules
     found: list[Contribution] = []
     for i in indices.tolist():
@@ -163,6 +186,9 @@ def contributions_of(
             Contribution(
                 kind="event",
                 log_odds=float(events.log_odds[i]),
+                pp=None if shares is None else float(shares.pp[i]),
+                log_odds_then=None if shares is None else float(events.log_odds_then[i]),
+                pp_then=None if shares is None else float(shares.pp_then[i]),
                 rule=rules[r].name,
                 event_id=event_id,
                 occurred_at=event.occurred_at,

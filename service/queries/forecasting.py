@@ -142,6 +142,7 @@ class Forecaster:
             contributions=found.contributions,
             contributions_total=found.total,
             contributions_omitted=found.omitted,
+            explained=found.explained,
         )
 
     def cached_one(self, scenario_id: str, query: Query, page: Page) -> tuple[bytes, str] | None:

@@ -54,6 +54,14 @@ def pct(p: float | None) -> str:
     return f"{Decimal(p * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
+def pp(d: float) -> str:
+    """As the page writes percentage points (format.js ``points`` of ``d / 100``)."""
+    v = Decimal(d / 100 * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if v == 0:
+        return "±0.0 pp"
+    return f"{'+' if d > 0 else MINUS}{abs(v)} pp"
+
+
 def expit(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
@@ -227,6 +235,47 @@ def test_the_waterfall_adds_up_to_the_served_probability(page: Page, demo: Serve
     expect(page.locator("svg.history path.band95")).to_have_count(1)
     expect(page.locator("svg.history path.band80")).to_have_count(1)
     screenshots(page, "scenario")
+
+
+@pytest.mark.parametrize(
+    ("scenario_id", "closed_as"),
+    [
+        ("tech-grand-bargain-2026", "expired at its deadline"),
+        ("us-h20-approval-2025", "resolved yes"),
+    ],
+)
+def test_a_closed_scenario_is_explained_just_before_it_closed(
+    page: Page, demo: ServerProcess, scenario_id: str, closed_as: str
+) -> None:
+    """Issue 15, point 5: the waterfall of a closed scenario (the grand bargain
+    expired at its deadline and was resolved "no" a second later) has bars, says when
+    it is explained, and shows each event's effect now and when it happened."""
+    page.goto(f"{demo.base_url}/?poll=60000#/scenario/{scenario_id}")
+    table = page.locator("table.waterfall")
+    expect(table).to_be_visible(timeout=WAIT_MS)
+    served = httpx.get(f"{demo.base_url}/v1/forecasts/{scenario_id}").json()
+    explained = served["explained"]
+    assert served["status"] != "open"
+    at = f"{explained['at'][:10]} {explained['at'][11:19]} UTC"
+    expect(page.locator("p.explained")).to_have_text(
+        f"Explained at {at}, just before it closed ({closed_as}),"
+        f" when it was {pct(explained['probability'])}."
+    )
+    expect(page.get_by_text("No contributions to show")).to_have_count(0)
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(len(served["contributions"]))
+    events = [c for c in served["contributions"] if c["kind"] == "event"]
+    assert events
+    expect(
+        table.locator("tbody svg.wbar rect.up, tbody svg.wbar rect.down, tbody svg.wbar rect.prior")
+    ).to_have_count(len(served["contributions"]) + len(events))
+    expect(table.locator("tbody svg.wbar rect.then")).to_have_count(len(events))
+    shown = rows.evaluate_all("(trs) => trs.map((tr) => Number(tr.dataset.pp))")
+    assert math.fsum(shown) == pytest.approx(100 * explained["probability"], abs=1e-9)
+    then = table.locator("[data-then] .pp").all_text_contents()
+    assert then == [pp(c["pp_then"]) for c in events]
+    expect(table.locator("[data-final-probability]")).to_have_text(pct(explained["probability"]))
+    screenshots(page, f"scenario-closed-{scenario_id}")
 
 
 def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:

@@ -3,7 +3,7 @@
 // with a text alternative; the numbers it draws are also in a table next to it.
 
 import { s } from "./dom.js";
-import { day, expit, logit, pct } from "./format.js";
+import { day, expit, logit, pct, points as ppText } from "./format.js";
 
 // model.md: interval_q = expit(ln odds +/- z_q * sd), z = 1.2816 (80%), 1.9600 (95%).
 // History points carry the 80% interval only; the 95% one follows from it.
@@ -140,7 +140,7 @@ export function historyChart(points, marks, { label = "", width = 760 } = {}) {
       s(
         "path",
         { class: up ? "mark up" : "mark down", d: shape },
-        s("title", {}, `${mark.number}. ${day(mark.occurred_at)} ${mark.summary} (${up ? "raised" : "lowered"})`),
+        s("title", {}, `${mark.number}. ${day(mark.occurred_at)} ${mark.summary} (${up ? "raised" : "lowered"}${mark.pp_then === undefined ? "" : ` it by ${ppText(mark.pp_then / 100)} when it happened`})`),
       ),
       s("text", { class: "mark-number", x: xx, y: axisY + 21 + 11 * labelRow(lastX, xx), "text-anchor": "middle" }, String(mark.number)),
     );
@@ -162,16 +162,26 @@ function labelRow(lastX, x) {
   return 2;
 }
 
-/** One waterfall bar: from `before` to `after` on a shared log-odds scale. */
-export function waterfallBar(before, after, scale, { kind = "step" } = {}) {
+/** One waterfall bar: the probability from `before` to `after` on a shared scale
+ * ({min, max}, probabilities). With `then` (an event's), an outline from `before`
+ * to `then` below it: the size of its jump when it happened, beside its size now. */
+export function waterfallBar(before, after, scale, { kind = "step", then = null } = {}) {
   const width = 220;
-  const height = 18;
-  const x = (v) => 4 + ((v - scale.min) / (scale.max - scale.min || 1)) * (width - 8);
+  const height = then === null ? 18 : 24;
+  const clip = (v) => Math.min(scale.max, Math.max(scale.min, v));
+  const x = (v) => 4 + ((clip(v) - scale.min) / (scale.max - scale.min || 1)) * (width - 8);
   const svg = s("svg", { class: "wbar", viewBox: `0 0 ${width} ${height}`, width, height, "aria-hidden": "true" });
-  svg.append(s("line", { class: "zero", x1: x(0), x2: x(0), y1: 0, y2: height }));
+  svg.append(s("line", { class: "zero", x1: x(scale.min), x2: x(scale.min), y1: 0, y2: height }));
   const lo = Math.min(before, after);
   const hi = Math.max(before, after);
   const cls = kind !== "step" ? kind : after >= before ? "up" : "down";
-  svg.append(s("rect", { class: cls, x: x(lo), y: 3, width: Math.max(1.5, x(hi) - x(lo)), height: height - 6 }));
+  svg.append(s("rect", { class: cls, x: x(lo), y: 3, width: Math.max(1.5, x(hi) - x(lo)), height: 12 }));
+  if (then !== null) {
+    const a = Math.min(before, then);
+    const b = Math.max(before, then);
+    svg.append(s("rect", {
+      class: `then ${then >= before ? "up" : "down"}`, x: x(a), y: 17, width: Math.max(1.5, x(b) - x(a)), height: 5,
+    }));
+  }
   return svg;
 }

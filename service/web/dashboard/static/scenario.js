@@ -5,11 +5,18 @@
 import { get } from "./api.js";
 import { historyChart, waterfallBar } from "./charts.js";
 import { h, keepingFocus, put } from "./dom.js";
-import { day, dayTime, expit, logOdds, pct, range, relative, STATUS } from "./format.js";
+import { day, dayTime, logOdds, pct, points as ppText, range, relative, STATUS } from "./format.js";
 import { subscribe } from "./live.js";
 
 const DAY_MS = 86400000;
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
+const exactTime = (at) => `${at.slice(0, 10)} ${at.slice(11, 19)} UTC`;
+const CLOSED_AS = {
+  resolved_yes: "resolved yes",
+  resolved_no: "resolved no",
+  annulled: "annulled",
+  expired: "expired at its deadline",
+};
 
 const OPERATORS = { eq: "=", ne: "≠", in: "in", nin: "not in", lt: "<", le: "≤", gt: ">", ge: "≥", contains: "contains" };
 
@@ -70,15 +77,12 @@ export function scenario(main, id) {
     document.title = `${def.title} · Tradewinds`;
     question.textContent = def.question || "";
 
-    // A closed forecast has no contributions: explain it as it stood just before it closed.
-    const closedAt = sc.resolution ? sc.resolution.resolved_at : fc.status === "expired" ? def.deadline : null;
-    const explain = fc.status === "open" || !closedAt
-      ? fc
-      : await get(`/v1/forecasts/${path}?as_of=${iso(Date.parse(closedAt) - 1000)}`);
+    // A closed forecast's contributions explain it as it stood just before it closed.
+    const closedAt = fc.explained ? fc.explained.closed_at : null;
 
     drawHeadline(fc, sc);
-    await drawHistory(fc, def, explain, closedAt);
-    keepingFocus(why.el, () => drawWaterfall(fc, explain));
+    await drawHistory(fc, def, closedAt);
+    keepingFocus(why.el, () => drawWaterfall(fc));
     if (revised) {
       drawRules(def);
       drawVersions(vs.versions);
@@ -104,7 +108,7 @@ export function scenario(main, id) {
         h("dt", {}, "As of"), h("dd", {}, dayTime(fc.as_of))));
   }
 
-  async function drawHistory(fc, def, explain, closedAt) {
+  async function drawHistory(fc, def, closedAt) {
     const start = Date.parse(def.opens_at || fc.as_of) - 30 * DAY_MS;
     let end = Date.parse(fc.as_of);
     if (closedAt) end = Math.min(end, Date.parse(closedAt) + 30 * DAY_MS);
@@ -117,7 +121,7 @@ export function scenario(main, id) {
       put(history.body, h("p", { class: "error" }, `No history: ${error.message}`));
       return;
     }
-    const marks = eventContributions(explain).map((c, i) => ({ ...c, number: i + 1 }));
+    const marks = eventContributions(fc).map((c, i) => ({ ...c, number: i + 1 }));
     const first = points.find((p) => p.probability !== null);
     const last = [...points].reverse().find((p) => p.probability !== null);
     const label = first && last
@@ -134,64 +138,83 @@ export function scenario(main, id) {
       h("p", { class: "hint" }, `One point every ${stepDays === 1 ? "day" : `${stepDays} days`}, evaluated with the events that had occurred by then.`));
   }
 
-  function eventContributions(explain) {
-    return (explain.contributions || []).filter((c) => c.kind === "event");
+  function eventContributions(fc) {
+    return (fc.contributions || []).filter((c) => c.kind === "event");
   }
 
-  function drawWaterfall(fc, explain) {
-    const contributions = explain.contributions || [];
+  function drawWaterfall(fc) {
+    const contributions = fc.contributions || [];
     if (!contributions.length) {
-      put(why.body, h("p", {}, fc.status === "annulled" ? "Annulled: there is no forecast to explain." : "No contributions to show."));
+      put(why.body, h("p", {}, "No contributions to show."));
       return;
     }
+    const explained = fc.explained || { probability: fc.probability, logit: fc.logit };
+    // pp (percentage points) of each contribution along the waterfall: the probability
+    // goes from 0 to the prior, then moves by each one's pp in the listed order.
     let running = 0;
+    let runningLogit = 0;
     let eventNumber = 0;
     const steps = contributions.map((c) => {
       const before = running;
-      running += c.log_odds;
+      running += c.pp / 100;
+      runningLogit += c.log_odds;
       if (c.kind === "event") eventNumber += 1;
       return { c, before, after: running, number: c.kind === "event" ? eventNumber : null };
     });
-    const values = [0, ...steps.map((st) => st.after), ...steps.map((st) => st.before)];
-    const scale = { min: Math.min(...values), max: Math.max(...values) };
-    const intro = explain === fc
-      ? "Each row adds its log-odds to the running total; the last total is the forecast's logit."
-      : `This forecast is closed; here is how it stood just before (as of ${dayTime(explain.as_of)}), when it was ${pct(explain.probability)}.`;
+    const reach = steps.flatMap((st) => [st.after, st.before + (st.c.pp_then ?? 0) / 100]);
+    const scale = { min: 0, max: Math.min(1, Math.max(0.05, ...reach)) };
     const describe = (c) => {
       if (c.kind === "prior") return "Prior";
       if (c.kind === "time") return "Time remaining (less time left, lower odds)";
       return c.summary;
     };
+    const arrow = (x) => (x >= 0 ? "▲ " : "▼ ");
+    const sign = (x) => (x >= 0 ? "up" : "down");
     put(why.body,
-      h("p", { class: "hint" }, intro),
+      fc.explained ? h("p", { class: "explained", "data-explained-at": fc.explained.at },
+        `Explained at ${exactTime(fc.explained.at)}, just before it closed (${CLOSED_AS[fc.explained.closed_as] || fc.explained.closed_as}), when it was ${pct(explained.probability)}.`) : null,
+      h("p", { class: "hint" },
+        "Each row moves the probability by its percentage points (pp), in the order counted: the bars add up from the prior to the ",
+        fc.explained ? "probability explained" : "forecast",
+        ". A solid bar is an event's effect now (decayed, discounted); the outline, its effect when it happened, the jump the history chart shows on that day."),
       h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Contributions, scrollable" },
         h("table", { class: "waterfall stack" },
-          h("caption", {}, "Contributions from the prior to the current logit"),
+          h("caption", {}, fc.explained ? "Contributions from the prior to the probability just before it closed" : "Contributions from the prior to the current probability"),
           h("thead", {}, h("tr", {},
             h("th", { scope: "col" }, "#"),
             h("th", { scope: "col" }, "What"),
             h("th", { scope: "col" }, "Date"),
             h("th", { scope: "col" }, "Rule"),
-            h("th", { scope: "col", class: "num" }, "Effect (log-odds)"),
-            h("th", { scope: "col", class: "num" }, "Running logit"),
+            h("th", { scope: "col", class: "num" }, "When it happened"),
+            h("th", { scope: "col", class: "num" }, fc.explained ? "At close" : "Now"),
             h("th", { scope: "col", class: "num" }, "Probability"),
             h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Bar"), h("span", { "aria-hidden": "true" }, "")))),
-          h("tbody", {}, steps.map((st) => h("tr", { "data-kind": st.c.kind, "data-log-odds": String(st.c.log_odds) },
+          h("tbody", {}, steps.map((st) => h("tr", { "data-kind": st.c.kind, "data-log-odds": String(st.c.log_odds), "data-pp": String(st.c.pp) },
             h("td", { "data-label": "Event" }, st.number ?? ""),
             h("th", { scope: "row" }, describe(st.c)),
             h("td", { class: "date", "data-label": "Date" }, st.c.occurred_at ? day(st.c.occurred_at) : ""),
             h("td", { "data-label": "Rule" }, st.c.rule || ""),
-            h("td", { class: `num ${st.c.kind === "prior" ? "" : st.c.log_odds >= 0 ? "up" : "down"}`, "data-effect": "", "data-label": "Effect" },
-              `${st.c.kind === "prior" ? "" : st.c.log_odds >= 0 ? "▲ " : "▼ "}${logOdds(st.c.log_odds)}`),
-            h("td", { class: "num", "data-label": "Running logit" }, logOdds(st.after)),
-            h("td", { class: "num", "data-label": "Probability" }, pct(expit(st.after))),
-            h("td", {}, waterfallBar(st.before, st.after, scale, { kind: st.c.kind === "prior" ? "prior" : "step" }))))),
+            st.c.kind === "event"
+              ? h("td", { class: `num ${sign(st.c.log_odds_then)}`, "data-then": "", "data-label": "When it happened" },
+                h("span", { class: "pp" }, ppText(st.c.pp_then / 100)),
+                h("span", { class: "lo" }, logOdds(st.c.log_odds_then)))
+              : h("td", {}),
+            h("td", { class: `num ${st.c.kind === "prior" ? "" : sign(st.c.log_odds)}`, "data-label": fc.explained ? "At close" : "Now" },
+              h("span", { class: "pp" }, st.c.kind === "prior" ? pct(st.after) : ppText(st.c.pp / 100)),
+              h("span", { class: "lo", "data-effect": "" }, `${st.c.kind === "prior" ? "" : arrow(st.c.log_odds)}${logOdds(st.c.log_odds)}`)),
+            h("td", { class: "num", "data-label": "Probability" }, pct(st.after)),
+            h("td", {}, waterfallBar(st.before, st.after, scale, {
+              kind: st.c.kind === "prior" ? "prior" : "step",
+              then: st.c.kind === "event" ? st.before + st.c.pp_then / 100 : null,
+            }))))),
           h("tfoot", {}, h("tr", {},
             h("td", {}),
             h("th", { scope: "row", colspan: "3" }, "Sum of the contributions"),
-            h("td", { class: "num", "data-logit-sum": String(running), "data-label": "Sum" }, logOdds(running)),
-            h("td", { class: "num", "data-logit": String(explain.logit), "data-label": "Served logit" }, logOdds(explain.logit)),
-            h("td", { class: "num", "data-final-probability": "", "data-label": "Probability" }, pct(explain.probability)),
+            h("td", {}),
+            h("td", { class: "num", "data-label": "Sum" },
+              h("span", { class: "pp" }, `${(running * 100).toFixed(1)} pp`),
+              h("span", { class: "lo", "data-logit-sum": String(runningLogit) }, logOdds(runningLogit))),
+            h("td", { class: "num", "data-final-probability": "", "data-logit": String(explained.logit), "data-label": "Probability" }, pct(explained.probability)),
             h("td", {}, waterfallBar(0, running, scale, { kind: "total" })))))));
   }
 
