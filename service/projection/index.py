@@ -35,6 +35,7 @@ from service.projection.readerturn import ReaderTurn
 from service.projection.states import (
     BacktestState,
     ResolutionState,
+    RetractionState,
     ScenarioState,
     ScenarioVersion,
 )
@@ -53,6 +54,7 @@ class LogIndex(POPOTrackingRecorder):
         self.table = EventTable()
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
+        self.resolution_slugs: dict[UUID, str] = {}
         self.matches = MatchIndex()
         self.backtests: dict[UUID, BacktestState] = {}
         self.alerts = AlertIndex()
@@ -191,24 +193,44 @@ class LogIndex(POPOTrackingRecorder):
             self._track(tracking)
 
     def resolve_scenario(
-        self, slug: str, body: str, recorded_at: datetime, tracking: Tracking
+        self,
+        record_id: UUID,
+        slug: str | None,
+        body: str,
+        recorded_at: datetime,
+        tracking: Tracking,
     ) -> None:
-        resolution = ResolutionState(
-            position=tracking.notification_id,
-            recorded_at=recorded_at,
-            resolution=_resolution_decoder.decode(body),
+        """A resolution: the first of a scenario (``slug`` given) or one anew after a
+        retraction (``slug`` None: known from the record's id)."""
+        resolution = _resolution_decoder.decode(body)
+        state = ResolutionState(
+            position=tracking.notification_id, recorded_at=recorded_at, resolution=resolution
+        )
+        model = ModelResolution(
+            outcome=resolution.outcome,
+            resolved_at=resolution.resolved_at.timestamp(),
+            recorded_at=recorded_at.timestamp(),
         )
         with self._database_lock:
-            self.scenarios[slug].resolution = resolution
-            self.matches.resolve(
-                slug,
-                ModelResolution(
-                    outcome=resolution.resolution.outcome,
-                    resolved_at=resolution.resolution.resolved_at.timestamp(),
-                    recorded_at=recorded_at.timestamp(),
-                ),
-                tracking.notification_id,
+            if slug is None:
+                slug = self.resolution_slugs[record_id]
+            self.resolution_slugs[record_id] = slug
+            scenario = self.scenarios[slug]
+            scenario.resolutions = [*scenario.resolutions, state]
+            self.matches.resolve(slug, model, tracking.notification_id)
+            self._track(tracking)
+
+    def retract_resolution(
+        self, record_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
+    ) -> None:
+        position = tracking.notification_id
+        with self._database_lock:
+            slug = self.resolution_slugs[record_id]
+            last = self.scenarios[slug].resolutions[-1]
+            last.retraction = RetractionState(
+                position=position, recorded_at=recorded_at, reason=reason
             )
+            self.matches.retract_resolution(slug, position, recorded_at.timestamp())
             self._track(tracking)
 
     def apply_alert_record(self, record: Any, tracking: Tracking) -> None:

@@ -102,7 +102,7 @@ def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTa
     version = snapshot.version
     model = version.model
     t = np.array([query.as_of])
-    points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolution)
+    points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolutions)
     point = points.point(0)
     contributions: list[Contribution] = []
     drivers: list[Contribution] = []
