@@ -37,8 +37,22 @@ class ScenarioEntry(_Entry, tag="scenario", kw_only=True):
 
 
 class ResolutionEntry(_Entry, tag="resolution", kw_only=True):
+    """A resolution: the first of a scenario, or one anew after a retraction.
+    ``version`` (written by export) is its place among the scenario's resolutions
+    and retractions (1, 2, ...); without it, an entry resolves a scenario with no
+    resolution in force, and is skipped when that resolution is already in force."""
+
     scenario_id: Slug
     resolution: Resolution
+    version: int | None = None
+
+
+class ResolutionRetractionEntry(_Entry, tag="resolution_retraction", kw_only=True):
+    """A retraction of the resolution in force; ``version`` as for a resolution."""
+
+    scenario_id: Slug
+    reason: str
+    version: int | None = None
 
 
 class RequestEntry(_Entry, tag="idempotency_key", kw_only=True):
@@ -48,4 +62,11 @@ class RequestEntry(_Entry, tag="idempotency_key", kw_only=True):
     fingerprint: str
 
 
-LogEntry = EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry | RequestEntry
+LogEntry = (
+    EventEntry
+    | RetractionEntry
+    | ScenarioEntry
+    | ResolutionEntry
+    | ResolutionRetractionEntry
+    | RequestEntry
+)
