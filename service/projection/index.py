@@ -22,12 +22,10 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
-from domain.codecs import resolution_decoder as _resolution_decoder
-from domain.codecs import stored_definition
+from domain.codecs import resolution_decoder, stored_definition
 from domain.codecs import stored_request as _stored_request
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.events import BaseEvent, RetractedInfo
-from forecasts.model import Resolution as ModelResolution
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
@@ -193,44 +191,29 @@ class LogIndex(POPOTrackingRecorder):
             self._track(tracking)
 
     def resolve_scenario(
-        self,
-        record_id: UUID,
-        slug: str | None,
-        body: str,
-        recorded_at: datetime,
-        tracking: Tracking,
+        self, record_id: UUID, slug: str | None, body: str, at: datetime, tracking: Tracking
     ) -> None:
-        """A resolution: the first of a scenario (``slug`` given) or one anew after a
-        retraction (``slug`` None: known from the record's id)."""
-        resolution = _resolution_decoder.decode(body)
+        """A scenario's first resolution (``slug`` given) or one anew (``slug`` None)."""
+        position = tracking.notification_id
         state = ResolutionState(
-            position=tracking.notification_id, recorded_at=recorded_at, resolution=resolution
-        )
-        model = ModelResolution(
-            outcome=resolution.outcome,
-            resolved_at=resolution.resolved_at.timestamp(),
-            recorded_at=recorded_at.timestamp(),
+            position=position, recorded_at=at, resolution=resolution_decoder.decode(body)
         )
         with self._database_lock:
-            if slug is None:
-                slug = self.resolution_slugs[record_id]
-            self.resolution_slugs[record_id] = slug
+            slug = self.resolution_slugs[record_id] = slug or self.resolution_slugs[record_id]
             scenario = self.scenarios[slug]
             scenario.resolutions = [*scenario.resolutions, state]
-            self.matches.resolve(slug, model, tracking.notification_id)
+            self.matches.resolve(slug, state.model(), position)
             self._track(tracking)
 
     def retract_resolution(
-        self, record_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
+        self, record_id: UUID, reason: str, at: datetime, tracking: Tracking
     ) -> None:
         position = tracking.notification_id
+        retraction = RetractionState(position=position, recorded_at=at, reason=reason)
         with self._database_lock:
             slug = self.resolution_slugs[record_id]
-            last = self.scenarios[slug].resolutions[-1]
-            last.retraction = RetractionState(
-                position=position, recorded_at=recorded_at, reason=reason
-            )
-            self.matches.retract_resolution(slug, position, recorded_at.timestamp())
+            self.scenarios[slug].resolutions[-1].retraction = retraction
+            self.matches.retract_resolution(slug, position, at.timestamp())
             self._track(tracking)
 
     def apply_alert_record(self, record: Any, tracking: Tracking) -> None:

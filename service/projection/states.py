@@ -8,6 +8,7 @@ from msgspec import Struct
 
 from domain.backtests import BacktestRequest
 from domain.scenarios import Resolution, ScenarioDefinition
+from forecasts.model import Resolution as ModelResolution
 
 
 class ScenarioVersion(Struct, kw_only=True):
@@ -28,6 +29,14 @@ class ResolutionState(Struct, kw_only=True):
     recorded_at: datetime
     resolution: Resolution
     retraction: RetractionState | None = None
+
+    def model(self) -> ModelResolution:
+        """The resolution as the model takes it (times in seconds)."""
+        return ModelResolution(
+            outcome=self.resolution.outcome,
+            resolved_at=self.resolution.resolved_at.timestamp(),
+            recorded_at=self.recorded_at.timestamp(),
+        )
 
 
 class ScenarioState(Struct, kw_only=True):

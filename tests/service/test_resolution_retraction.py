@@ -3,6 +3,7 @@ retracted by appending a correction: the scenario is unresolved again from that
 record on, past answers (``known_at`` before it) still show the old resolution,
 and it can be resolved anew."""
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,3 +199,27 @@ def test_a_restarted_service_reads_the_corrections_back(
     with TestClient(create_app(settings, clock)) as restarted:
         assert restarted.get(f"/v1/scenarios/{SLUG}").json() == before
         assert restarted.get(f"/v1/forecasts/{SLUG}").json()["status"] == "resolved_no"
+
+
+def test_backtests_score_the_resolution_in_force(api: Client, clock: Clock) -> None:
+    def scored() -> list[tuple[str, int]]:
+        window = {"from": "2025-09-01T00:00:00Z", "to": "2026-02-20T00:00:00Z", "step": "P15D"}
+        response = api.post("/v1/backtests", json={**window, "scenario_ids": [SLUG]})
+        assert response.status_code == 202, response.text
+        location = response.headers["location"]
+        deadline = time.monotonic() + 30
+        while (body := api.get(location).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.05)
+        assert body["status"] == "done", body
+        return [(s["scenario_id"], s["outcome"]) for s in body["scores"]["scenarios"]]
+
+    resolve(api, "yes")
+    assert scored() == [(SLUG, "yes")]
+    clock.now += timedelta(hours=1)
+    retract(api)
+    clock.now += timedelta(hours=1)
+    assert scored() == []
+    resolve(api, "no")
+    clock.now += timedelta(hours=1)
+    assert scored() == [(SLUG, "no")]
