@@ -2,6 +2,7 @@
 forecast stream (live and replayed from Last-Event-ID), webhooks fired by
 corrections name them, and racing corrections of one resolution store one."""
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.bootstrap import open_eventlog
+from service.cli.main import import_lines
+from service.commands.exchange import export_entries, write_jsonl
 from tests.e2e.helpers import SCENARIO, Json, http, signal
 from tests.e2e.receiver import Receiver
 from tests.e2e.sse import Stream
 from tests.e2e.test_concurrency import race
+from tests.e2e.test_replay_check import replay_check
 from tests.support.server import ServerProcess
 from tests.support.stores import Store
 
@@ -137,3 +142,29 @@ async def test_racing_corrections_of_one_resolution_store_one(server: ServerProc
         view = client.get("/v1/scenarios/alpha").json()
     assert view["resolution"]["note"] == f"n{winners[0]}"
     assert len(view["retracted_resolutions"]) == 1
+
+
+def test_an_export_with_corrections_imported_elsewhere_replays_identically(
+    tmp_path: Path, store: Store
+) -> None:
+    """Resolved, retracted, resolved anew: exported and imported into an empty store,
+    the original store rebuilt from scratch serves byte for byte what the copy serves."""
+    original = tmp_path / "original"
+    with ServerProcess(original, env=store.server_env) as server, http(server.base_url) as c:
+        assert c.put("/v1/scenarios/alpha", json=SCENARIO).status_code == 201
+        posted(c, RESOLUTION, {"outcome": "yes", "resolved_at": "2026-01-01T00:00:00Z"})
+        posted(c, f"{RESOLUTION}/retraction", {"reason": "premature"})
+        posted(c, RESOLUTION, {"outcome": "no", "resolved_at": "2026-02-01T00:00:00Z"})
+    out = io.BytesIO()
+    with open_eventlog(store.settings(original)) as log:
+        write_jsonl(export_entries(log), out)
+    copy = store.new_settings(tmp_path / "copy")
+    assert import_lines(copy, out.getvalue().splitlines()).added == 4
+    env = {} if copy.database_url is None else {"TRADEWINDS_DATABASE_URL": copy.database_url}
+    with ServerProcess(tmp_path / "copy", env=env) as server, http(server.base_url) as c:
+        served = c.get("/v1/scenarios/alpha").json()
+        result = replay_check(original, server.base_url, store.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
+    assert served["resolution"]["outcome"] == "no"
+    assert [r["retracted"]["reason"] for r in served["retracted_resolutions"]] == ["premature"]
