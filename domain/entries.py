@@ -43,8 +43,22 @@ class ScenarioEntry(_Entry, tag="scenario", kw_only=True):
 
 
 class ResolutionEntry(_Entry, tag="resolution", kw_only=True):
+    """A resolution: the first of a scenario, or one anew after a retraction.
+    ``version`` (written by export) is its place among the scenario's resolutions
+    and retractions (1, 2, ...); without it, an entry resolves a scenario with no
+    resolution in force, and is skipped when that resolution is already in force."""
+
     scenario_id: Slug
     resolution: Resolution
+    version: int | None = None
+
+
+class ResolutionRetractionEntry(_Entry, tag="resolution_retraction", kw_only=True):
+    """A retraction of the resolution in force; ``version`` as for a resolution."""
+
+    scenario_id: Slug
+    reason: str
+    version: int | None = None
 
 
 class RequestEntry(_Entry, tag="idempotency_key", kw_only=True):
@@ -74,6 +88,12 @@ class AlertDeletionEntry(_Entry, tag="alert_deletion", kw_only=True):
 
 
 LogEntry = (
-    EventEntry | RetractionEntry | ScenarioEntry | ResolutionEntry | RequestEntry
-    | AlertEntry | AlertDeletionEntry
-)  # fmt: skip
+    EventEntry
+    | RetractionEntry
+    | ScenarioEntry
+    | ResolutionEntry
+    | ResolutionRetractionEntry
+    | RequestEntry
+    | AlertEntry
+    | AlertDeletionEntry
+)

@@ -44,3 +44,7 @@ class AlreadyRetracted(Conflict):
 
 class AlreadyResolved(Conflict):
     pass
+
+
+class NothingToRetract(Conflict):
+    """A retraction of a resolution that is not in force (never resolved, or retracted)."""

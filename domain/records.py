@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.alert_records import AlertRecord, DeliveryRecord
-from domain.errors import AlreadyRetracted
+from domain.errors import AlreadyResolved, AlreadyRetracted, NothingToRetract
 from domain.leases import LeaseHeld, check_lease_free
 from domain.record_ids import (
     alert_record_id,
@@ -102,15 +102,37 @@ class ScenarioRecord(Aggregate):
 
 
 class ResolutionRecord(Aggregate):
-    """How a scenario resolved. There is at most one per scenario."""
+    """How a scenario resolved, one per scenario: its first resolution
+    (``Recorded``), then, in turn, retractions and resolutions anew. A wrong
+    resolution is corrected by appending, never edited; a command appends to the
+    version it read, so two racing corrections cannot both win."""
 
     class Recorded(Aggregate.Created):
         slug: str
         body: str
 
+    class Retracted(Aggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.retraction = self.reason
+
+    class Resolved(Aggregate.Event):
+        body: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.body = self.body
+            aggregate.retraction = None
+
     def __init__(self, slug: str, body: str) -> None:
         self.slug = slug
         self.body = body
+        self.retraction: str | None = None
+
+    @property
+    def in_force(self) -> bool:
+        """Whether the latest resolution stands (it was not retracted)."""
+        return self.retraction is None
 
     @classmethod
     def record(cls, slug: str, body: str, recorded_at: datetime) -> "ResolutionRecord":
@@ -121,6 +143,18 @@ class ResolutionRecord(Aggregate):
             body=body,
             timestamp=recorded_at,
         )
+
+    def resolve_again(self, body: str, recorded_at: datetime) -> None:
+        if self.in_force:
+            msg = f"scenario {self.slug} is already resolved"
+            raise AlreadyResolved(msg)
+        self.trigger_event(self.Resolved, body=body, timestamp=recorded_at)
+
+    def retract(self, reason: str, recorded_at: datetime) -> None:
+        if not self.in_force:
+            msg = f"scenario {self.slug} has no resolution to retract (the last one was retracted)"
+            raise NothingToRetract(msg)
+        self.trigger_event(self.Retracted, reason=reason, timestamp=recorded_at)
 
 
 class RequestRecord(Aggregate):

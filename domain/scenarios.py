@@ -123,6 +123,20 @@ class Retraction(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[str, Meta(min_length=1, max_length=2000)]
 
 
+def check_resolution(resolution: Resolution, opens_at: datetime, now: datetime) -> None:
+    """Raise InvalidInput unless ``resolved_at`` lies in [``opens_at``, ``now``]: a
+    scenario resolves while it is open or at its deadline, never in the future."""
+    if opens_at <= resolution.resolved_at <= now:
+        return
+    given, start, end = (_instant(t) for t in (resolution.resolved_at, opens_at, now))
+    msg = f"must lie between the scenario's opens_at ({start}) and now ({end}); got {given}"
+    raise InvalidInput([FieldError("resolved_at", msg)])
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def check_definition(definition: ScenarioDefinition, opened_at: datetime | None = None) -> None:
     """Raise InvalidInput with every problem msgspec's field bounds cannot see.
 

@@ -36,11 +36,12 @@ from scipy.special import expit
 from forecasts.model import (
     Floats,
     Ints,
-    Resolution,
+    Resolutions,
     RuleMatches,
     RuleModel,
     ScenarioModel,
     Terms,
+    resolution_known,
     rule_weights,
 )
 from forecasts.points import forecast_points
@@ -206,17 +207,18 @@ def closing(
     matches: Sequence[RuleMatches],
     as_of: float,
     known: float = np.inf,
-    resolution: Resolution | None = None,
+    resolutions: Resolutions = (),
 ) -> Closing | None:
     """When the forecast at ``as_of`` closed: the first of the deadline and the
     resolution's ``resolved_at``, by ``as_of``, at which the pipeline's status is
     not open (an expiry is the deadline even when a resolution dated after it
     came later); None while open. The status only changes at these times."""
+    resolution = resolution_known(resolutions, known)
     moments = [model.deadline] + ([resolution.resolved_at] if resolution is not None else [])
     candidates = np.unique(np.array([m for m in moments if m <= as_of], dtype=np.float64))
     if not candidates.shape[0]:
         return None
-    status = forecast_points(model, matches, candidates, known, resolution, on_grid=True).status
+    status = forecast_points(model, matches, candidates, known, resolutions, on_grid=True).status
     closed = np.nonzero(status != "open")[0]
     if not closed.shape[0]:
         return None

@@ -87,9 +87,30 @@ class RuleMatches:
 
 @dataclass(frozen=True)
 class Resolution:
+    """One resolution as recorded: in force under the knowledge cuts from
+    ``recorded_at`` until ``retracted_at`` (None: never retracted)."""
+
     outcome: Literal["yes", "no", "annulled"]
     resolved_at: float
     recorded_at: float
+    retracted_at: float | None = None
+
+    def retracted_by(self, known: float) -> bool:
+        return self.retracted_at is not None and self.retracted_at <= known
+
+
+Resolutions = Sequence[Resolution]
+"""A scenario's resolutions in log order: each but the last retracted (a new one is
+recorded only after the one before was retracted)."""
+
+
+def resolution_known(resolutions: Resolutions, known: float = np.inf) -> Resolution | None:
+    """The resolution in force under the knowledge cut: the newest recorded by it,
+    unless it was retracted by it."""
+    for resolution in reversed(resolutions):
+        if resolution.recorded_at <= known:
+            return None if resolution.retracted_by(known) else resolution
+    return None
 
 
 @dataclass(frozen=True)
@@ -166,11 +187,13 @@ def terms(
 
 
 def status_at(
-    t: Floats, deadline: float, resolution: Resolution | None, known: float = np.inf
+    t: Floats, deadline: float, resolutions: Resolutions = (), known: float = np.inf
 ) -> NDArray[np.str_]:
-    """The status at each time, under the knowledge cut ``known``."""
+    """The status at each time, under the knowledge cut ``known`` (the resolution
+    in force then: ``resolution_known``)."""
     status = np.where(t >= deadline, "expired", "open").astype("<U12")
-    if resolution is not None and resolution.recorded_at <= known:
+    resolution = resolution_known(resolutions, known)
+    if resolution is not None:
         settled = t >= resolution.resolved_at
         label = {"yes": "resolved_yes", "no": "resolved_no", "annulled": "annulled"}
         status[settled] = label[resolution.outcome]

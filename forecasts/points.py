@@ -19,7 +19,7 @@ from forecasts.model import (
     Z80,
     Z95,
     Floats,
-    Resolution,
+    Resolutions,
     RuleMatches,
     ScenarioModel,
     Status,
@@ -104,17 +104,18 @@ def forecast_points(
     matches: Sequence[RuleMatches],
     t: Floats,
     known: float = np.inf,
-    resolution: Resolution | None = None,
+    resolutions: Resolutions = (),
     *,
     on_grid: bool = False,
     between_rules: Callable[[], None] | None = None,
 ) -> Points:
-    """The forecast at every time of ``t`` under the knowledge cut ``known``.
+    """The forecast at every time of ``t`` under the knowledge cut ``known``, with
+    the resolution in force then among ``resolutions`` (the scenario's, in log order).
 
     ``on_grid``: the terms by ``grid_terms`` (``t`` sorted ascending; cheaper for
     many times, no contributions; ``between_rules`` is its budget check), else by
     ``model.terms``."""
-    status = status_at(t, model.deadline, resolution, known)
+    status = status_at(t, model.deadline, resolutions, known)
     found: Terms | None = None
     if on_grid:
         log_odds, variance = grid_terms(model, matches, t, known, between_rules)

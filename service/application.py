@@ -163,6 +163,9 @@ class Tradewinds:
     async def resolve_scenario(self, slug: str, resolution: Resolution) -> ResolutionReceipt:
         return await scenario_commands.resolve_scenario(self.eventlog, slug, resolution)
 
+    async def retract_resolution(self, slug: str, reason: str) -> ResolutionReceipt:
+        return await scenario_commands.retract_resolution(self.eventlog, slug, reason)
+
     async def events(
         self,
         after: int,

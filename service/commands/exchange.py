@@ -17,7 +17,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
-from domain.codecs import resolution_decoder as _resolution_decoder
 from domain.codecs import stored_definition
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.entries import (
@@ -27,6 +26,7 @@ from domain.entries import (
     LogEntry,
     RequestEntry,
     ResolutionEntry,
+    ResolutionRetractionEntry,
     RetractionEntry,
     ScenarioEntry,
 )
@@ -34,16 +34,20 @@ from domain.errors import DomainError, InvalidInput
 from domain.records import (
     EventRecord,
     RequestRecord,
-    ResolutionRecord,
     ScenarioRecord,
     request_record_id,
-    resolution_record_id,
     scenario_record_id,
 )
 from domain.scenarios import check_definition
 from service.commands.alert_exchange import alert_entry_of, import_alert
 from service.commands.events import event_body
 from service.commands.jsonlines import ImportFailed, ImportReport, read_jsonl, write_jsonl
+from service.commands.resolutionexchange import (
+    RESOLUTION_EVENTS,
+    import_resolution,
+    import_resolution_retraction,
+    resolution_entry,
+)
 from service.persistence.eventlog import EventLog
 
 __all__ = ["ImportFailed", "ImportReport", "export_entries", "import_entries", "read_jsonl",
@@ -96,10 +100,8 @@ def _entry_of(event: Any, position: int, slugs: dict[UUID, str]) -> LogEntry | N
             definition=stored_definition(event.body),
             **common,
         )
-    if isinstance(event, ResolutionRecord.Recorded):
-        return ResolutionEntry(
-            scenario_id=event.slug, resolution=_resolution_decoder.decode(event.body), **common
-        )
+    if isinstance(event, RESOLUTION_EVENTS):
+        return resolution_entry(event, slugs, common)
     if isinstance(event, RequestRecord.Recorded):
         return RequestEntry(key=event.key, fingerprint=event.fingerprint, **common)
     return None
@@ -157,6 +159,8 @@ class _Chunk:
             self._resolution(entry, at)
         elif isinstance(entry, AlertEntry | AlertDeletionEntry):
             import_alert(self, entry, at)
+        elif isinstance(entry, ResolutionRetractionEntry):
+            self._resolution_retraction(entry, at)
         else:
             self._request(entry, at)
 
@@ -225,18 +229,10 @@ class _Chunk:
         self._keep(record)
 
     def _resolution(self, entry: ResolutionEntry, at: datetime) -> None:
-        if self._get(scenario_record_id(entry.scenario_id)) is None:
-            msg = f"resolution of unknown scenario {entry.scenario_id}"
-            raise DomainError(msg)
-        existing = self._get(resolution_record_id(entry.scenario_id))
-        body = _encoder.encode(entry.resolution).decode()
-        if existing is not None:
-            if _resolution_decoder.decode(existing.body) != entry.resolution:
-                msg = f"scenario {entry.scenario_id} is already resolved otherwise"
-                raise DomainError(msg)
-            self.report.skipped += 1
-            return
-        self._keep(ResolutionRecord.record(entry.scenario_id, body, at))
+        import_resolution(self, entry, at)
+
+    def _resolution_retraction(self, entry: ResolutionRetractionEntry, at: datetime) -> None:
+        import_resolution_retraction(self, entry, at)
 
 
 def _run_chunk(

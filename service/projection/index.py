@@ -22,12 +22,10 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
-from domain.codecs import resolution_decoder as _resolution_decoder
-from domain.codecs import stored_definition
+from domain.codecs import resolution_decoder, stored_definition
 from domain.codecs import stored_request as _stored_request
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.events import BaseEvent, RetractedInfo
-from forecasts.model import Resolution as ModelResolution
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
@@ -35,6 +33,7 @@ from service.projection.readerturn import ReaderTurn
 from service.projection.states import (
     BacktestState,
     ResolutionState,
+    RetractionState,
     ScenarioState,
     ScenarioVersion,
 )
@@ -53,6 +52,7 @@ class LogIndex(POPOTrackingRecorder):
         self.table = EventTable()
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
+        self.resolution_slugs: dict[UUID, str] = {}
         self.matches = MatchIndex()
         self.backtests: dict[UUID, BacktestState] = {}
         self.alerts = AlertIndex()
@@ -191,24 +191,29 @@ class LogIndex(POPOTrackingRecorder):
             self._track(tracking)
 
     def resolve_scenario(
-        self, slug: str, body: str, recorded_at: datetime, tracking: Tracking
+        self, record_id: UUID, slug: str | None, body: str, at: datetime, tracking: Tracking
     ) -> None:
-        resolution = ResolutionState(
-            position=tracking.notification_id,
-            recorded_at=recorded_at,
-            resolution=_resolution_decoder.decode(body),
+        """A scenario's first resolution (``slug`` given) or one anew (``slug`` None)."""
+        position = tracking.notification_id
+        state = ResolutionState(
+            position=position, recorded_at=at, resolution=resolution_decoder.decode(body)
         )
         with self._database_lock:
-            self.scenarios[slug].resolution = resolution
-            self.matches.resolve(
-                slug,
-                ModelResolution(
-                    outcome=resolution.resolution.outcome,
-                    resolved_at=resolution.resolution.resolved_at.timestamp(),
-                    recorded_at=recorded_at.timestamp(),
-                ),
-                tracking.notification_id,
-            )
+            slug = self.resolution_slugs[record_id] = slug or self.resolution_slugs[record_id]
+            scenario = self.scenarios[slug]
+            scenario.resolutions = [*scenario.resolutions, state]
+            self.matches.resolve(slug, state.model(), position)
+            self._track(tracking)
+
+    def retract_resolution(
+        self, record_id: UUID, reason: str, at: datetime, tracking: Tracking
+    ) -> None:
+        position = tracking.notification_id
+        retraction = RetractionState(position=position, recorded_at=at, reason=reason)
+        with self._database_lock:
+            slug = self.resolution_slugs[record_id]
+            self.scenarios[slug].resolutions[-1].retraction = retraction
+            self.matches.retract_resolution(slug, position, at.timestamp())
             self._track(tracking)
 
     def apply_alert_record(self, record: Any, tracking: Tracking) -> None:

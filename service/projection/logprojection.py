@@ -48,7 +48,17 @@ def _revised(view: LogIndex, e: ScenarioRecord.Revised, tracking: Tracking) -> N
 
 
 def _resolved(view: LogIndex, e: ResolutionRecord.Recorded, tracking: Tracking) -> None:
-    view.resolve_scenario(e.slug, e.body, e.timestamp, tracking)
+    view.resolve_scenario(e.originator_id, e.slug, e.body, e.timestamp, tracking)
+
+
+def _resolved_again(view: LogIndex, e: ResolutionRecord.Resolved, tracking: Tracking) -> None:
+    view.resolve_scenario(e.originator_id, None, e.body, e.timestamp, tracking)
+
+
+def _resolution_retracted(
+    view: LogIndex, e: ResolutionRecord.Retracted, tracking: Tracking
+) -> None:
+    view.retract_resolution(e.originator_id, e.reason, e.timestamp, tracking)
 
 
 def _backtest_requested(view: LogIndex, e: BacktestRecord.Requested, tracking: Tracking) -> None:
@@ -77,6 +87,8 @@ _HANDLERS: dict[type, Callable[[LogIndex, Any, Tracking], None]] = {
     ScenarioRecord.Defined: _defined,
     ScenarioRecord.Revised: _revised,
     ResolutionRecord.Recorded: _resolved,
+    ResolutionRecord.Resolved: _resolved_again,
+    ResolutionRecord.Retracted: _resolution_retracted,
 }
 
 _HANDLERS.update(dict.fromkeys(ALERT_HANDLERS, LogIndex.apply_alert_record))

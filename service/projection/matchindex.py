@@ -14,6 +14,7 @@ events that match nothing move nothing, which is what lets a poller get 304.
 """
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -138,7 +139,17 @@ class MatchIndex:
 
     def resolve(self, slug: str, resolution: Resolution, position: int) -> None:
         scenario = self.scenarios[slug]
-        scenario.resolution = resolution
-        scenario.resolution_position = position
+        scenario.resolutions = (*scenario.resolutions, resolution)
+        self._resolution_record(scenario, position, resolution.recorded_at)
+
+    def retract_resolution(self, slug: str, position: int, recorded: float) -> None:
+        """The resolution in force is retracted at ``recorded`` (its knowledge cut)."""
+        scenario = self.scenarios[slug]
+        *before, last = scenario.resolutions
+        scenario.resolutions = (*before, replace(last, retracted_at=recorded))
+        self._resolution_record(scenario, position, recorded)
+
+    def _resolution_record(self, scenario: ScenarioMatches, position: int, recorded: float) -> None:
+        scenario.resolution_records = (*scenario.resolution_records, (position, recorded))
         scenario.touch()
         self.generation += 1

@@ -1,6 +1,6 @@
 """A scenario as the match index keeps it: its versions (each a model and, per rule,
-its matches) and its resolution. Every change that can move a scenario's numbers
-bumps its ``generation``.
+its matches) and its resolutions (each with when it was retracted, if it was).
+Every change that can move a scenario's numbers bumps its ``generation``.
 """
 
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ from domain.scenarios import (
     Rule,
     ScenarioDefinition,
 )
-from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel
+from forecasts.model import Resolution, RuleMatches, RuleModel, ScenarioModel, resolution_known
 from service.projection.matcharrays import (
     ORDER,
     Built,
@@ -149,9 +149,16 @@ class ScenarioMatches:
     id: str
     first_recorded: datetime
     versions: list[VersionMatches] = field(default_factory=list)
-    resolution: Resolution | None = None
-    resolution_position: int = 0
+    resolutions: tuple[Resolution, ...] = ()
+    """Every resolution recorded, in log order (``forecasts.model.Resolutions``)."""
+    resolution_records: tuple[tuple[int, float], ...] = ()
+    """(position, recorded_at) of each resolution and retraction of one."""
     generation: int = 0
+
+    @property
+    def resolution(self) -> Resolution | None:
+        """The resolution in force as the log stands."""
+        return resolution_known(self.resolutions)
 
     @property
     def current(self) -> VersionMatches:

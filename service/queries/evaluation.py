@@ -53,7 +53,7 @@ def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTa
     version = snapshot.version
     model = version.model
     t = np.array([query.as_of])
-    points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolution)
+    points = forecast_points(model, snapshot.arrays, t, query.known, snapshot.resolutions)
     point = points.point(0)
     drivers: list[Contribution] = []
     listed = Listed()
@@ -121,11 +121,11 @@ def closed_listing(snapshot: Snapshot, query: Query, page: Page, table: EventTab
     """A closed forecast's contributions: the forecast at the last second it was
     open, through the same pipeline."""
     model = snapshot.version.model
-    closed = closing(model, snapshot.arrays, query.as_of, query.known, snapshot.resolution)
+    closed = closing(model, snapshot.arrays, query.as_of, query.known, snapshot.resolutions)
     if closed is None:
         return Listed()
     at = np.array([closed.explained_at])
-    points = forecast_points(model, snapshot.arrays, at, query.known, snapshot.resolution)
+    points = forecast_points(model, snapshot.arrays, at, query.known, snapshot.resolutions)
     point = points.point(0)
     found = points.terms
     if point.status != "open" or found is None or point.probability is None:

@@ -47,7 +47,7 @@ def history_of(
         snapshot.arrays,
         t,
         asked.known,
-        snapshot.resolution,
+        snapshot.resolutions,
         on_grid=True,
         between_rules=budget.check,
     )

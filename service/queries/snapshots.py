@@ -44,7 +44,7 @@ class Snapshot:
     version: VersionMatches
     arrays: list[RuleMatches]
     event_ids: list[EventIds]
-    resolution: ModelResolution | None
+    resolutions: tuple[ModelResolution, ...]
     position: int
 
     @property
@@ -60,8 +60,8 @@ class Taken:
     scenario_id: str
     version: VersionMatches
     state: Built | Pending
-    resolution: ModelResolution | None
-    resolution_position: int
+    resolutions: tuple[ModelResolution, ...]
+    resolution_records: tuple[tuple[int, float], ...]
     known: float
 
     def snapshot(self, matches: MatchIndex) -> Snapshot:
@@ -69,7 +69,7 @@ class Taken:
         arrays, event_ids, _ = built_of(self.state)
         position = position_of(self, arrays, event_ids, matches.retraction_positions)
         return Snapshot(
-            self.scenario_id, self.version, arrays, event_ids, self.resolution, position
+            self.scenario_id, self.version, arrays, event_ids, self.resolutions, position
         )
 
 
@@ -86,7 +86,7 @@ class NowSnapshot:
 def taken_of(matches: MatchIndex, scenario: ScenarioMatches, known: float) -> Taken | None:
     """What a read at this cut needs of the index, for a caller that holds its
     lock: the version, its arrays as of now (``VersionMatches.taken``, merged
-    after the lock is let go) and the resolution; None if no version was known."""
+    after the lock is let go) and the resolutions; None if no version was known."""
     version = scenario.version_known_at(known)
     if version is None:
         return None
@@ -94,8 +94,8 @@ def taken_of(matches: MatchIndex, scenario: ScenarioMatches, known: float) -> Ta
         scenario.id,
         version,
         version.taken(matches.retracted),
-        scenario.resolution,
-        scenario.resolution_position,
+        scenario.resolutions,
+        scenario.resolution_records,
         known,
     )
 
@@ -107,13 +107,12 @@ def position_of(
     retractions: dict[UUID, tuple[float, int]],
 ) -> int:
     """The last log position the answer at this cut depends on: the version,
-    the resolution, each match and each retraction of one, known by the cut
-    (a retraction the arrays hold is in ``retraction_positions``, which only
-    grows: read without the index lock)."""
+    each resolution and retraction of one, each match and each retraction of one,
+    known by the cut (a retraction the arrays hold is in ``retraction_positions``,
+    which only grows: read without the index lock)."""
     known = taken.known
     positions = [taken.version.position]
-    if taken.resolution is not None and taken.resolution.recorded_at <= known:
-        positions.append(taken.resolution_position)
+    positions.extend(p for p, recorded in taken.resolution_records if recorded <= known)
     for ids, rule_matches in zip(event_ids, arrays, strict=True):
         known_matches = rule_matches.recorded <= known
         if known_matches.any():

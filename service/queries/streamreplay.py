@@ -100,7 +100,7 @@ class Replay:
             return None
         t = np.array([self.tick])
         arrays = version.arrays(self.matches.retracted)
-        point = forecast_points(version.model, arrays, t, known, scenario.resolution).point(0)
+        point = forecast_points(version.model, arrays, t, known, scenario.resolutions).point(0)
         forecast = StreamForecast(
             scenario_id=scenario.id,
             probability=point.probability,
@@ -130,5 +130,4 @@ def _dependencies(matches: MatchIndex, scenario: ScenarioMatches) -> Iterable[tu
                 retraction = retractions.get(m.event_id)
                 if retraction is not None:
                     yield retraction[1], retraction[0]
-    if scenario.resolution is not None:
-        yield scenario.resolution_position, scenario.resolution.recorded_at
+    yield from scenario.resolution_records

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar.params import PathParameter
+from msgspec import Meta
 
 from domain.backtests import BacktestRequest
 from domain.events import LoggedEvent
@@ -58,6 +59,18 @@ class ResolutionView(Wire):
     recorded_at: datetime
 
 
+class ResolutionRetractionView(Wire):
+    reason: str
+    position: int
+    recorded_at: datetime
+
+
+class RetractedResolutionView(ResolutionView):
+    """A resolution that was in force until its retraction."""
+
+    retracted: ResolutionRetractionView
+
+
 class ScenarioView(Wire):
     id: str
     version: int
@@ -65,6 +78,10 @@ class ScenarioView(Wire):
     recorded_at: datetime
     first_recorded_at: datetime
     resolution: ResolutionView | None
+    retracted_resolutions: Annotated[
+        list[RetractedResolutionView],
+        Meta(description="resolutions retracted as wrong, oldest first"),
+    ]
     definition: ScenarioDefinition
 
 

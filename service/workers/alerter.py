@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.alerts import Condition, fires
 from domain.records import DeliveryRecord, delivery_record_id
+from domain.scenarios import Outcome
 from service.persistence.errors import as_store_error
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState
@@ -57,6 +58,21 @@ class WebhookEvent(Wire):
     position: int
 
 
+class WebhookCorrection(Wire, omit_defaults=True):
+    """A record other than a world event that moved the forecast: a retraction of a
+    matched event (``event_id``, ``reason``), a resolution (``outcome``,
+    ``resolved_at``, ``note``) or a retraction of one (``reason``, and the retracted
+    ``outcome``)."""
+
+    type: Literal["event_retraction", "resolution", "resolution_retraction"]
+    position: int
+    event_id: UUID | None = None
+    outcome: Outcome | None = None
+    resolved_at: datetime | None = None
+    note: str | None = None
+    reason: str | None = None
+
+
 class WebhookBody(Wire):
     """The JSON body POSTed to an alert's URL."""
 
@@ -67,6 +83,7 @@ class WebhookBody(Wire):
     after: StreamForecast
     cause: Literal["records", "tick"]
     events: list[WebhookEvent]
+    corrections: list[WebhookCorrection]
     fired_at: datetime
 
 
@@ -180,7 +197,9 @@ class Alerter:
         key = f"p{after.event_id}" if after.cause == "records" else f"t{after.forecast.as_of}"
         delivery_id = delivery_record_id(alert.id, alert.version, scenario_id, key)
         scenario = self._index.matches.scenarios[scenario_id]
-        events = self._events(scenario_id, change) if after.cause == "records" else []
+        records = after.cause == "records"
+        events = self._events(scenario_id, change) if records else []
+        corrections = self._corrections(scenario_id, change) if records else []
         partial = WebhookBody(
             delivery_id=delivery_id,
             alert=WebhookAlert(
@@ -191,6 +210,7 @@ class Alerter:
             after=after.forecast,
             cause=after.cause,
             events=events,
+            corrections=corrections,
             fired_at=datetime.fromtimestamp(0, UTC),
         )
 
@@ -224,4 +244,56 @@ class Alerter:
                         )
                     )
         found.sort(key=lambda e: e.position)
+        return found
+
+    def _corrections(self, scenario_id: str, change: Change) -> list[WebhookCorrection]:
+        """The records other than world events that moved the scenario (positions after
+        the previous change, up to this one): retractions of the events its versions
+        matched, its resolutions and retractions of them, in log order."""
+        low, high = change.since, change.after.forecast.position
+        found = [c for c in self._resolution_corrections(scenario_id) if low < c.position <= high]
+        retractions = self._index.matches.retraction_positions
+        seen: set[UUID] = set()
+        for version in self._index.matches.scenarios[scenario_id].versions:
+            for rule_matches in version.found:
+                for match in rule_matches:
+                    retraction = retractions.get(match.event_id)
+                    if retraction is None or match.event_id in seen:
+                        continue
+                    seen.add(match.event_id)
+                    if low < retraction[1] <= high:
+                        info = self._index.table.get(match.event_id).retracted
+                        found.append(
+                            WebhookCorrection(
+                                type="event_retraction",
+                                position=retraction[1],
+                                event_id=match.event_id,
+                                reason=info.reason,
+                            )
+                        )
+        found.sort(key=lambda c: c.position)
+        return found
+
+    def _resolution_corrections(self, scenario_id: str) -> list[WebhookCorrection]:
+        found: list[WebhookCorrection] = []
+        for state in self._index.scenarios[scenario_id].resolutions:
+            resolution = state.resolution
+            found.append(
+                WebhookCorrection(
+                    type="resolution",
+                    position=state.position,
+                    outcome=resolution.outcome,
+                    resolved_at=resolution.resolved_at,
+                    note=resolution.note,
+                )
+            )
+            if state.retraction is not None:
+                found.append(
+                    WebhookCorrection(
+                        type="resolution_retraction",
+                        position=state.retraction.position,
+                        outcome=resolution.outcome,
+                        reason=state.retraction.reason,
+                    )
+                )
         return found

@@ -21,7 +21,7 @@ import msgspec
 from domain.backtests import BacktestRequest
 from forecasts.backtest import ScenarioInput, grid, scenario_samples
 from forecasts.bootstrap import seed_of
-from forecasts.model import Floats, RuleMatches
+from forecasts.model import Floats, RuleMatches, resolution_known
 from forecasts.scoring import Scores, score
 from service.projection.index import LogIndex
 from service.projection.matcharrays import ORDER, Match, rule_arrays
@@ -99,8 +99,8 @@ def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[Sc
             if scenario is None:
                 continue
             version = scenario.version_known_at(known)
-            resolution = scenario.resolution
-            if version is None or resolution is None or resolution.recorded_at > known:
+            resolution = resolution_known(scenario.resolutions, known)
+            if version is None or resolution is None:
                 continue
             if resolution.outcome == "annulled":
                 continue

@@ -130,7 +130,7 @@ def _resolution(outcome: str, days: float, recorded_days: float | None = None) -
 def test_a_closed_forecast_closed_at_the_first_of_deadline_and_resolution(
     resolution: Resolution | None, as_of: float, closed: float, status: str
 ) -> None:
-    found = closing(MODEL, ARRAYS, at(as_of), math.inf, resolution)
+    found = closing(MODEL, ARRAYS, at(as_of), math.inf, [] if resolution is None else [resolution])
     assert found is not None
     assert (found.closed_at, found.status) == (at(closed), status)
     assert found.explained_at == at(closed) - EXPLAIN_BEFORE_CLOSE_S == at(closed) - 1.0
@@ -138,9 +138,9 @@ def test_a_closed_forecast_closed_at_the_first_of_deadline_and_resolution(
 
 def test_an_open_forecast_has_no_closing_nor_one_not_known_at_the_cut() -> None:
     assert closing(MODEL, ARRAYS, at(99.0)) is None
-    assert closing(MODEL, ARRAYS, at(70.0), math.inf, _resolution("yes", 80.0)) is None
+    assert closing(MODEL, ARRAYS, at(70.0), math.inf, [_resolution("yes", 80.0)]) is None
     late = _resolution("yes", 60.0, recorded_days=65.0)
-    assert closing(MODEL, ARRAYS, at(70.0), at(62.0), late) is None
-    expired = closing(MODEL, ARRAYS, at(150.0), at(62.0), late)
+    assert closing(MODEL, ARRAYS, at(70.0), at(62.0), [late]) is None
+    expired = closing(MODEL, ARRAYS, at(150.0), at(62.0), [late])
     assert expired is not None
     assert (expired.closed_at, expired.status) == (at(100.0), "expired")

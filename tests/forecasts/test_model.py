@@ -84,7 +84,7 @@ def test_served_probability_is_exact_bayes_posterior(prior, rules_spec, known):
     model, rule_matches = bayes_world(prior, rules_spec)
     t = times(50.0)
     found = terms(model, rule_matches, t, known)
-    p = probabilities(found.log_odds, status_at(t, model.deadline, None, known))
+    p = probabilities(found.log_odds, status_at(t, model.deadline, (), known))
     product = math.prod(b**n for b, n in rules_spec)
     posterior = prior * product / (prior * product + 1.0 - prior)
     assert p[0] == pytest.approx(posterior, abs=1e-12, rel=0)
@@ -368,7 +368,7 @@ DEADLINE = at(100.0)
 
 
 def status_and_p(t: np.ndarray, resolution: Resolution | None, known: float = INF):
-    status = status_at(t, DEADLINE, resolution, known)
+    status = status_at(t, DEADLINE, () if resolution is None else (resolution,), known)
     return status.tolist(), probabilities(np.full(t.shape, 0.4), status)
 
 
@@ -441,7 +441,7 @@ def test_before_opens_at_p_is_the_prior_with_no_time_term():
     # One match before t0 (never counted) and one after t (not yet counted).
     t = times(0.0, 9.5)
     found = terms(model, [matches([5.0, 11.0])], t)
-    p = probabilities(found.log_odds, status_at(t, model.deadline, None))
+    p = probabilities(found.log_odds, status_at(t, model.deadline))
     assert list(found.time_term) == [0.0, 0.0]
     assert p == pytest.approx([p0, p0], abs=1e-15, rel=0)
 

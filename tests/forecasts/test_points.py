@@ -36,10 +36,10 @@ T = times(1.0, 9.0, 20.0, 45.0, 70.0, 99.0, 100.0, 150.0)
 Outcome = Literal["yes", "no", "annulled"]
 
 
-def _resolution(outcome: Outcome | None) -> Resolution | None:
+def _resolution(outcome: Outcome | None) -> tuple[Resolution, ...]:
     if outcome is None:
-        return None
-    return Resolution(outcome=outcome, resolved_at=at(45.0), recorded_at=at(46.0))
+        return ()
+    return (Resolution(outcome=outcome, resolved_at=at(45.0), recorded_at=at(46.0)),)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -88,7 +88,7 @@ def test_the_points_are_the_step_by_step_numbers(
 def test_a_point_serves_the_logit_and_intervals_only_while_open(
     outcome: Outcome | None, expected: list[str]
 ) -> None:
-    points = forecast_points(MODEL, ARRAYS, T, resolution=_resolution(outcome))
+    points = forecast_points(MODEL, ARRAYS, T, resolutions=_resolution(outcome))
     found = terms(MODEL, ARRAYS, T)
     lo80, hi80 = interval(found.log_odds, found.variance, Z80)
     lo95, hi95 = interval(found.log_odds, found.variance, Z95)

@@ -1,21 +1,26 @@
-"""Scenarios: define or revise, list, read, versions, resolve."""
+"""Scenarios: define or revise, list, read, versions, resolve, retract a resolution."""
 
+from typing import cast
+
+import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from domain.scenarios import Resolution, ScenarioDefinition
+from domain.scenarios import Resolution, Retraction, ScenarioDefinition
 from service.access import Scope, needs
 from service.commands.scenarios import (
     ResolutionReceipt,
     ScenarioReceipt,
 )
-from service.projection.states import ScenarioState
+from service.projection.states import ResolutionState, RetractionState, ScenarioState
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
 from service.web.schemas import (
+    ResolutionRetractionView,
     ResolutionView,
+    RetractedResolutionView,
     ScenarioId,
     ScenarioList,
     ScenarioVersions,
@@ -24,25 +29,40 @@ from service.web.schemas import (
 )
 
 
+def resolution_view(state: ResolutionState) -> ResolutionView:
+    r = state.resolution
+    return ResolutionView(
+        outcome=r.outcome,
+        resolved_at=r.resolved_at,
+        note=r.note,
+        position=state.position,
+        recorded_at=state.recorded_at,
+    )
+
+
+def retracted_view(state: ResolutionState) -> RetractedResolutionView:
+    retraction = cast(RetractionState, state.retraction)
+    return RetractedResolutionView(
+        **msgspec.structs.asdict(resolution_view(state)),
+        retracted=ResolutionRetractionView(
+            reason=retraction.reason,
+            position=retraction.position,
+            recorded_at=retraction.recorded_at,
+        ),
+    )
+
+
 def scenario_view(state: ScenarioState) -> ScenarioView:
     current = state.current
-    resolution = None
-    if state.resolution is not None:
-        r = state.resolution
-        resolution = ResolutionView(
-            outcome=r.resolution.outcome,
-            resolved_at=r.resolution.resolved_at,
-            note=r.resolution.note,
-            position=r.position,
-            recorded_at=r.recorded_at,
-        )
+    resolution = state.resolution
     return ScenarioView(
         id=state.id,
         version=current.version,
         position=current.position,
         recorded_at=current.recorded_at,
         first_recorded_at=state.first_recorded_at,
-        resolution=resolution,
+        resolution=None if resolution is None else resolution_view(resolution),
+        retracted_resolutions=[retracted_view(r) for r in state.retracted_resolutions],
         definition=current.definition,
     )
 
@@ -126,3 +146,20 @@ class ScenariosController(Controller):
         self, scenario_id: ScenarioId, data: JSONBody[Resolution], tradewinds: TradewindsDep
     ) -> ResolutionReceipt:
         return await tradewinds.resolve_scenario(scenario_id, data)
+
+    @post(
+        "/{scenario_id:str}/resolution/retraction",
+        status_code=201,
+        summary="Retract a scenario's resolution",
+        description=(
+            "Appends a correction: the scenario is unresolved again from this record on "
+            "(open, or expired past its deadline) and can be resolved anew; forecasts "
+            "known before it still see the old resolution. 409 if no resolution is in force."
+        ),
+        opt=needs(Scope.admin),
+        responses=problem_responses(404, 409, 415),
+    )
+    async def retract_resolution(
+        self, scenario_id: ScenarioId, data: JSONBody[Retraction], tradewinds: TradewindsDep
+    ) -> ResolutionReceipt:
+        return await tradewinds.retract_resolution(scenario_id, data.reason)

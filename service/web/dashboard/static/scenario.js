@@ -100,6 +100,10 @@ export function scenario(main, id) {
         h("dt", {}, "Status"), h("dd", { class: `status status-${fc.status}` },
           h("span", { class: "icon", "aria-hidden": "true" }, status.icon), ` ${status.label}`,
           sc.resolution ? ` on ${day(sc.resolution.resolved_at)}${sc.resolution.note ? `: ${sc.resolution.note}` : ""}` : ""),
+        (sc.retracted_resolutions || []).map((r) => [
+          h("dt", {}, "Corrected"),
+          h("dd", { class: "retracted-resolution", "data-retracted-resolution": "" },
+            `Resolution "${r.outcome}" of ${day(r.resolved_at)} retracted ${dayTime(r.retracted.recorded_at)}: ${r.retracted.reason}`)]),
         h("dt", {}, "Deadline"), h("dd", {}, h("time", { datetime: def.deadline }, day(def.deadline)),
           fc.status === "open" ? ` · ${relative(def.deadline, Date.now())}` : ""),
         h("dt", {}, "Prior"), h("dd", {}, pct(def.prior), def.opens_at ? ` from ${day(def.opens_at)}` : ""),
