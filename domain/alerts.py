@@ -51,6 +51,23 @@ def check_condition(condition: Condition) -> None:
         raise InvalidInput(errors)
 
 
+def unknown_scenario_errors(scenario_ids: list[str], unknown: set[str]) -> list[FieldError]:
+    """One error per listed scenario that does not exist (``unknown``), at its index.
+
+    Scenarios are never deleted, so a scenario an alert names when it is defined
+    exists for as long as the alert does."""
+    return [
+        FieldError(
+            f"scenario_ids[{i}]",
+            f"no scenario `{slug}`: an alert watches scenarios that exist "
+            f"(define it first with PUT /v1/scenarios/{slug}, or leave `scenario_ids` out "
+            "to watch every scenario)",
+        )
+        for i, slug in enumerate(scenario_ids)
+        if slug in unknown
+    ]
+
+
 def crosses(threshold: float, before: float | None, after: float | None) -> bool:
     """``after`` is on the other side of ``threshold`` than ``before``."""
     if before is None or after is None:
