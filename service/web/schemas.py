@@ -66,6 +66,9 @@ class ScenarioView(Wire):
     first_recorded_at: datetime
     resolution: ResolutionView | None
     definition: ScenarioDefinition
+    before_opens: int
+    """Matching events (not retracted, counted once) that occurred before ``opens_at``:
+    the model leaves them out, the prior stands for them."""
 
 
 class ScenarioList(Wire):

@@ -11,6 +11,7 @@ from service.commands.scenarios import (
     ScenarioReceipt,
 )
 from service.projection.states import ScenarioState
+from service.queries.prior_events import before_opens
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
@@ -24,7 +25,7 @@ from service.web.schemas import (
 )
 
 
-def scenario_view(state: ScenarioState) -> ScenarioView:
+def scenario_view(state: ScenarioState, before: int) -> ScenarioView:
     current = state.current
     resolution = None
     if state.resolution is not None:
@@ -44,6 +45,7 @@ def scenario_view(state: ScenarioState) -> ScenarioView:
         first_recorded_at=state.first_recorded_at,
         resolution=resolution,
         definition=current.definition,
+        before_opens=before,
     )
 
 
@@ -79,7 +81,9 @@ class ScenariosController(Controller):
         responses=problem_responses(),
     )
     async def list_scenarios(self, tradewinds: TradewindsDep) -> ScenarioList:
-        return ScenarioList(scenarios=[scenario_view(s) for s in await tradewinds.scenarios()])
+        states = await tradewinds.scenarios()
+        counts = before_opens(tradewinds.eventlog.index, {s.id: s.current.version for s in states})
+        return ScenarioList(scenarios=[scenario_view(s, counts[s.id]) for s in states])
 
     @get(
         "/{scenario_id:str}",
@@ -90,7 +94,9 @@ class ScenariosController(Controller):
     async def get_scenario(
         self, scenario_id: ScenarioId, tradewinds: TradewindsDep
     ) -> ScenarioView:
-        return scenario_view(await tradewinds.scenario(scenario_id))
+        state = await tradewinds.scenario(scenario_id)
+        counts = before_opens(tradewinds.eventlog.index, {state.id: state.current.version})
+        return scenario_view(state, counts[state.id])
 
     @get(
         "/{scenario_id:str}/versions",
