@@ -1,13 +1,18 @@
 """Errors that teach (issue 15, point 4): what is allowed, the closest guess first."""
 
+from datetime import timedelta
+
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from domain.alerts import AlertDefinition, Condition, check_condition
 from domain.body_errors import body_errors, parameter_message
-from domain.errors import FieldError
+from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, WorldEvent
 from domain.matching import Match, validate_match
-from domain.scenarios import ScenarioDefinition, Slug
+from domain.scenarios import Rule, ScenarioDefinition, Slug, check_definition, rule_errors
 from domain.suggestions import closest, no_such_field
 from domain.wording import in_words
 
@@ -162,3 +167,117 @@ class TestWords:
         text = parameter_message(EventKind | None, "kind", "Invalid enum value 'purchase_bam'")
         assert text.startswith("`kind` must be one of: ")
         assert text.endswith("did you mean `purchase_ban`?")
+
+
+class TestDomainChecks:
+    def test_a_deadline_before_the_opening_names_both_times(self) -> None:
+        definition = msgspec.convert(
+            {
+                "title": "t",
+                "question": "q",
+                "prior": 0.2,
+                "opens_at": "2026-01-01T00:00:00Z",
+                "deadline": "2025-06-01T00:00:00+02:00",
+            },
+            ScenarioDefinition,
+        )
+        with pytest.raises(InvalidInput) as caught:
+            check_definition(definition)
+        (error,) = caught.value.errors
+        assert error == FieldError(
+            "deadline",
+            "must be after opens_at (2026-01-01T00:00:00+00:00); got 2025-05-31T22:00:00+00:00",
+        )
+
+    def test_a_repeated_rule_name_points_at_the_first(self) -> None:
+        rule = Rule(name="r", match=Match(kind="signal"), bayes_factor=2.0)
+        (error,) = rule_errors([rule, rule], "rules")
+        assert error == FieldError(
+            "rules[1].name", "rule names are unique: 'r' is also rules[0].name"
+        )
+
+    @pytest.mark.parametrize(
+        ("condition", "field", "words"),
+        [
+            (Condition(), "condition", "exactly one of `crosses`"),
+            (Condition(crosses=0.5, within=timedelta(days=1)), "condition.within", "only with"),
+            (Condition(moves_by=0.1), "condition.within", "such as P1D, at most P366D"),
+        ],
+    )
+    def test_an_alert_condition_says_what_completes_it(
+        self, condition: Condition, field: str, words: str
+    ) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            check_condition(condition)
+        (error,) = caught.value.errors
+        assert error.field == field
+        assert words in error.message
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELD_NAMES = st.sampled_from(
+    ["kind", "scope", "where", "match", "rules", "events", "attributes", "company",
+     "occurred_at", "source", "name", "label", "1bad", "eq", "equals"]
+)  # fmt: skip
+VALID: list[tuple[object, object]] = [
+    (WorldEvent, ban()),
+    (EventBatch, {"events": [ban(), ban(kind="signal", label="l", attributes={"a": 1})]}),
+    (
+        ScenarioDefinition,
+        {"title": "t", "question": "q", "deadline": "2026-01-01T00:00:00Z", "prior": 0.2,
+         "rules": [{"name": "r", "bayes_factor": 2,
+                    "match": {"kind": ["signal"], "where": {"label": {"in": ["a"]}}}}]},
+    ),
+    (AlertDefinition, {"scenario_ids": ["abc"], "condition": {"moves_by": 0.1, "within": "P1D"},
+                       "url": "https://example.org/", "secret": "s"}),
+]  # fmt: skip
+
+
+def mutated(data: st.DataObject, value: object) -> object:
+    """``value`` with one place in it changed: a value replaced, a key added or dropped."""
+    if isinstance(value, dict) and value and data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(value)))
+        return {**value, key: mutated(data, value[key])}
+    if isinstance(value, list) and value and data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(value) - 1))
+        return [*value[:i], mutated(data, value[i]), *value[i + 1 :]]
+    if isinstance(value, dict) and value and data.draw(st.booleans()):
+        dropped = data.draw(st.sampled_from(sorted(value)))
+        return {k: v for k, v in value.items() if k != dropped}
+    if isinstance(value, dict) and data.draw(st.booleans()):
+        return {**value, data.draw(FIELD_NAMES): data.draw(JSON)}
+    return data.draw(JSON | FIELD_NAMES)
+
+
+def assert_explained(body_type: object, raw: object) -> None:
+    """Whatever msgspec rejects, the explanation is a non-empty list of field errors."""
+    try:
+        msgspec.convert(raw, body_type, strict=True)
+    except msgspec.ValidationError as e:
+        found = body_errors(body_type, raw, str(e))
+        assert found
+        assert all(isinstance(f.field, str) and f.message for f in found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body_type=st.sampled_from([WorldEvent, EventBatch, ScenarioDefinition, AlertDefinition]),
+    raw=st.dictionaries(FIELD_NAMES, JSON, max_size=5) | JSON,
+)
+def test_every_rejected_body_is_explained_without_failing(body_type: object, raw: object) -> None:
+    assert_explained(body_type, raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=st.sampled_from(VALID), data=st.data())
+def test_every_mutated_body_is_explained_without_failing(
+    case: tuple[object, object], data: st.DataObject
+) -> None:
+    body_type, valid = case
+    assert_explained(body_type, mutated(data, valid))
