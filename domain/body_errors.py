@@ -60,8 +60,26 @@ def body_errors(body_type: Any, raw: Any, message: str) -> list[FieldError]:
     if value:
         return [FieldError(place.path, _enum_text(place, _literal(value.group("value"))))]
     leading = _LEADING.match(text)  # a __post_init__ check names its field first
-    path = place.child(leading.group("name")) if leading else place.path
-    return [FieldError(path, in_words(text))]
+    if leading:
+        return [FieldError(place.child(leading.group("name")), text)]
+    return [FieldError(place.path, in_words(text) + _bounds_note(place.type))]
+
+
+def _bounds_note(type_: mi.Type) -> str:
+    """A model parameter's bounds in words, from its schema description
+    ("...; allowed: 1/24 (one hour) to 36500 days")."""
+    while isinstance(type_, mi.UnionType | mi.Metadata):
+        if isinstance(type_, mi.Metadata):
+            described = (type_.extra_json_schema or {}).get("description", "")
+            if "; allowed: " in described:
+                return f" (allowed: {described.rsplit('; allowed: ', 1)[1]})"
+            type_ = type_.type
+        else:
+            inner = [t for t in type_.types if not isinstance(t, mi.NoneType)]
+            if len(inner) != 1:
+                return ""
+            type_ = inner[0]
+    return ""
 
 
 def _walk(type_: mi.Type, raw: Any, path: str) -> _Place:

@@ -141,6 +141,13 @@ class TestBodies:
         assert "regex" not in error.message
         assert "a letter, then" in error.message
 
+    def test_a_model_parameter_out_of_bounds_names_its_bounds(self) -> None:
+        raw = {"title": "t", "question": "q", "deadline": "2026-01-01T00:00:00Z", "prior": 1.5}
+        (error,) = decoding_errors(ScenarioDefinition, raw)
+        assert error == FieldError(
+            "prior", "must be a number at most 0.999999999999 (allowed: 1e-12 to 1 - 1e-12)"
+        )
+
 
 class TestWords:
     def test_a_slug_rule_is_said_in_words(self) -> None:
