@@ -5,6 +5,11 @@ litestar's own errors (unknown route, wrong method, a body it could not decode)
 are rewritten to the same shape. msgspec reports the first problem of a body
 with a message ending in "- at `$.events[3].category`" (or naming a missing or
 unknown field in backticks): that path becomes the problem's ``field``.
+
+A JSON body is explained before it gets here (``service.web.bodies`` raises
+``InvalidInput`` from ``domain.body_errors``); path and query parameters are said
+here with the values they take (``domain.body_errors.parameter_message``), and
+msgspec's other terse messages in words (``domain.wording.in_words``).
 """
 
 import logging
