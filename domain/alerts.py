@@ -35,20 +35,46 @@ class AlertDefinition(Struct, kw_only=True, forbid_unknown_fields=True):
     secret: Annotated[str, Meta(min_length=1, max_length=512)]
 
 
+_ONE_KIND = (
+    "state exactly one of `crosses` (a probability to cross) or `moves_by` "
+    "(a distance, with `within`)"
+)
+_WITHIN_ALONE = "`within` goes only with `moves_by`; `crosses` takes no window"
+_WITHIN_MISSING = "`moves_by` needs `within`: an ISO 8601 duration such as P1D, at most P366D"
+_WITHIN_RANGE = "must be a positive duration, at most P366D"
+
+
 def check_condition(condition: Condition) -> None:
     """``InvalidInput`` unless exactly one kind of condition is stated, completely."""
     errors: list[FieldError] = []
     if (condition.crosses is None) == (condition.moves_by is None):
-        errors.append(FieldError("condition", "state either `crosses` or `moves_by`"))
+        errors.append(FieldError("condition", _ONE_KIND))
     elif condition.crosses is not None and condition.within is not None:
-        errors.append(FieldError("condition.within", "only with `moves_by`"))
+        errors.append(FieldError("condition.within", _WITHIN_ALONE))
     elif condition.moves_by is not None:
         if condition.within is None:
-            errors.append(FieldError("condition.within", "`moves_by` needs `within`"))
+            errors.append(FieldError("condition.within", _WITHIN_MISSING))
         elif not timedelta(0) < condition.within <= MAX_WINDOW:
-            errors.append(FieldError("condition.within", "must be positive, at most P366D"))
+            errors.append(FieldError("condition.within", _WITHIN_RANGE))
     if errors:
         raise InvalidInput(errors)
+
+
+def unknown_scenario_errors(scenario_ids: list[str], unknown: set[str]) -> list[FieldError]:
+    """One error per listed scenario that does not exist (``unknown``), at its index.
+
+    Scenarios are never deleted, so a scenario an alert names when it is defined
+    exists for as long as the alert does."""
+    return [
+        FieldError(
+            f"scenario_ids[{i}]",
+            f"no scenario `{slug}`: an alert watches scenarios that exist "
+            f"(define it first with PUT /v1/scenarios/{slug}, or leave `scenario_ids` out "
+            "to watch every scenario)",
+        )
+        for i, slug in enumerate(scenario_ids)
+        if slug in unknown
+    ]
 
 
 def crosses(threshold: float, before: float | None, after: float | None) -> bool:

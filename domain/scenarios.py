@@ -146,20 +146,29 @@ def check_definition(definition: ScenarioDefinition, opened_at: datetime | None 
     errors: list[FieldError] = []
     opens = definition.opens_at or opened_at
     if opens is not None and definition.deadline <= opens:
-        errors.append(FieldError("deadline", "must be after opens_at"))
+        errors.append(FieldError("deadline", _deadline_message(definition, opens)))
     errors.extend(rule_errors(definition.rules, "rules"))
     if errors:
         raise InvalidInput(errors)
 
 
+def _deadline_message(definition: ScenarioDefinition, opens: datetime) -> str:
+    when = "opens_at" if definition.opens_at is not None else "the first version's recorded_at"
+    return (
+        f"must be after {when} ({opens.isoformat()}); "
+        f"got {definition.deadline.astimezone(UTC).isoformat()}"
+    )
+
+
 def rule_errors(rules: list[Rule], path: str) -> list[FieldError]:
     """Duplicate rule names and matches that do not fit the kinds they name."""
     errors: list[FieldError] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, rule in enumerate(rules):
         if rule.name in seen:
-            errors.append(FieldError(f"{path}[{i}].name", f"duplicate rule name {rule.name!r}"))
-        seen.add(rule.name)
+            message = f"rule names are unique: {rule.name!r} is also {path}[{seen[rule.name]}].name"
+            errors.append(FieldError(f"{path}[{i}].name", message))
+        seen.setdefault(rule.name, i)
         errors.extend(validate_match(rule.match, f"{path}[{i}].match"))
     return errors
 

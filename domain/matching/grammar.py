@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from domain.errors import FieldError
 from domain.events import ATTRIBUTE_NAME_PATTERN, KIND_TYPES, BaseEvent, EventKind
+from domain.suggestions import no_such_field, one_of
 
 Operator = Literal["eq", "ne", "in", "nin", "lt", "le", "gt", "ge", "contains"]
 Scalar = str | int | float | bool
@@ -77,6 +78,15 @@ def _catalogue() -> dict[str, dict[str, FieldSpec]]:
 
 FIELDS: dict[str, dict[str, FieldSpec]] = _catalogue()
 ANY_FIELD = FieldSpec("any")
+_BASE_FIELDS = frozenset(f.name for f in msgspec.structs.fields(BaseEvent)) | {"source.name"}
+
+
+def fields_of(kind: str) -> list[str]:
+    """The fields a condition on ``kind`` can name, the kind's own first (for messages)."""
+    names = list(FIELDS[kind])
+    own = [n for n in names if n not in _BASE_FIELDS]
+    extra = ["attributes.NAME"] if kind == "signal" else []
+    return [*own, *extra, *(n for n in names if n in _BASE_FIELDS)]
 
 
 def field_spec(kind: str, field: str) -> FieldSpec | None:
@@ -148,8 +158,33 @@ def _value_errors(spec: FieldSpec, op: str, arg: Any, path: str) -> list[FieldEr
     if spec.type == "time" and parse_time(arg) is None:
         return [FieldError(path, "expects an RFC 3339 time with an offset")]
     if spec.allowed is not None and (op != "contains" or spec.is_list) and arg not in spec.allowed:
-        return [FieldError(path, f"{arg!r} is not a value this field can take")]
+        field = path.rsplit(".where.", 1)[-1]
+        return [FieldError(path, one_of(f"`{field}`", spec.allowed, arg))]
     return []
+
+
+def missing_field(kinds: list[str], field: str) -> str:
+    """Why ``field`` cannot be named for ``kinds``: which kind lacks it, the closest
+    field and the fields it could name (every listed kind must have the field)."""
+    if len(kinds) == 1:
+        return no_such_field(
+            f"kind `{kinds[0]}` has no field `{field}`", field, fields_of(kinds[0])
+        )
+    lacking = [k for k in kinds if field_spec(k, field) is None]
+    having = [k for k in kinds if k not in lacking]
+    shared = [f for f in fields_of(kinds[0]) if all(field_spec(k, f) for k in kinds[1:])]
+    if having:
+        named = ", ".join(f"`{k}`" for k in lacking)
+        has = ", ".join(f"`{k}`" for k in having)
+        head = (
+            f"{'kinds' if len(lacking) > 1 else 'kind'} {named} "
+            f"{'have' if len(lacking) > 1 else 'has'} no field `{field}` ({has} "
+            f"{'have' if len(having) > 1 else 'has'} it, but a condition's field must be in "
+            "every listed kind)"
+        )
+    else:
+        head = f"none of the listed kinds has a field `{field}`"
+    return no_such_field(head, field, shared, "Fields every listed kind has")
 
 
 def validate_match(match: Match, path: str) -> list[FieldError]:
@@ -168,7 +203,7 @@ def validate_match(match: Match, path: str) -> list[FieldError]:
         for kind in kinds:
             spec = field_spec(kind, field)
             if spec is None:
-                errors.append(FieldError(at, f"kind `{kind}` has no field `{field}`"))
+                errors.append(FieldError(at, missing_field(kinds, field)))
                 break
             found = _value_errors(spec, op, arg, at)
             if found:

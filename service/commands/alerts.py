@@ -6,9 +6,9 @@ from datetime import datetime
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.alerts import AlertDefinition, check_condition
+from domain.alerts import AlertDefinition, check_condition, unknown_scenario_errors
 from domain.errors import FieldError, InvalidInput, NotFound
-from domain.records import AlertRecord, alert_record_id
+from domain.records import AlertRecord, alert_record_id, scenario_record_id
 from service.commands.commit import Revision, define_or_revise
 from service.persistence.eventlog import EventLog
 from service.workers.webhooks import RefusedTarget, check_target
@@ -16,12 +16,28 @@ from service.workers.webhooks import RefusedTarget, check_target
 _encoder = msgspec.json.Encoder()
 
 
-async def check_definition(definition: AlertDefinition, allow_private: bool) -> None:
+async def check_definition(eventlog: EventLog, definition: AlertDefinition) -> None:
+    """``InvalidInput`` for a condition that is not complete, a scenario that does not
+    exist, or a webhook target that is refused."""
     check_condition(definition.condition)
+    await check_scenarios(eventlog, definition.scenario_ids or [])
+    allow_private = eventlog.settings.webhook_allow_private
     try:
         await asyncio.to_thread(check_target, definition.url, allow_private=allow_private)
     except RefusedTarget as e:
         raise InvalidInput([FieldError("url", str(e))]) from None
+
+
+async def check_scenarios(eventlog: EventLog, scenario_ids: list[str]) -> None:
+    """``InvalidInput`` naming each listed scenario the log does not hold (read from
+    the store, not the index: a scenario defined a moment ago by another replica counts)."""
+
+    def unknown() -> set[str]:
+        return {s for s in set(scenario_ids) if eventlog.get(scenario_record_id(s)) is None}
+
+    errors = unknown_scenario_errors(scenario_ids, await asyncio.to_thread(unknown))
+    if errors:
+        raise InvalidInput(errors)
 
 
 def _busy(slug: str) -> str:
@@ -31,7 +47,7 @@ def _busy(slug: str) -> str:
 async def define_alert(eventlog: EventLog, slug: str, definition: AlertDefinition) -> bool:
     """Record the definition unless it equals the current one; True if the alert is new
     (or was deleted)."""
-    await check_definition(definition, eventlog.settings.webhook_allow_private)
+    await check_definition(eventlog, definition)
     body = _encoder.encode(definition).decode()
 
     def revise(record: AlertRecord | None) -> Revision[bool]:

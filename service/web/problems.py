@@ -5,6 +5,11 @@ litestar's own errors (unknown route, wrong method, a body it could not decode)
 are rewritten to the same shape. msgspec reports the first problem of a body
 with a message ending in "- at `$.events[3].category`" (or naming a missing or
 unknown field in backticks): that path becomes the problem's ``field``.
+
+A JSON body is explained before it gets here (``service.web.bodies`` raises
+``InvalidInput`` from ``domain.body_errors``); path and query parameters are said
+here with the values they take (``domain.body_errors.parameter_message``), and
+msgspec's other terse messages in words (``domain.wording.in_words``).
 """
 
 import logging
@@ -18,7 +23,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from domain.body_errors import parameter_message
 from domain.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from domain.wording import in_words
 from service.access import Forbidden, Unauthenticated
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.queries.budget import ReadOverBudget
@@ -68,7 +75,7 @@ def field_error(message: str, path: str = "") -> FieldError:
     if named:
         name = named.group("name")
         path = f"{path}.{name}" if path else name
-    return FieldError(field=path, message=message)
+    return FieldError(field=path, message=in_words(message))
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
@@ -82,10 +89,18 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         key = str(item.get("key", "")) if isinstance(item, dict) else ""
         if source == "body" and _is_malformed_json(message):
             return problem(400, f"the body is not valid JSON: {message}")
-        errors.append(field_error(message, key))
+        errors.append(_parameter_error(request, message, key) or field_error(message, key))
     if not errors:
         return problem(400, exc.detail)
     return problem(422, "the request breaks the contract", errors)
+
+
+def _parameter_error(request: Request[Any, Any, Any], message: str, key: str) -> FieldError | None:
+    """A path or query parameter's error, with the values the parameter takes."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    if parameter is None or key == "data":
+        return None
+    return FieldError(field=key, message=parameter_message(parameter.annotation, key, message))
 
 
 def _is_malformed_json(message: str) -> bool:

@@ -83,6 +83,9 @@ class ScenarioView(Wire):
         Meta(description="resolutions retracted as wrong, oldest first"),
     ]
     definition: ScenarioDefinition
+    before_opens: int
+    """Matching events (not retracted, counted once) that occurred before ``opens_at``:
+    the model leaves them out, the prior stands for them."""
 
 
 class ScenarioList(Wire):

@@ -191,7 +191,8 @@ class TestValidateMatch:
     ) -> None:
         found = only_problem(match(kind, **{field: condition}))
         assert found.field == f"rules[0].match.where.{field}"
-        assert "can take" in found.message
+        assert found.message.startswith(f"`{field}` must be ")
+        assert "; got `" in found.message
 
     @pytest.mark.parametrize(
         ("kind", "field", "condition"),

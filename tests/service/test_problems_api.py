@@ -52,7 +52,7 @@ def test_a_missing_top_level_field_names_the_field(client: Client) -> None:
     del event["summary"]
     body = assert_problem(client.post("/v1/events", json=event), 422)
     assert body["errors"] == [
-        {"field": "summary", "message": "Object missing required field `summary`"}
+        {"field": "summary", "message": "kind `signal` requires the field `summary`"}
     ]
 
 

@@ -14,6 +14,7 @@ from service.commands.scenarios import (
     ScenarioReceipt,
 )
 from service.projection.states import ResolutionState, RetractionState, ScenarioState
+from service.queries.prior_events import before_opens
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
@@ -52,7 +53,7 @@ def retracted_view(state: ResolutionState) -> RetractedResolutionView:
     )
 
 
-def scenario_view(state: ScenarioState) -> ScenarioView:
+def scenario_view(state: ScenarioState, before: int) -> ScenarioView:
     current = state.current
     resolution = state.resolution
     return ScenarioView(
@@ -64,6 +65,7 @@ def scenario_view(state: ScenarioState) -> ScenarioView:
         resolution=None if resolution is None else resolution_view(resolution),
         retracted_resolutions=[retracted_view(r) for r in state.retracted_resolutions],
         definition=current.definition,
+        before_opens=before,
     )
 
 
@@ -99,7 +101,9 @@ class ScenariosController(Controller):
         responses=problem_responses(),
     )
     async def list_scenarios(self, tradewinds: TradewindsDep) -> ScenarioList:
-        return ScenarioList(scenarios=[scenario_view(s) for s in await tradewinds.scenarios()])
+        states = await tradewinds.scenarios()
+        counts = before_opens(tradewinds.eventlog.index, {s.id: s.current.version for s in states})
+        return ScenarioList(scenarios=[scenario_view(s, counts[s.id]) for s in states])
 
     @get(
         "/{scenario_id:str}",
@@ -110,7 +114,9 @@ class ScenariosController(Controller):
     async def get_scenario(
         self, scenario_id: ScenarioId, tradewinds: TradewindsDep
     ) -> ScenarioView:
-        return scenario_view(await tradewinds.scenario(scenario_id))
+        state = await tradewinds.scenario(scenario_id)
+        counts = before_opens(tradewinds.eventlog.index, {state.id: state.current.version})
+        return scenario_view(state, counts[state.id])
 
     @get(
         "/{scenario_id:str}/versions",
