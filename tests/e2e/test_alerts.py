@@ -63,6 +63,15 @@ def setup(client: httpx.Client) -> float:
     return probability
 
 
+def wait_until_served(client: httpx.Client, scenario_id: str, timeout_s: float = 20.0) -> None:
+    """Wait until this replica's projection has the scenario defined on another one
+    (replicas catch up from the shared store, a moment later)."""
+    deadline = time.monotonic() + timeout_s
+    while client.get(f"/v1/forecasts/{scenario_id}").status_code == 404:
+        assert time.monotonic() < deadline, f"{scenario_id} never reached this replica"
+        time.sleep(0.05)
+
+
 def define_alert(client: httpx.Client, url: str, threshold: float) -> None:
     body = {"scenario_ids": ["alpha"], "condition": {"crosses": threshold}, "url": url,
             "secret": SECRET}  # fmt: skip
@@ -193,6 +202,7 @@ def test_two_replicas_send_each_delivery_once(
         a, b = replicas
         with Receiver() as receiver, http(a.base_url) as on_a, http(b.base_url) as on_b:
             p0 = setup(on_a)
+            wait_until_served(on_b, "alpha")
             streams = [Stream(client, params={"scenario": "alpha"}) for client in (on_a, on_b)]
             try:
                 for stream in streams:
