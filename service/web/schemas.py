@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar.params import PathParameter
+from msgspec import Meta
 
 from domain.backtests import BacktestRequest
 from domain.events import LoggedEvent
@@ -91,6 +92,12 @@ class Health(Wire):
     details: dict[str, Any] | None = None
 
 
+SUMMARY = (
+    "The overall scores in words: the Brier with its 95% interval, and whether it is "
+    "better, worse or not distinguishable from each baseline; null without scores."
+)
+
+
 class BacktestView(Wire):
     id: UUID
     status: Literal["queued", "running", "done", "failed"]
@@ -100,6 +107,7 @@ class BacktestView(Wire):
     scores: Scores | None
     requested_at: datetime
     position: int
+    summary: Annotated[list[str] | None, Meta(description=SUMMARY)] = None
 
 
 class BacktestList(Wire):
