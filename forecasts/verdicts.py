@@ -6,8 +6,9 @@ difference (Brier minus the baseline's) lies entirely below or above 0; when it
 includes 0 the result is "not distinguishable" from that baseline. Against the
 timing baseline (prior and time term alone) model.md gives no interval, so that
 comparison says the difference and that its noise is unknown. With fewer than
-``FEW_SCENARIOS`` scenarios the intervals are not meaningful, and the words say
-so rather than hiding them.
+``FEW_SCENARIOS`` scenarios the intervals are not meaningful: the words say so
+rather than hiding them, and call nothing better or worse (one scenario's
+interval is a single point, which would read as a certain verdict).
 
 These sentences are served in a backtest's answer (``summary``) and printed by
 ``tradewinds backtest``: one text, wherever it is read. The Murphy terms and the
@@ -54,8 +55,11 @@ def _signed(x: float) -> str:
     return f"{x:+.3f}"
 
 
-def comparison(name: str, brier: float, baseline: float, interval: Interval | None) -> str:
-    """One sentence: the Brier against the baseline ``name``, in words."""
+def comparison(
+    name: str, brier: float, baseline: float, interval: Interval | None, judged: bool = True
+) -> str:
+    """One sentence: the Brier against the baseline ``name``, in words; with
+    ``judged`` false (too few scenarios) the interval is given but not read."""
     numbers = f"Brier {brier:.3f} vs {baseline:.3f}, difference {_signed(brier - baseline)}"
     if interval is None:
         return (
@@ -64,6 +68,8 @@ def comparison(name: str, brier: float, baseline: float, interval: Interval | No
         )
     lo, hi = interval
     span = f"{_signed(lo)} to {_signed(hi)}"
+    if not judged:
+        return f"Compared with {name}: {numbers} (95% interval {span}, not meaningful here)."
     found = verdict(interval)
     if found == "indistinguishable":
         return (
@@ -95,13 +101,14 @@ def few_scenarios_warning(overall: OverallScore) -> str | None:
 def verdicts(overall: OverallScore) -> list[str]:
     """The overall Brier, the warning when there are too few scenarios, and the
     comparison with each baseline (always-50%, the prior, the timing baseline when
-    the result has it)."""
+    the result has it), judged by its interval unless there are too few scenarios."""
     lines = [headline(overall)]
     warning = few_scenarios_warning(overall)
     if warning is not None:
         lines.append(warning)
-    lines.append(comparison(HALF, overall.brier, overall.brier_half, overall.vs_half_ci))
-    lines.append(comparison(PRIOR, overall.brier, overall.brier_prior, overall.vs_prior_ci))
+    judged = not overall.few_scenarios
+    lines.append(comparison(HALF, overall.brier, overall.brier_half, overall.vs_half_ci, judged))
+    lines.append(comparison(PRIOR, overall.brier, overall.brier_prior, overall.vs_prior_ci, judged))
     if overall.brier_timing is not None:
         lines.append(comparison(TIMING, overall.brier, overall.brier_timing, None))
     return lines

@@ -63,6 +63,11 @@ def test_with_fewer_than_5_scenarios_the_summary_says_the_intervals_mean_little(
     assert (
         "With fewer than 5 scenarios these intervals are not meaningful (this backtest scored 2)."
     ) in body["summary"]
+    verdicts = ("Better than", "Worse than", "Not distinguishable")
+    assert not any(line.startswith(verdicts) for line in body["summary"])
+    lo, hi = body["scores"]["overall"]["vs_prior_ci"]
+    given = f"(95% interval {lo:+.3f} to {hi:+.3f}, not meaningful here)."
+    assert any(line.endswith(given) for line in body["summary"])
 
 
 def test_a_result_stored_before_the_intervals_is_summed_up_without_verdicts(
