@@ -18,7 +18,7 @@ from domain.errors import InvalidInput
 from service.access import InvalidKeys
 from service.bootstrap import bootstrap
 from service.cli.serving import is_loopback, serve
-from service.cli.tables import scores_table
+from service.cli.tables import reading, scores_table
 from service.commands.exchange import (
     ImportFailed,
     ImportReport,
@@ -169,6 +169,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 lambda fraction: bar.update(task, completed=fraction),
             )
     console.print(scores_table(scores))
+    words = reading(scores, console.width)
+    if words:
+        console.print(words, markup=False, highlight=False, soft_wrap=True)
     if args.json:
         Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(scores)))
         console.print(f"scores written to {args.json}")

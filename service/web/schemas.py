@@ -111,6 +111,12 @@ class Health(Wire):
     details: dict[str, Any] | None = None
 
 
+SUMMARY = (
+    "The overall scores in words: the Brier with its 95% interval, and whether it is "
+    "better, worse or not distinguishable from each baseline; null without scores."
+)
+
+
 class BacktestView(Wire):
     id: UUID
     status: Literal["queued", "running", "done", "failed"]
@@ -120,6 +126,7 @@ class BacktestView(Wire):
     scores: Scores | None
     requested_at: datetime
     position: int
+    summary: Annotated[list[str] | None, Meta(description=SUMMARY)] = None
 
 
 class BacktestList(Wire):

@@ -11,6 +11,8 @@ Debian's chromium (``.ci/ensure-chromium`` installs it), driven by Playwright
 import math
 import os
 import re
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from service.settings import Settings
+from tests.service.test_backtest_scores_api import store_old_result
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -482,3 +486,93 @@ def test_a_backtest_asks_for_an_admin_key_then_shows_progress_and_scores(
     expect(image).to_have_attribute("src", re.compile("^blob:"))
     page.wait_for_function("() => document.querySelector('img.reliability').naturalWidth > 0")
     screenshots(page, "backtest")
+
+
+def finished_backtest(server: ServerProcess, **request: Any) -> dict[str, Any]:
+    """Start a backtest through the API and wait (bounded) for its answer."""
+    window = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "P7D"}
+    started = httpx.post(f"{server.base_url}/v1/backtests", json={**window, **request})
+    assert started.status_code == 202, started.text
+    path = f"{server.base_url}/v1/backtests/{started.json()['id']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = httpx.get(path).json()
+        if body["status"] in ("done", "failed"):
+            assert body["status"] == "done", body
+            return body
+        time.sleep(0.1)
+    raise TimeoutError(path)
+
+
+def verdict_word(interval: list[float]) -> str:
+    lo, hi = interval
+    return "Worse than" if lo > 0 else "Better than" if hi < 0 else "Not distinguishable from"
+
+
+def signed(x: float) -> str:
+    """As the page writes a rule's effect: three decimals, a real minus sign."""
+    text = f"{abs(x):.3f}"
+    if float(text) == 0:
+        return "±0.000"
+    return f"{'+' if x > 0 else MINUS}{text}"
+
+
+def test_a_finished_backtest_says_in_words_how_it_did_and_ranks_each_scenarios_rules(
+    page: Page, demo: ServerProcess
+) -> None:
+    served = finished_backtest(demo)
+    overall = served["scores"]["overall"]
+    page.goto(f"{demo.base_url}/?poll=60000#/backtests/{served['id']}")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "done", timeout=WAIT_MS)
+
+    sentences = page.locator(".verdicts li")
+    expect(sentences).to_have_count(len(served["summary"]))
+    shown = [t.split(maxsplit=1)[1] for t in sentences.all_inner_texts()]  # after the mark
+    assert shown == served["summary"]
+    prior = next(s for s in shown if " the prior alone: " in s)
+    assert prior.startswith(verdict_word(overall["vs_prior_ci"]))
+    half = next(s for s in shown if " always-50%: " in s)
+    assert half.startswith(verdict_word(overall["vs_half_ci"]))
+    assert any(f"Brier {overall['brier']:.3f} vs {overall['brier_timing']:.3f}" in s for s in shown)
+
+    murphy = page.get_by_role("table", name=re.compile("^Murphy decomposition"))
+    for term, label in (("reliability", "Reliability"), ("resolution", "Resolution")):
+        row = murphy.get_by_role("row", name=re.compile(f"^{label}"))
+        expect(row).to_contain_text(f"{overall['murphy'][term]:.3f}")
+    expect(murphy).to_contain_text("lower is better")
+    expect(murphy).to_contain_text("higher is better")
+    expect(murphy).to_contain_text("not in the model's control")
+
+    for scenario in served["scores"]["scenarios"]:
+        card = page.locator(f'.rule-card[data-scenario="{scenario["scenario_id"]}"]')
+        ranked = sorted(scenario["rules"], key=lambda r: (-r["delta_brier"], r["rule"]))
+        rows = card.locator("tbody tr")
+        assert rows.evaluate_all("(trs) => trs.map((tr) => tr.dataset.rule)") == [
+            r["rule"] for r in ranked
+        ]
+        best, worst = ranked[0], ranked[-1]
+        expect(rows.first).to_contain_text("helped")
+        expect(rows.first).to_contain_text(signed(best["delta_brier"]))
+        expect(rows.last).to_contain_text("hurt")
+        expect(rows.last).to_contain_text(signed(worst["delta_brier"]))
+    page.wait_for_function("() => document.querySelector('img.reliability').naturalWidth > 0")
+    screenshots(page, "backtest-in-words")
+
+
+def test_a_backtest_stored_before_the_more_scores_shows_what_it_has(
+    page: Page, tmp_path: Path
+) -> None:
+    backtest_id = uuid.uuid4()
+    data = tmp_path / "data"
+    store_old_result(Settings(data_dir=data), backtest_id)
+    with ServerProcess(data) as server:
+        page.goto(f"{server.base_url}/?poll=60000#/backtests/{backtest_id}")
+        status = page.locator("[data-status]")
+        expect(status).to_have_attribute("data-status", "done", timeout=WAIT_MS)
+        overall = page.get_by_role("table", name=re.compile("^Over every scenario"))
+        expect(overall.get_by_role("row", name=re.compile("^Brier score"))).to_contain_text("0.200")
+        expect(page.locator(".verdicts li").first).to_have_text(
+            re.compile(r"Brier 0\.200 over 2 scenarios \(lower is better")
+        )
+        expect(page.get_by_text("stored before the rules' effects were computed")).to_be_visible()
+        expect(page.get_by_text("stored before the Murphy decomposition")).to_be_visible()

@@ -1,6 +1,8 @@
 """`tradewinds backtest` prints a table that fits the terminal: at 80 and at 120
 columns no line is wider, nothing is cut to "…", every score is shown with three
-decimals and a long scenario id is wrapped whole."""
+decimals and a long scenario id is wrapped whole. Beneath it, in words wrapped to
+the same width: the sentences the API serves as a backtest's summary, the Murphy
+terms with what they mean, and each scenario's rules ranked by what they did."""
 
 import subprocess
 import sys
@@ -9,6 +11,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from forecasts.scoring import Scores
+from forecasts.verdicts import verdicts
 from service.cli.main import demo_lines, import_lines
 from service.settings import Settings
 
@@ -66,3 +70,66 @@ def test_the_backtest_table_fits_the_terminal(data_dir: Path, tmp_path: Path, co
         assert line in table, (line, table)
     overall = scores["overall"]
     assert f"ECE {overall['ece']:.3f}, sharpness {overall['sharpness']:.3f}" in table
+
+
+def words(text: str) -> str:
+    """The text with its wrapping undone: every run of white space one space."""
+    return " ".join(text.split())
+
+
+def phrase(name: str, interval: list[float]) -> str:
+    lo, hi = interval
+    if lo > 0:
+        return f"Worse than {name}: "
+    if hi < 0:
+        return f"Better than {name}: "
+    return f"Not distinguishable from {name}: "
+
+
+def scenario_part(text: str, scenario_ids: list[str], index: int) -> str:
+    """What the rules section says under scenario ``index`` (up to the next one)."""
+    start = text.index(f"{scenario_ids[index]} (resolved ")
+    following = scenario_ids[index + 1] if index + 1 < len(scenario_ids) else None
+    end = text.index(f"{following} (resolved ", start) if following else len(text)
+    return text[start:end]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_beneath_the_table_the_scores_are_said_in_words(
+    data_dir: Path, tmp_path: Path, columns: int
+) -> None:
+    output = backtest(data_dir, columns, tmp_path / "scores.json")
+    raw = (tmp_path / "scores.json").read_bytes()
+    scores = msgspec.json.decode(raw)
+    assert [len(line) for line in output.splitlines() if len(line) > columns] == []
+    text = words(output)
+    overall = scores["overall"]
+    served = msgspec.json.decode(raw, type=Scores).overall
+    assert served is not None
+    for sentence in verdicts(served):  # the very sentences the API serves as summary
+        assert sentence in text, sentence
+    assert phrase("always-50%", overall["vs_half_ci"]) in text
+    assert phrase("the prior alone", overall["vs_prior_ci"]) in text
+    assert ("fewer than 5 scenarios" in text) is overall["few_scenarios"]
+    terms = overall["murphy"]
+    assert f"pooled Brier {overall['brier_pooled']:.3f}" in text
+    assert f"reliability {terms['reliability']:.3f} how far the forecasts were" in text
+    assert f"resolution {terms['resolution']:.3f} how much the forecasts separated" in text
+    assert f"uncertainty {terms['uncertainty']:.3f} the variance of the base rate" in text
+
+    rules_text = text[text.index("What each rule did") :]
+    ids = [s["scenario_id"] for s in scores["scenarios"]]
+    for i, scenario in enumerate(scores["scenarios"]):
+        part = scenario_part(rules_text, ids, i)
+        rules = sorted(scenario["rules"], key=lambda r: -r["delta_brier"])
+        best, worst = rules[0], rules[-1]
+        assert best["delta_brier"] > 0.001 > -0.001 > worst["delta_brier"]  # the demo's
+        assert f"helped {best['delta_brier']:+.3f} {best['rule']}" in part, part
+        assert f"hurt {worst['delta_brier']:+.3f} {worst['rule']}" in part, part
+        named = [r for r in rules if f" {r['rule']} " in f"{part} "]
+        assert part.index(f" {best['rule']} ") < part.index(f" {worst['rule']} ")
+        positions = [part.index(f" {r['rule']} ") for r in named]
+        assert positions == sorted(positions), part  # the largest help first
+        left_out = len(rules) - len(named)
+        if left_out:
+            assert f"and {left_out} more rule" in part

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from domain.backtests import BacktestRequest, check_request
 from domain.errors import Conflict
 from forecasts.scoring import Scores
+from forecasts.verdicts import verdicts
 from service.access import Scope, needs
 from service.application import Tradewinds
 from service.projection.states import BacktestState
@@ -30,15 +31,17 @@ def _view(state: BacktestState, tradewinds: Tradewinds) -> BacktestView:
     status = state.status
     if live is not None and status in ("queued", "running"):
         status = "running"
+    scores = None if state.result is None else _scores_decoder.decode(state.result)
     return BacktestView(
         id=state.id,
         status=status,
         progress=state.progress if live is None else max(live, state.progress),
         request=state.request,
         error=state.error,
-        scores=None if state.result is None else _scores_decoder.decode(state.result),
+        scores=scores,
         requested_at=state.requested_at,
         position=state.position,
+        summary=None if scores is None or scores.overall is None else verdicts(scores.overall),
     )
 
 

@@ -9,10 +9,12 @@ const POLL_MS = 1000;
 const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
 
 const OVERALL = [
-  ["brier", "Brier score", "mean squared error of the forecasts (lower is better)"],
-  ["brier_prior", "Brier, prior alone", "baseline: the scenarios' priors, never updated"],
-  ["brier_half", "Brier, always 50%", "baseline: a coin"],
-  ["skill", "Skill", "1 − Brier / Brier of the prior (above 0: better than the prior)"],
+  ["brier", "Brier score", "mean squared error of the forecasts, each scenario weighing the same (lower is better)", "brier_ci"],
+  ["brier_prior", "Brier, prior alone", "baseline: the scenarios' priors, never updated; the interval is of our Brier minus this", "vs_prior_ci"],
+  ["brier_half", "Brier, always 50%", "baseline: a coin; the interval is of our Brier minus this", "vs_half_ci"],
+  ["brier_timing", "Brier, prior and time term alone", "baseline: no rules, only the prior and \u201cnot yet\u201d as the deadline nears"],
+  ["brier_pooled", "Brier, every sample pooled", "each sample weighing the same (long scenarios weigh more)"],
+  ["skill", "Skill", "1 − Brier / Brier of the prior (above 0: better than the prior)", "skill_ci"],
   ["log", "Log score", "mean negative log-likelihood (lower is better)"],
   ["ece", "Calibration error (ECE)", "mean gap between forecast and observed frequency"],
   ["sharpness", "Sharpness", "variance of the forecasts"],
@@ -20,15 +22,95 @@ const OVERALL = [
   ["n_scenarios", "Scenarios", ""],
 ];
 
-function table(caption, head, rows) {
-  // At phone width the rows stack; each cell then shows its column's name.
-  for (const row of rows) {
-    [...row.children].forEach((cell, i) => {
-      if (cell.tagName === "TD") cell.dataset.label = head[i][0];
-    });
+// The Murphy decomposition's terms, each with what it means (forecasts/verdicts.py
+// says the same to the command line).
+const MURPHY = [
+  ["reliability", "Reliability", "how far the forecasts were from the observed rates (lower is better)"],
+  ["resolution", "Resolution", "how much the forecasts separated the outcomes (higher is better)"],
+  ["uncertainty", "Uncertainty", "the variance of the base rate, not in the model's control"],
+];
+
+// The served summary's sentences start with what they found; each gets a shape
+// as well as a colour.
+const VERDICTS = [
+  ["Better than", "better", "▲"],
+  ["Worse than", "worse", "▼"],
+  ["Not distinguishable", "same", "≈"],
+  ["With fewer than", "warning", "⚠"],
+];
+
+const NO_EFFECT = 0.0005; // below this, |Δ Brier| shows as 0.000
+
+function signed(x) {
+  const v = Math.abs(x).toFixed(3);
+  if (Number(v) === 0) return "±0.000";
+  return `${x > 0 ? "+" : "−"}${v}`;
+}
+
+/** A 95% interval: of a difference (signed), or of a score. */
+function interval(iv, ofDifference) {
+  return ofDifference ? `${signed(iv[0])} to ${signed(iv[1])}` : `${num(iv[0])} to ${num(iv[1])}`;
+}
+
+function effect(delta) {
+  if (Math.abs(delta) < NO_EFFECT) return { word: "no effect", cls: "", icon: "·" };
+  return delta > 0 ? { word: "helped", cls: "up", icon: "▲" } : { word: "hurt", cls: "down", icon: "▼" };
+}
+
+function verdictCard(summary) {
+  if (!summary || !summary.length) return null;
+  return h("section", { class: "card verdicts", "aria-labelledby": "h-verdicts" },
+    h("h3", { id: "h-verdicts" }, "In words: better than the baselines, or chance?"),
+    h("ul", {}, summary.map((sentence) => {
+      const [, cls, icon] = VERDICTS.find(([start]) => sentence.startsWith(start)) || [null, "", "•"];
+      return h("li", { class: cls || null }, h("span", { class: "mark", "aria-hidden": "true" }, icon), h("span", {}, sentence));
+    })));
+}
+
+function murphyTable(overall) {
+  if (!overall.murphy) return h("p", { class: "hint" }, "This backtest was stored before the Murphy decomposition was computed.");
+  return table(`Murphy decomposition of the pooled Brier ${num(overall.brier_pooled)} (reliability − resolution + uncertainty, plus the spread within bins)`,
+    [["Term"], ["Value", "num"], ["What it means"]],
+    MURPHY.map(([key, label, meaning]) => h("tr", {},
+      h("th", { scope: "row" }, label),
+      h("td", { class: "num" }, num(overall.murphy[key])),
+      h("td", { class: "muted" }, meaning))));
+}
+
+function ruleEffects(scenarios) {
+  const heading = h("h2", { id: "h-rules" }, "What each rule did");
+  if (scenarios.every((s) => !s.rules)) {
+    return h("section", { "aria-labelledby": "h-rules" }, heading,
+      h("p", { class: "hint" }, "This backtest was stored before the rules' effects were computed."));
+  }
+  return h("section", { class: "rule-effects", "aria-labelledby": "h-rules" }, heading,
+    h("p", { class: "hint" }, "Each rule's effect is the scenario's Brier without the rule minus its Brier with it: above 0 the rule helped (the forecasts were closer to the outcome with it), below 0 it hurt. Ranked from the most help to the most harm."),
+    h("div", { class: "rule-grid" }, scenarios.filter((s) => s.rules).map((s) => {
+      const ranked = [...s.rules].sort((a, b) => b.delta_brier - a.delta_brier || (a.rule < b.rule ? -1 : 1));
+      return h("div", { class: "rule-card", dataset: { scenario: s.scenario_id } }, table(`${s.scenario_id} (resolved ${s.outcome})`, [["#", "num"], ["Rule"], ["What it did"], ["Δ Brier", "num"]],
+        ranked.map((r, i) => {
+          const e = effect(r.delta_brier);
+          return h("tr", { dataset: { rule: r.rule } },
+            h("td", { class: "num" }, String(i + 1)),
+            h("th", { scope: "row" }, h("code", {}, r.rule)),
+            h("td", { class: e.cls || null }, `${e.icon} ${e.word}`),
+            h("td", { class: "num" }, signed(r.delta_brier)));
+        }), false));
+    })));
+}
+
+function table(caption, head, rows, stack = true) {
+  // At phone width the rows of a stacking table become blocks; each cell then
+  // shows its column's name. Narrow tables (stack false) stay tables.
+  if (stack) {
+    for (const row of rows) {
+      [...row.children].forEach((cell, i) => {
+        if (cell.tagName === "TD") cell.dataset.label = head[i][0];
+      });
+    }
   }
   return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `${caption}, scrollable` },
-    h("table", { class: "stack" },
+    h("table", { class: stack ? "stack" : null },
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, head.map(([text, cls]) => h("th", { scope: "col", class: cls || null }, text)))),
       h("tbody", {}, rows)));
@@ -142,22 +224,28 @@ export function backtests(main, id) {
     const img = h("img", { class: "reliability", alt: `Reliability diagram: forecast probability against observed frequency in ${calibration.length} bins (the calibration table below has the numbers).` });
     put(results,
       h("h2", {}, "Scores"),
-      table("Over every sample", [["Measure"], ["Value", "num"], ["Meaning"]],
-        OVERALL.map(([key, label, meaning]) => h("tr", {},
+      verdictCard(b.summary),
+      table("Over every scenario", [["Measure"], ["Value", "num"], ["95% interval", "num"], ["Meaning"]],
+        OVERALL.filter(([key]) => overall[key] !== null && overall[key] !== undefined).map(([key, label, meaning, ci]) => h("tr", {},
           h("th", { scope: "row" }, label),
           h("td", { class: "num" }, key.startsWith("n_") ? String(overall[key]) : num(overall[key])),
+          h("td", { class: "num" }, ci && overall[ci] ? interval(overall[ci], ci !== "brier_ci") : ""),
           h("td", { class: "muted" }, meaning)))),
       h("h2", {}, "By scenario"),
-      table("Per scenario", [["Scenario"], ["Outcome"], ["Brier", "num"], ["Prior's Brier", "num"], ["Skill", "num"], ["Log", "num"], ["Samples", "num"]],
+      table("Per scenario, with the baselines on the same samples", [["Scenario"], ["Outcome"], ["Brier", "num"], ["Prior's Brier", "num"], ["50%'s Brier", "num"], ["Prior + time's Brier", "num"], ["Skill", "num"], ["Log", "num"], ["Samples", "num"]],
         scenarios.map((s) => h("tr", {},
           h("th", { scope: "row" }, h("a", { href: `#/scenario/${encodeURIComponent(s.scenario_id)}` }, s.scenario_id)),
           h("td", {}, s.outcome),
           h("td", { class: "num" }, num(s.brier)),
           h("td", { class: "num" }, num(s.brier_prior)),
+          h("td", { class: "num" }, num(s.brier_half)),
+          h("td", { class: "num" }, num(s.brier_timing)),
           h("td", { class: `num ${s.skill > 0 ? "up" : s.skill < 0 ? "down" : ""}` }, `${s.skill > 0 ? "▲ " : s.skill < 0 ? "▼ " : ""}${num(s.skill)}`),
           h("td", { class: "num" }, num(s.log)),
           h("td", { class: "num" }, String(s.n_samples))))),
+      ruleEffects(scenarios),
       h("h2", {}, "Calibration"),
+      murphyTable(overall),
       img,
       table("Forecasts grouped by probability", [["Bin"], ["Mean forecast", "num"], ["Observed rate", "num"], ["Samples", "num"]],
         calibration.map((c) => h("tr", {},
