@@ -35,10 +35,11 @@ _encoder = msgspec.json.Encoder()
 RUN_NAMESPACE = UUID("6f0d8a52-3c61-4d55-9a1e-2b8f3f1e7c40")
 
 
-def run_id(request: BacktestRequest, known: float) -> UUID:
+def run_id(request: BacktestRequest, position: int) -> UUID:
     """An id for a run that has none (the command line's): the same request over the
-    same log gives the same id, so the same bootstrap intervals."""
-    return uuid5(RUN_NAMESPACE, f"{_encoder.encode(request).decode()}@{known!r}")
+    same log (up to the same position) gives the same id, so the same bootstrap
+    intervals. (Not the knowledge cut: the command line's is the time it runs.)"""
+    return uuid5(RUN_NAMESPACE, f"{_encoder.encode(request).decode()}@{position}")
 
 
 def grid_of(request: BacktestRequest) -> Floats:
@@ -161,7 +162,7 @@ def evaluate(
     for i, item in enumerate(inputs):
         samples.extend(scenario_samples([item], times, known))
         progress((i + 1) / len(inputs))
-    seed = seed_of(backtest_id if backtest_id is not None else run_id(request, known))
+    seed = seed_of(backtest_id if backtest_id is not None else run_id(request, index.position))
     return score(samples, seed)
 
 

@@ -133,3 +133,17 @@ def test_beneath_the_table_the_scores_are_said_in_words(
         left_out = len(rules) - len(named)
         if left_out:
             assert f"and {left_out} more rule" in part
+
+
+def test_the_same_backtest_over_the_same_log_gives_the_same_intervals(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The command line's bootstrap is seeded from the request and the log, not from
+    the time it runs: run twice, the intervals are the same."""
+    runs = []
+    for name in ("one.json", "two.json"):
+        backtest(data_dir, 120, tmp_path / name)
+        runs.append(msgspec.json.decode((tmp_path / name).read_bytes())["overall"])
+    assert runs[0]["brier_ci"] is not None
+    keys = ("brier_ci", "skill_ci", "vs_prior_ci", "vs_half_ci")
+    assert [runs[0][k] for k in keys] == [runs[1][k] for k in keys]
