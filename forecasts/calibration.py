@@ -106,7 +106,7 @@ def solve(
             break
         curvature = w * p * (1.0 - p)
         hessian = x_matrix.T @ (x_matrix * curvature[:, np.newaxis]) + 2.0 * lam * identity
-        step: Floats = -np.linalg.solve(hessian, g)
+        step: Floats = -np.asarray(np.linalg.solve(hessian, g), dtype=np.float64)
         slope = float(g @ step)
         if -slope < FULL_STEP_DECREMENT:
             theta = theta + step

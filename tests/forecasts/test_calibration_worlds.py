@@ -1,0 +1,150 @@
+"""model.md check 5 on simulated worlds, the admission rule, no look-ahead, and
+the prequential and leave-one-out helpers."""
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import expit
+
+from forecasts.calibration import fit_evidence_scales, fit_recalibration, scaled_logit
+from forecasts.model import DAY
+from forecasts.prequential import PoolScenario, leave_one_out, prequential_probabilities
+from forecasts.training import training_set
+from tests.forecasts import calibrationworld as cw
+
+LATER_START = 2000.0 + 720.0  # days: every history scenario has closed by then
+
+
+def _history_and_later(
+    n: int, c: float, seed: int
+) -> tuple[list[PoolScenario], cw.Scored, list[PoolScenario]]:
+    history = cw.world(n, c, seed)
+    later = cw.world(300, c, seed + 100, start_days=LATER_START, opening_days=500, prefix="l")
+    pool = cw.pool(history + later)
+    return pool, cw.scored(later, 14.0), cw.pool(history)
+
+
+def test_overstated_evidence_c_half_scales_near_c_and_calibration_helps() -> None:
+    pool, scored, history = _history_and_later(1000, 0.5, 11)
+    scales = fit_evidence_scales(training_set([p.training for p in history]))
+    assert scales is not None
+    assert scales.n_scenarios == 1000
+    assert abs(scales.beta("a") - 0.5) < 0.15
+    assert abs(scales.beta("b") - 0.5) < 0.15
+    assert scales.beta("w|x") == 1.0
+    found = prequential_probabilities(scored.scenario_ids, scored.t, scored.logit, pool)
+    assert found.fitted.all()
+    raw = expit(scored.logit)
+    pooled_raw = np.mean((raw - scored.outcome) ** 2)
+    pooled_calibrated = np.mean((found.probability - scored.outcome) ** 2)
+    assert pooled_calibrated < pooled_raw - 0.001
+
+
+def test_exact_model_c_one_alpha_near_zero_and_calibration_costs_little() -> None:
+    pool, scored, history = _history_and_later(200, 1.0, 12)
+    fit = fit_recalibration(training_set([p.training for p in history]))
+    assert fit is not None
+    assert abs(fit.alpha) < 0.3
+    found = prequential_probabilities(scored.scenario_ids, scored.t, scored.logit, pool)
+    assert scored.brier(found.probability) < scored.brier(expit(scored.logit)) + 0.005
+
+
+def test_admitting_by_deadline_is_unbiased_and_by_resolution_time_is_not() -> None:
+    """Exact world, openings staggered: at t, "yes" outcomes of scenarios still
+    before their deadline are known, their "no" counterparts are not."""
+    world = cw.world(3000, 1.0, 13, opening_days=1000.0, window_days=(300.0, 400.0))
+    t = cw.ORIGIN + 900.0 * DAY
+    right = [s for s in (cw.training(x, known=t, at=t) for x in world) if s is not None]
+    everything = {s.scenario_id: s for s in world}
+    wrong = [
+        s
+        for s in (cw.training(x, known=t) for x in world)
+        if s is not None and everything[s.scenario_id].resolution.resolved_at <= t
+    ]
+    assert len(wrong) > len(right) > 500
+    good = fit_recalibration(training_set(right))
+    biased = fit_recalibration(training_set(wrong))
+    assert good is not None
+    assert biased is not None
+    assert abs(good.alpha) < 0.15
+    assert biased.alpha > good.alpha + 0.1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cut=st.floats(200.0, 1500.0),
+    later_deadline=st.floats(0.0, 300.0),
+    later_record=st.floats(0.0, 300.0),
+    flip=st.booleans(),
+)
+def test_no_look_ahead(cut: float, later_deadline: float, later_record: float, flip: bool) -> None:
+    """What is closed after t (its deadline, or its resolution's recording) never
+    changes the calibration at t, whatever its outcome and samples."""
+    world = cw.world(40, 0.5, 14, opening_days=800.0, window_days=(100.0, 400.0))
+    t = cw.ORIGIN + cut * DAY
+    pool = cw.pool(world)
+    moved = []
+    for p in pool:
+        if p.admitted_from <= t:
+            moved.append(p)
+            continue
+        training = p.training
+        if flip:
+            training = type(training)(**{**training.__dict__, "outcome": 1.0 - training.outcome})
+        moved.append(
+            PoolScenario(
+                training,
+                max(p.deadline, t + 1.0) + later_deadline * DAY,
+                p.recorded_at + later_record * DAY,
+            )
+        )
+    z = np.linspace(-3.0, 3.0, 7)
+    ids = ["scored"] * 7
+    times = np.full(7, t)
+    before = prequential_probabilities(ids, times, z, pool)
+    after = prequential_probabilities(ids, times, z, moved)
+    np.testing.assert_array_equal(before.probability, after.probability)
+    admitted = [p for p in pool if p.admitted_from <= t]
+    fit = fit_recalibration(training_set([p.training for p in admitted]))
+    if fit is None:
+        np.testing.assert_array_equal(before.probability, expit(z))
+    else:
+        np.testing.assert_allclose(before.probability, expit(fit.alpha + fit.beta * z), atol=1e-9)
+
+
+def test_prequential_fits_once_per_admitted_set_and_never_on_the_scored_scenario() -> None:
+    world = cw.world(30, 1.0, 15, opening_days=600.0)
+    pool = cw.pool(world)
+    admitted = sorted(p.admitted_from for p in pool)
+    t = np.array([admitted[9] + 1.0, admitted[9] + 2.0, admitted[19] + 1.0, admitted[-1] + 1.0])
+    z = np.array([1.0, 1.0, 1.0, math.inf])
+    own = min(pool, key=lambda p: p.admitted_from).training.scenario_id
+    found = prequential_probabilities(["x", "y", "z", own], t, z, pool)
+    assert found.fits == 3
+    assert found.probability[0] == found.probability[1]
+    assert found.probability[3] == 1.0
+    first_ten = sorted(pool, key=lambda p: p.admitted_from)[:10]
+    fit = fit_recalibration(training_set([p.training for p in first_ten]))
+    assert fit is not None
+    assert found.probability[0] == expit(fit.alpha + fit.beta)
+    early = prequential_probabilities(["x"], np.array([admitted[3] + 1.0]), np.array([0.4]), pool)
+    assert not early.fitted[0]
+    assert early.probability[0] == expit(0.4)
+
+
+def test_leave_one_out_fits_without_the_scored_scenario() -> None:
+    training = training_set([p.training for p in cw.pool(cw.world(60, 0.5, 16))])
+    found = leave_one_out(training)
+    assert len(found) == 60
+    rest = training.take(list(range(1, 60)))
+    scales = fit_evidence_scales(rest)
+    assert scales is not None
+    expected = expit(scaled_logit(training.take([0]), scales.as_mapping()))
+    first = found[0]
+    assert first is not None
+    np.testing.assert_allclose(first, expected, atol=1e-9)
+    with_own = fit_evidence_scales(training)
+    assert with_own is not None
+    assert with_own.beta("a") != scales.beta("a")
