@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.backtest import BACKTEST_BENCHMARKS
+from benchmarks.calibration import CALIBRATION_BENCHMARKS
 from benchmarks.core import (
     SCRATCH_PARENT,
     Benchmark,
@@ -36,6 +37,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *WRITE_BENCHMARKS,
     *FORECAST_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
+    *CALIBRATION_BENCHMARKS,
     *UNDER_LOAD_BENCHMARKS,
     *POSTGRES_BENCHMARKS,
 )

@@ -27,7 +27,7 @@ MIN_SCENARIOS = 5
 TOLERANCE = 1e-10
 MAX_ITERATIONS = 100
 ARMIJO = 1e-4
-FULL_STEP_DECREMENT = 1e-12
+FULL_STEP_DECREMENT = 1e-8
 """Below this Newton decrement (g . H^-1 g) the full step is taken without the
 line search: f changes by less than its rounding there, and the step is in the
 region of quadratic convergence."""
