@@ -5,6 +5,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from forecasts import calibration
 from forecasts.calibration import (
     calibrated_interval,
     calibrated_probability,
@@ -123,3 +124,18 @@ def test_scaled_logit_scales_each_kinds_evidence() -> None:
     halved = scaled_logit(training, {"a": 0.5, "b": 2.0})
     expected = training.base + 0.5 * training.evidence[:, 0] + 2.0 * training.evidence[:, 1]
     np.testing.assert_allclose(halved, expected, atol=1e-12)
+
+
+def test_the_iteration_cap_raises_instead_of_answering_unconverged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    training = _training(40, 0.5, 6)
+    monkeypatch.setattr(calibration, "MAX_ITERATIONS", 1)
+    with pytest.raises(calibration.NotConverged) as raised:
+        fit_recalibration(training)
+    assert raised.value.gradient_norm >= calibration.TOLERANCE
+
+
+def test_lambda_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="lambda must be positive"):
+        fit_recalibration(_training(10, 1.0, 7), lam=0.0)
