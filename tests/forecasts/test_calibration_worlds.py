@@ -133,6 +133,13 @@ def test_prequential_fits_once_per_admitted_set_and_never_on_the_scored_scenario
     fit = fit_recalibration(training_set([p.training for p in first_ten]))
     assert fit is not None
     assert found.probability[0] == expit(fit.alpha + fit.beta)
+    ordered = sorted(pool, key=lambda p: p.admitted_from)
+    own_late = prequential_probabilities(
+        [own], np.array([admitted[-1] + 1.0]), np.array([0.4]), pool
+    )
+    without_own = fit_recalibration(training_set([p.training for p in ordered[1:]]))
+    assert without_own is not None
+    assert own_late.probability[0] == expit(without_own.alpha + 0.4 * without_own.beta)
     early = prequential_probabilities(["x"], np.array([admitted[3] + 1.0]), np.array([0.4]), pool)
     assert not early.fitted[0]
     assert early.probability[0] == expit(0.4)

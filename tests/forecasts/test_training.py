@@ -171,3 +171,21 @@ def test_training_set_lines_up_kinds_and_offsets() -> None:
     assert part.scenario_ids == ("t",)
     assert part.offsets.tolist() == [0, 3]
     assert WEEK == 7 * DAY
+
+
+def test_n_matches_uses_the_callers_event_ids() -> None:
+    ids = (("e1", "e2", "e3"), ("e4", "e5"), ("e2", "e6"))
+    found = scenario_training(
+        "s",
+        _model(),
+        _matches(),
+        (Resolution("yes", at(30.0), at(30.0)),),
+        ("a", "a", "b|c"),
+        known=at(150.0),
+        at=at(150.0),
+        event_ids=ids,
+    )
+    assert found is not None
+    # samples to day 28: a = r0's e1, e2 and r1's e4 (day 12); b|c = r2's e2 (day 10)
+    assert found.kinds == ("a", "b|c")
+    assert found.matched == (3, 1)
