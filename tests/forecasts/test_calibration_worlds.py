@@ -27,6 +27,11 @@ def _history_and_later(
 
 
 def test_overstated_evidence_c_half_scales_near_c_and_calibration_helps() -> None:
+    """The recalibration helps the pooled Brier of the later scenarios (every seed
+    of 12-27: by 0.003 to 0.014). Their mean per-scenario Brier it does not: in 13
+    of those 16 worlds it is worse, by up to 0.014, because the affine map also
+    shrinks the (exact) prior and time term; the evidence scales, which leave
+    those alone, do help per scenario (judged leave-one-out, below)."""
     pool, scored, history = _history_and_later(1000, 0.5, 11)
     scales = fit_evidence_scales(training_set([p.training for p in history]))
     assert scales is not None
@@ -43,12 +48,21 @@ def test_overstated_evidence_c_half_scales_near_c_and_calibration_helps() -> Non
 
 
 def test_exact_model_c_one_alpha_near_zero_and_calibration_costs_little() -> None:
-    pool, scored, history = _history_and_later(200, 1.0, 12)
-    fit = fit_recalibration(training_set([p.training for p in history]))
-    assert fit is not None
-    assert abs(fit.alpha) < 0.3
-    found = prequential_probabilities(scored.scenario_ids, scored.t, scored.logit, pool)
-    assert scored.brier(found.probability) < scored.brier(expit(scored.logit)) + 0.005
+    """Averaged over eight worlds, not one: a single world of 200 scenarios varies
+    (measured over seeds 12-27: alpha from -0.28 to +0.10, the calibrated Brier
+    from 0.004 better to 0.013 worse than raw, 0.003 worse on average), so one
+    chosen seed would say more about the seed than about the calibration."""
+    alphas, costs = [], []
+    for seed in range(12, 20):
+        pool, scored, history = _history_and_later(200, 1.0, seed)
+        fit = fit_recalibration(training_set([p.training for p in history]))
+        assert fit is not None
+        alphas.append(fit.alpha)
+        found = prequential_probabilities(scored.scenario_ids, scored.t, scored.logit, pool)
+        costs.append(scored.brier(found.probability) - scored.brier(expit(scored.logit)))
+    assert abs(np.mean(alphas)) < 0.15
+    assert max(abs(a) for a in alphas) < 0.35
+    assert np.mean(costs) < 0.005
 
 
 def test_admitting_by_deadline_is_unbiased_and_by_resolution_time_is_not() -> None:
