@@ -40,7 +40,7 @@ def version_model(prior: float, deadline_days: float, ln_b: float) -> ScenarioMo
 def log(seed: int) -> ServedInput:
     rng = np.random.default_rng(seed)
     first = version_model(0.2, 190.0, 0.8)
-    second = version_model(0.4, 170.0, 1.1)
+    second = version_model(0.4, 100.0, 1.1)  # in force until day 120.7: expired from 100
     third = scenario(rule(0.5, name="c"), prior=0.3, opens_days=2.0, deadline_days=190.0)
     versions = [
         ServedVersion(at(5.5), first, [random_matches(rng, 25), random_matches(rng, 30)]),
@@ -95,6 +95,15 @@ def test_a_retracted_resolution_is_served_while_it_was_known() -> None:
     assert set(served.samples.forecasts[known].tolist()) == {1.0}
     annulled = (served.times >= at(104.1)) & (served.times < at(110.2))
     assert not annulled.any()  # served null: skipped
+
+
+def test_a_sample_where_the_version_then_had_expired_is_scored_as_served_zero() -> None:
+    served = served_samples(log(2), GRID)
+    expired = ((served.times >= at(101.6)) & (served.times < at(104.1))) | (
+        (served.times >= at(110.2)) & (served.times < at(120.7))
+    )
+    assert expired.sum() == 3 + 10
+    assert set(served.samples.forecasts[expired].tolist()) == {0.0}
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -176,7 +176,7 @@ export function trackRecord(main) {
     status.dataset.backtest = b.id;
     const { overall, scenarios } = b.scores;
     if (!overall) {
-      put(results, h("p", {}, "No scenario has resolved yes or no inside this window yet: there is nothing to score."));
+      put(results, h("p", {}, "Nothing to score yet: no scenario that resolved yes or no was served a forecast while it was open. (The record counts only what was served at the time: a history imported recently was not served before it was recorded.)"));
       return;
     }
     const img = h("img", { class: "reliability", alt: "Reliability diagram: what was said against how often it happened, in ten bins, with the count of days in each." });
