@@ -180,3 +180,17 @@ def test_without_an_admin_key_it_says_so_and_shows_the_stored_track_record(
     expect(page.locator("#tr-note")).to_contain_text("needs an API key with the admin scope")
     expect(page.locator("#tr-overall")).to_be_visible()
     shots(page, "trackrecord-no-admin")
+
+
+def test_a_history_imported_just_now_has_nothing_served_to_score(
+    tmp_path: Path, page: Page
+) -> None:
+    """``--demo`` records the timeline now: nothing was served before, so the record
+    is empty however the scenarios resolved, and the page says why."""
+    with ServerProcess(tmp_path / "data", extra_args=("--demo",)) as server:
+        page.goto(f"{server.base_url}/#/track-record")
+        expect(page.locator("#tr-results")).to_contain_text("Nothing to score yet", timeout=WAIT_MS)
+        with httpx.Client(base_url=server.base_url) as client:
+            (record,) = track_records(client)
+        assert record["scores"]["overall"] is None
+        assert record["scores"]["scenarios"] == []
