@@ -1,7 +1,8 @@
-"""A backtest request: the grid to sample, which scenarios, and what-if rules."""
+"""A backtest request: the grid to sample, which scenarios, what-if rules, and what
+the forecasts knew (``knowledge``: hindsight, or as served at each sample time)."""
 
 from datetime import UTC, timedelta
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from msgspec import Meta, Struct, field
 
@@ -10,6 +11,8 @@ from domain.events import AwareTime
 from domain.scenarios import Rule, Slug, rule_errors
 
 MAX_SAMPLES_PER_SCENARIO = 100_000
+Knowledge = Literal["hindsight", "as_served"]
+KNOWLEDGE: tuple[str, ...] = get_args(Knowledge)
 
 
 class BacktestRequest(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
@@ -18,6 +21,13 @@ class BacktestRequest(Struct, forbid_unknown_fields=True, omit_defaults=True, kw
     step: Annotated[timedelta, Meta(description="ISO 8601 duration, e.g. P1D")]
     scenario_ids: Annotated[list[Slug], Meta(max_length=10_000)] | None = None
     rules: dict[Slug, Annotated[list[Rule], Meta(max_length=200)]] | None = None
+    knowledge: Annotated[
+        Knowledge,
+        Meta(
+            description="hindsight (default): the log as it stands; as_served: at each "
+            "sample time t what the service served then (knowledge cut t), the track record"
+        ),
+    ] = "hindsight"
 
     def __post_init__(self) -> None:
         self.start = self.start.astimezone(UTC)
@@ -38,6 +48,11 @@ def check_request(request: BacktestRequest) -> None:
             errors.append(
                 FieldError("step", f"more than {MAX_SAMPLES_PER_SCENARIO} samples per scenario")
             )
+    if request.knowledge == "as_served" and request.rules is not None:
+        message = "what-if rules and knowledge as_served exclude each other: as_served scores "
+        message += "what was served, with the rules then in force"
+        errors.append(FieldError("rules", message))
+        errors.append(FieldError("knowledge", message))
     for scenario_id, rules in (request.rules or {}).items():
         errors.extend(rule_errors(rules, f"rules.{scenario_id}"))
     if errors:

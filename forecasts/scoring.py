@@ -35,7 +35,8 @@ BINS = 10
 class ScenarioSamples:
     scenario_id: str
     outcome: bool
-    prior: float
+    prior: float | Floats
+    """The prior, or per sample the prior in force then (a backtest as served)."""
     forecasts: Floats
     timing: Floats | None = None
     """The forecasts of the prior and the time term alone, at the same times."""
@@ -127,7 +128,7 @@ def score_scenario(samples: ScenarioSamples) -> ScenarioScore:
     p = samples.forecasts
     y = 1.0 if samples.outcome else 0.0
     b = brier(p, y)
-    b_prior = (samples.prior - y) ** 2  # the prior is the same at every sample
+    b_prior = float(np.mean((np.asarray(samples.prior) - y) ** 2))
     return ScenarioScore(
         scenario_id=samples.scenario_id,
         outcome="yes" if samples.outcome else "no",

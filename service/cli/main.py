@@ -13,7 +13,7 @@ import msgspec
 from rich.console import Console
 from rich.progress import Progress
 
-from domain.backtests import BacktestRequest, check_request
+from domain.backtests import KNOWLEDGE, BacktestRequest, check_request
 from domain.errors import InvalidInput
 from service.access import InvalidKeys
 from service.bootstrap import bootstrap
@@ -185,6 +185,8 @@ def backtest_request(args: argparse.Namespace) -> BacktestRequest:
     body = {"from": args.start, "to": args.stop, "step": args.step, "scenario_ids": args.scenario}
     if rules is not None:
         body["rules"] = rules
+    if args.knowledge is not None:
+        body["knowledge"] = args.knowledge
     return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
 
 
@@ -226,6 +228,12 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--step", default="P1D", help="ISO 8601 duration (default P1D)")
     score.add_argument("--scenario", action="append", help="score only this scenario (repeat)")
     score.add_argument("--rules", help="JSON file {scenario_id: [rule, ...]}: what-if rules")
+    score.add_argument(
+        "--knowledge",
+        choices=KNOWLEDGE,
+        help="hindsight (default): the log as it stands; as_served: what was served at "
+        "each sample time (the track record)",
+    )
     score.add_argument("--json", help="also write the scores to this JSON file")
     score.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     score.set_defaults(handler=cmd_backtest)

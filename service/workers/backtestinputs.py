@@ -4,7 +4,8 @@ A backtest evaluates the log as it stood when the backtest was requested (a
 knowledge cut at the request's ``recorded_at``), so a run that is repeated after
 a restart gives the same scores. Within that, samples use hindsight as model.md
 says: no per-sample knowledge cut, but never an event that occurred after the
-sample's time.
+sample's time; or, with ``knowledge: as_served``, the cut at each sample's time
+(``served_snapshot``, ``forecasts.served``).
 
 ``snapshot`` takes the inputs under the index lock (plain arrays); ``chunks``
 groups them into tasks for the worker process; ``evaluate`` scores them in this
@@ -14,6 +15,7 @@ id (``run_id``).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from uuid import UUID, uuid5
 
 import msgspec
@@ -23,10 +25,18 @@ from forecasts.backtest import ScenarioInput, grid, scenario_samples
 from forecasts.bootstrap import seed_of
 from forecasts.model import Floats, RuleMatches, resolution_known
 from forecasts.scoring import Scores, score
+from forecasts.served import (
+    ServedInput,
+    ServedVersion,
+    known_by,
+    resolutions_known_by,
+    served_chunk,
+    with_series,
+)
 from service.projection.index import LogIndex
 from service.projection.matcharrays import ORDER, Match, rule_arrays
 from service.projection.matchindex import scan
-from service.projection.versions import model_of
+from service.projection.versions import VersionMatches, model_of
 
 CHUNK_WORK = 10_000_000
 """Work units (see ``ScenarioInput.work``) sent to the worker at once: a chunk takes
@@ -57,7 +67,8 @@ class Estimate:
 
 def estimate(index: LogIndex, request: BacktestRequest) -> Estimate:
     """Grid points x rules, plus every rule's matches, summed over the scenarios that
-    would be scored (resolved yes or no). What-if rules count every event of their
+    would be scored (resolved yes or no); as served, the largest version's rules and
+    every version's matches. What-if rules count every event of their
     kinds as a match (they are matched only when the run starts)."""
     samples = int(grid_of(request).shape[0])
     work = scenarios = 0
@@ -71,7 +82,10 @@ def estimate(index: LogIndex, request: BacktestRequest) -> Estimate:
             if scenario.resolution.outcome == "annulled":
                 continue
             what_if = (request.rules or {}).get(scenario_id)
-            if what_if is None:
+            if request.knowledge == "as_served":
+                rules = max(len(v.definition.rules) for v in scenario.versions)
+                matches = sum(len(m) for v in scenario.versions for m in v.found)
+            elif what_if is None:
                 rules = len(scenario.current.definition.rules)
                 matches = sum(len(m) for m in scenario.current.found)
             else:
@@ -125,15 +139,75 @@ def snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[Sc
     return inputs
 
 
+def served_snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[ServedInput]:
+    """What each scored scenario needs as served (``forecasts.served``): every version
+    recorded by ``known`` with its matches, and the resolutions, as the log stood at
+    ``known``. Which scenarios are scored, their outcome and window: the version and
+    resolution in force at ``known``. Taken as ``snapshot`` takes its inputs."""
+    with index.reading():
+        scenarios = index.matches.scenarios
+        ids = request.scenario_ids if request.scenario_ids is not None else sorted(scenarios)
+        retracted = dict(index.matches.retracted)
+        picked = []
+        for scenario_id in ids:
+            scenario = scenarios.get(scenario_id)
+            if scenario is None:
+                continue
+            current = scenario.version_known_at(known)
+            resolution = resolution_known(scenario.resolutions, known)
+            if current is None or resolution is None or resolution.outcome == "annulled":
+                continue
+            versions = [v for v in scenario.versions if v.recorded <= known]
+            taken = [(v, *_taken(v)) for v in versions]
+            picked.append((scenario.id, current, resolution, scenario.resolutions, taken))
+    inputs = []
+    for scenario_id, current, resolution, resolutions, taken in picked:
+        served = [_served_version(v, a, f, retracted, known) for v, a, f in taken]
+        end = min(resolution.resolved_at, current.model.deadline)
+        outcome = resolution.outcome == "yes"
+        inputs.append(
+            ServedInput(
+                scenario_id, outcome, current.model.opens_at, end, served,
+                resolutions_known_by(resolutions, known),
+            )
+        )  # fmt: skip
+    return inputs
+
+
+def _taken(version: VersionMatches) -> tuple[list[RuleMatches] | None, list[list[Match]]]:
+    """The version's arrays if built, else a copy of its lists of matches."""
+    cached = version.cached_arrays
+    return cached, [] if cached is not None else [list(rule) for rule in version.found]
+
+
+def _served_version(
+    version: VersionMatches,
+    cached: list[RuleMatches] | None,
+    found: list[list[Match]],
+    retracted: dict[UUID, float],
+    known: float,
+) -> ServedVersion:
+    arrays = cached if cached is not None else _arrays_of(found, retracted)
+    matches = [known_by(m, known) for m in arrays]
+    return ServedVersion(version.recorded, version.model, matches)
+
+
 def _arrays_of(found: list[list[Match]], retracted: dict[UUID, float]) -> list[RuleMatches]:
     return rule_arrays([sorted(rule, key=ORDER) for rule in found], retracted)
 
 
-def chunks(inputs: Sequence[ScenarioInput], samples: int) -> list[tuple[list[ScenarioInput], int]]:
+class Costed(Protocol):
+    def work(self, samples: int) -> int: ...
+
+
+Input = TypeVar("Input", bound=Costed)
+
+
+def chunks(inputs: Sequence[Input], samples: int) -> list[tuple[list[Input], int]]:
     """Consecutive scenarios grouped into tasks of about ``CHUNK_WORK`` (a scenario is
     never split), each with its work."""
-    out: list[tuple[list[ScenarioInput], int]] = []
-    current: list[ScenarioInput] = []
+    out: list[tuple[list[Input], int]] = []
+    current: list[Input] = []
     work = 0
     for item in inputs:
         current.append(item)
@@ -156,13 +230,20 @@ def evaluate(
     """Score every resolved (yes/no) scenario of the request over its grid, in this
     process (the command line's ``tradewinds backtest``; the service uses the worker).
     Without ``backtest_id``, the bootstrap is seeded from ``run_id``."""
-    inputs = snapshot(index, request, known)
     times = grid_of(request)
+    seed = seed_of(backtest_id if backtest_id is not None else run_id(request, index.position))
+    if request.knowledge == "as_served":
+        served_inputs = served_snapshot(index, request, known)
+        served = []
+        for i, served_input in enumerate(served_inputs):
+            served.extend(served_chunk([served_input], times))
+            progress((i + 1) / len(served_inputs))
+        return with_series(score([s.samples for s in served], seed), served)
+    inputs = snapshot(index, request, known)
     samples = []
     for i, item in enumerate(inputs):
         samples.extend(scenario_samples([item], times, known))
         progress((i + 1) / len(inputs))
-    seed = seed_of(backtest_id if backtest_id is not None else run_id(request, index.position))
     return score(samples, seed)
 
 

@@ -12,7 +12,7 @@ in the log: at start the runner picks up every backtest that has no result yet.
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -23,10 +23,17 @@ from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import scenario_samples
 from forecasts.bootstrap import seed_of
 from forecasts.scoring import ScenarioSamples, Scores, score
+from forecasts.served import ServedSamples, served_chunk, with_series
 from service.persistence.eventlog import EventLog
 from service.projection.states import BacktestState
 from service.workers.backtestclaims import Claim, LostLease, Progress, StoreUnavailable
-from service.workers.backtestinputs import chunks, grid_of, scores_body, snapshot
+from service.workers.backtestinputs import (
+    chunks,
+    grid_of,
+    scores_body,
+    served_snapshot,
+    snapshot,
+)
 from service.workers.registry import Backoff, owner_name, wait_for_catch_up
 from service.workers.workerprocess import WorkerProcess
 
@@ -198,13 +205,29 @@ class BacktestRunner:
         """Snapshot the inputs, have the worker compute them chunk by chunk, recording
         progress and renewing the lease while it does."""
         known = state.requested_at.timestamp()
-        inputs = snapshot(self.eventlog.index, state.request, known)
         times = grid_of(state.request)
-        tasks = chunks(inputs, int(times.shape[0]))
-        total = sum(work for _, work in tasks) or 1
         reporter = Progress(claim, state.id, self.lease, self.running)
+        if state.request.knowledge == "as_served":
+            served_inputs = served_snapshot(self.eventlog.index, state.request, known)
+            served_tasks = chunks(served_inputs, int(times.shape[0]))
+            futures = [self._submit(served_chunk, c, times) for c, _ in served_tasks]
+            served: list[ServedSamples] = self._gather(futures, served_tasks, reporter)
+            scores = self._score([s.samples for s in served], state, reporter)
+            return with_series(scores, served)
+        inputs = snapshot(self.eventlog.index, state.request, known)
+        tasks = chunks(inputs, int(times.shape[0]))
+        hindsight = [self._submit(scenario_samples, c, times, known) for c, _ in tasks]
+        return self._score(self._gather(hindsight, tasks, reporter), state, reporter)
+
+    def _gather(
+        self,
+        futures: "list[Future[list[T]]]",
+        tasks: Sequence[tuple[Any, int]],
+        reporter: Progress,
+    ) -> list[T]:
+        """The tasks' results in order, recording progress as they come back."""
+        total = sum(work for _, work in tasks) or 1
         reporter.report(0.0)
-        futures = [self._submit(scenario_samples, chunk, times, known) for chunk, _ in tasks]
         work_of = {f: work for f, (_, work) in zip(futures, tasks, strict=True)}
         done_work = 0
         pending = set(futures)
@@ -215,7 +238,11 @@ class BacktestRunner:
                 self._result(future)
                 done_work += work_of[future]
             reporter.report(done_work / total)
-        samples: list[ScenarioSamples] = [s for f in futures for s in self._result(f)]
+        return [s for f in futures for s in self._result(f)]
+
+    def _score(
+        self, samples: list[ScenarioSamples], state: BacktestState, reporter: Progress
+    ) -> Scores:
         scored = self._submit(score, samples, seed_of(state.id))
         while not wait([scored], timeout=POLL_S).done:
             self._check_stopping()

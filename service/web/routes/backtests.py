@@ -1,4 +1,5 @@
-"""Backtests: start one (202), follow it, list recent ones, draw its reliability diagram."""
+"""Backtests: start one (202), follow it, list recent ones, draw its reliability diagram,
+and, for one as served (the track record), what was said about each scenario."""
 
 from functools import lru_cache
 from typing import Annotated
@@ -12,6 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from domain.backtests import BacktestRequest, check_request
 from domain.errors import Conflict
 from forecasts.scoring import Scores
+from forecasts.served import ScenarioSeries
 from forecasts.verdicts import verdicts
 from service.access import Scope, needs
 from service.application import Tradewinds
@@ -24,6 +26,17 @@ from service.web.schemas import BacktestList, BacktestView
 
 BacktestId = Annotated[UUID, PathParameter()]
 _scores_decoder = msgspec.json.Decoder(Scores)
+
+
+class BacktestSeries(msgspec.Struct, kw_only=True):
+    """Per scored scenario of a backtest as served: its outcome and the probability
+    served at its samples (every n-th, at most 400 points, and the last)."""
+
+    backtest_id: UUID | None = None
+    scenarios: list[ScenarioSeries] = msgspec.field(default_factory=list, name="series")
+
+
+_series_decoder = msgspec.json.Decoder(BacktestSeries)
 
 
 def _view(state: BacktestState, tradewinds: Tradewinds) -> BacktestView:
@@ -94,6 +107,23 @@ class BacktestsController(Controller):
         self, backtest_id: BacktestId, tradewinds: TradewindsDep
     ) -> BacktestView:
         return _view(await tradewinds.backtest(backtest_id), tradewinds)
+
+    @get(
+        "/{backtest_id:uuid}/series",
+        summary="What was said vs what happened, per scenario (a backtest as served)",
+        opt=needs(Scope.read),
+        responses=problem_responses(404, 409),
+    )
+    async def series(self, backtest_id: BacktestId, tradewinds: TradewindsDep) -> BacktestSeries:
+        state = await tradewinds.backtest(backtest_id)
+        if state.request.knowledge != "as_served":
+            msg = f"backtest {backtest_id} is not as_served: only those keep what was served"
+            raise Conflict(msg)
+        if state.result is None:
+            msg = f"backtest {backtest_id} is {state.status}: no series yet"
+            raise Conflict(msg)
+        body = await to_thread.run_sync(_series_decoder.decode, state.result)
+        return BacktestSeries(backtest_id=backtest_id, scenarios=body.scenarios)
 
     @get(
         "/{backtest_id:uuid}/reliability.svg",

@@ -8,12 +8,14 @@ import { events } from "./events.js";
 import * as live from "./live.js";
 import { overview } from "./overview.js";
 import { scenario } from "./scenario.js";
+import { trackRecord } from "./trackrecord.js";
 
 const ROUTES = [
   [/^#?\/?$/, "overview", overview],
   [/^#\/scenario\/([^/]+)$/, "overview", scenario],
   [/^#\/events$/, "events", events],
   [/^#\/backtests(?:\/([^/]+))?$/, "backtests", backtests],
+  [/^#\/track-record$/, "track-record", trackRecord],
 ];
 
 const main = document.getElementById("main");

@@ -1,0 +1,216 @@
+// The track record: a backtest of the whole history as served (knowledge
+// "as_served": at each day, what the service said then, with what it knew then),
+// scored against how the scenarios resolved. The latest finished one is shown;
+// computing a new one needs a key with the admin scope.
+
+import { ApiError, get, request } from "./api.js";
+import { h, put, s } from "./dom.js";
+import { day, dayTime, pct } from "./format.js";
+
+const POLL_MS = 1000;
+const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
+const ci = (iv) => (iv ? `${num(iv[0])} to ${num(iv[1])}` : "—");
+
+const isTrackRecord = (b) => b.request.knowledge === "as_served";
+
+/** The whole history: from the first scenario's opening to now, daily. */
+async function wholeHistory() {
+  const { scenarios } = await get("/v1/scenarios");
+  const opens = scenarios.map((sc) => sc.definition.opens_at || sc.first_recorded_at).map(Date.parse);
+  const first = opens.length ? new Date(Math.min(...opens)) : new Date();
+  const now = new Date();
+  return {
+    from: first.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    to: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    step: "P1D",
+    knowledge: "as_served",
+  };
+}
+
+/** Plain words for what the interval of a difference says. */
+function verdict(iv, what) {
+  if (!iv) return "";
+  if (iv[1] < 0) return `better than ${what}`;
+  if (iv[0] > 0) return `worse than ${what}`;
+  return `not distinguishable from ${what}`;
+}
+
+function overallTable(o) {
+  const rows = [
+    ["Brier score", num(o.brier), ci(o.brier_ci), "mean squared error of what was said (lower is better)"],
+    ["Skill against the prior", num(o.skill), ci(o.skill_ci), "1 − Brier / Brier of the priors alone (above 0: better)"],
+    ["Brier − prior alone", num(o.brier - o.brier_prior), ci(o.vs_prior_ci), verdict(o.vs_prior_ci, "the priors alone")],
+    ["Brier − always 50%", num(o.brier - o.brier_half), ci(o.vs_half_ci), verdict(o.vs_half_ci, "a coin")],
+    ["Brier, prior and time alone", num(o.brier_timing), "", "what \u201cnot yet\u201d alone would have scored"],
+    ["Scenarios", String(o.n_scenarios), "", "resolved yes or no, each weighs the same"],
+    ["Samples", String(o.n_samples), "", "one a day while each was open"],
+  ];
+  const head = ["Measure", "Value", "95% interval", "Meaning"];
+  return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Overall scores, scrollable" },
+    h("table", { class: "stack", id: "tr-overall" },
+      h("caption", {}, "Over every scenario"),
+      h("thead", {}, h("tr", {}, head.map((t, i) => h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, t)))),
+      h("tbody", {}, rows.map(([label, value, interval, meaning]) => h("tr", {},
+        h("th", { scope: "row" }, label),
+        h("td", { class: "num", "data-label": head[1] }, value),
+        h("td", { class: "num", "data-label": head[2] }, interval),
+        h("td", { class: "muted", "data-label": head[3] }, meaning))))));
+}
+
+/** What we said (the line) against what happened (the dashed level, 100% or 0%). */
+function saidChart(series, { width = 560 } = {}) {
+  const height = 170;
+  const m = { left: 40, right: 10, top: 10, bottom: 24 };
+  const happened = series.outcome ? "happened" : "did not happen";
+  const points = series.points;
+  const svg = s("svg", {
+    class: "said",
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${series.scenario_id}: what was said each day from ${points.length ? day(points[0].t) : "—"} to ${points.length ? day(points[points.length - 1].t) : "—"} (last ${points.length ? pct(points[points.length - 1].probability) : "—"}); it ${happened}.`,
+    preserveAspectRatio: "xMidYMid meet",
+  });
+  if (!points.length) return svg;
+  const t0 = Date.parse(points[0].t);
+  const t1 = Date.parse(points[points.length - 1].t);
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const x = (t) => m.left + ((Date.parse(t) - t0) / Math.max(1, t1 - t0)) * plotW;
+  const y = (p) => m.top + (1 - p) * plotH;
+  for (const p of [0, 0.5, 1]) {
+    svg.append(s("line", { class: "grid", x1: m.left, x2: width - m.right, y1: y(p), y2: y(p) }));
+    svg.append(s("text", { class: "tick", x: m.left - 6, y: y(p) + 4, "text-anchor": "end" }, `${p * 100}%`));
+  }
+  svg.append(s("text", { class: "tick", x: m.left, y: height - 6 }, day(points[0].t)));
+  svg.append(s("text", { class: "tick", x: width - m.right, y: height - 6, "text-anchor": "end" }, day(points[points.length - 1].t)));
+  const outcome = series.outcome ? 1 : 0;
+  svg.append(s("line", { class: "outcome", x1: m.left, x2: width - m.right, y1: y(outcome), y2: y(outcome) }));
+  // At the left, where the line starts at the prior (rarely at 0% or 100%).
+  svg.append(s("text", { class: "tick strong", x: m.left + 4, y: outcome ? y(1) + 14 : y(0) - 6 }, `what happened: ${series.outcome ? "yes" : "no"}`));
+  const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.probability).toFixed(1)}`).join("");
+  svg.append(s("path", { class: "line", d }));
+  return svg;
+}
+
+function scenarioCard(score, series) {
+  return h("article", { class: "card said-card", "data-scenario": score.scenario_id },
+    h("h3", {}, h("a", { href: `#/scenario/${encodeURIComponent(score.scenario_id)}` }, score.scenario_id)),
+    h("p", { class: "hint" },
+      `Outcome ${score.outcome} · Brier ${num(score.brier)} (prior alone ${num(score.brier_prior)}) · ${score.n_samples} days scored`),
+    series ? saidChart(series) : h("p", {}, "No series kept for this scenario."));
+}
+
+export function trackRecord(main) {
+  let alive = true;
+  let timer = null;
+  const title = h("h1", { id: "view-title", tabindex: "-1" }, "Track record");
+  const status = h("p", { role: "status", id: "tr-status" }, "Loading…");
+  const note = h("p", { class: "hint", id: "tr-note" });
+  const run = h("button", { type: "button", id: "tr-run", onclick: () => start() }, "Compute it again now");
+  const results = h("div", { id: "tr-results" });
+  put(main, title,
+    h("p", { class: "lede" },
+      "What this service actually said each day about each scenario, as it was served then (the rules, events and resolutions known that day), scored against how the scenarios turned out. Not what today's rules would say with hindsight."),
+    status, note, h("p", {}, run), results);
+
+  async function load() {
+    let list;
+    try {
+      ({ backtests: list } = await get("/v1/backtests?limit=200"));
+    } catch (err) {
+      status.textContent = `Could not load backtests: ${err.message}`;
+      return;
+    }
+    if (!alive) return;
+    const ours = list.filter(isTrackRecord);
+    const pending = ours.find((b) => b.status === "queued" || b.status === "running");
+    const latest = ours.find((b) => b.status === "done");
+    if (latest) show(latest);
+    if (pending) watch(pending.id);
+    else if (!latest) start();
+  }
+
+  async function start() {
+    run.disabled = true;
+    note.textContent = "";
+    try {
+      const body = await wholeHistory();
+      const { data } = await request("/v1/backtests", { method: "POST", body }, "admin");
+      watch(data.id);
+    } catch (err) {
+      run.disabled = false;
+      const refused = err instanceof ApiError && (err.status === 401 || err.status === 403);
+      note.textContent = refused
+        ? "Computing the track record needs an API key with the admin scope; without one, the latest stored track record is shown (if there is one)."
+        : `Could not start it: ${err.message}`;
+      if (!results.childElementCount) status.textContent = "No track record is stored yet.";
+    }
+  }
+
+  async function watch(id) {
+    run.disabled = true;
+    let b;
+    try {
+      b = await get(`/v1/backtests/${encodeURIComponent(id)}`);
+    } catch (err) {
+      status.textContent = `Could not follow it: ${err.message}`;
+      run.disabled = false;
+      return;
+    }
+    if (!alive) return;
+    if (b.status === "done") {
+      run.disabled = false;
+      show(b);
+    } else if (b.status === "failed") {
+      run.disabled = false;
+      note.textContent = `Computing it failed: ${b.error}`;
+    } else {
+      note.textContent = `Computing the track record: ${Math.round(b.progress * 100)}%…`;
+      timer = setTimeout(() => watch(id), POLL_MS);
+    }
+  }
+
+  async function show(b) {
+    note.textContent = "";
+    status.textContent = `Computed ${dayTime(b.requested_at)} · daily from ${b.request.from.slice(0, 10)} to ${b.request.to.slice(0, 10)}`;
+    status.dataset.backtest = b.id;
+    const { overall, scenarios } = b.scores;
+    if (!overall) {
+      put(results, h("p", {}, "Nothing to score yet: no scenario that resolved yes or no was served a forecast while it was open. (The record counts only what was served at the time: a history imported recently was not served before it was recorded.)"));
+      return;
+    }
+    const img = h("img", { class: "reliability", alt: "Reliability diagram: what was said against how often it happened, in ten bins, with the count of days in each." });
+    const charts = h("div", { class: "said-grid" }, h("p", { class: "hint" }, "Loading the series…"));
+    put(results,
+      h("h2", {}, "Scores"),
+      overall.few_scenarios
+        ? h("p", { class: "warn", id: "tr-few" }, `Only ${overall.n_scenarios} scenario${overall.n_scenarios === 1 ? " has" : "s have"} resolved: the intervals are shown but are not meaningful yet.`)
+        : null,
+      overallTable(overall),
+      h("h2", {}, "Calibration"),
+      img,
+      h("h2", {}, "What we said vs what happened"),
+      charts);
+    try {
+      const { data } = await request(`/v1/backtests/${encodeURIComponent(b.id)}/reliability.svg`, { accept: "image/svg+xml" });
+      if (alive) img.src = URL.createObjectURL(data);
+    } catch (err) {
+      img.alt = `The reliability diagram could not be loaded: ${err.message}`;
+    }
+    try {
+      const { series } = await get(`/v1/backtests/${encodeURIComponent(b.id)}/series`);
+      const byId = new Map(series.map((x) => [x.scenario_id, x]));
+      if (alive) put(charts, scenarios.map((sc) => scenarioCard(sc, byId.get(sc.scenario_id))));
+    } catch (err) {
+      put(charts, h("p", { class: "error" }, `The series could not be loaded: ${err.message}`));
+    }
+  }
+
+  load();
+  return {
+    destroy() {
+      alive = false;
+      clearTimeout(timer);
+    },
+  };
+}
