@@ -27,6 +27,7 @@ import numpy as np
 from forecasts.model import (
     DAY,
     Floats,
+    Ints,
     RuleMatches,
     RuleModel,
     ScenarioModel,
@@ -41,26 +42,22 @@ HORIZON = 1100.0
 the margin covers coefficients up to 2^26)."""
 
 
-def _visible(matches: RuleMatches, opens_at: float, known: float) -> RuleMatches:
+def _visible(matches: RuleMatches, opens_at: float, known: float) -> tuple[Floats, Ints]:
+    """The occurred and position of the matches in E under the cut."""
     retracted = np.isfinite(matches.retracted) & (matches.retracted <= known)
     keep = (matches.recorded <= known) & ~retracted & (matches.occurred >= opens_at)
-    return RuleMatches(
-        matches.occurred[keep],
-        matches.position[keep],
-        matches.recorded[keep],
-        matches.retracted[keep],
-    )
+    return matches.occurred[keep], matches.position[keep]
 
 
-def _group_ranks(visible: list[RuleMatches]) -> list[Floats]:
+def _group_ranks(visible: list[tuple[Floats, Ints]]) -> list[Floats]:
     """Per rule of one group, the 0-based ranks of its visible matches among the
     group's visible matches (``model.group_order``)."""
     if len(visible) == 1:
-        return [np.arange(len(visible[0]), dtype=np.float64)]
-    order = group_order(visible)
+        return [np.arange(visible[0][0].shape[0], dtype=np.float64)]
+    order = group_order([o for o, _ in visible], [p for _, p in visible])
     ranks = np.empty(order.shape[0], dtype=np.float64)
     ranks[order] = np.arange(order.shape[0], dtype=np.float64)
-    bounds = np.cumsum([len(v) for v in visible])[:-1]
+    bounds = np.cumsum([o.shape[0] for o, _ in visible])[:-1]
     return list(np.split(ranks, bounds))
 
 
@@ -157,7 +154,7 @@ def iter_rule_terms(
         for r, rank in zip(members, found, strict=True):
             ranks[r] = rank
     for r, rule in enumerate(model.rules):
-        occurred = visible[r].occurred
+        occurred = visible[r][0]
         if not occurred.shape[0]:
             continue
         if between_rules is not None:

@@ -168,13 +168,12 @@ def rule_groups(rules: Sequence[RuleModel]) -> list[tuple[int, ...]]:
     return [tuple(members) for members in found.values()]
 
 
-def group_order(arrays: Sequence[RuleMatches]) -> Ints:
-    """The order of a group's matches (its rules' arrays one after the other, in
-    the rules' order): by (occurred, position, rule's place)."""
-    occurred = np.concatenate([a.occurred for a in arrays])
-    position = np.concatenate([a.position for a in arrays])
-    place = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, a in enumerate(arrays)])
-    return np.lexsort((place, position, occurred))
+def group_order(occurred: Sequence[Floats], position: Sequence[Ints]) -> Ints:
+    """The order of a group's matches, given per rule of the group (in the rules'
+    order) their occurred and position arrays, one rule's after the other: by
+    (occurred, position, rule's place)."""
+    place = np.concatenate([np.full(o.shape[0], i, dtype=np.int64) for i, o in enumerate(occurred)])
+    return np.lexsort((place, np.concatenate(position), np.concatenate(occurred)))
 
 
 def counted_ranks(
@@ -184,7 +183,7 @@ def counted_ranks(
     group's counted matches at t (``group_order``), 0 where not counted."""
     if len(arrays) == 1:
         return [np.where(counted[0], np.cumsum(counted[0], axis=1), 0)]
-    order = group_order(arrays)
+    order = group_order([a.occurred for a in arrays], [a.position for a in arrays])
     merged = np.concatenate(counted, axis=1)
     ranked = np.empty(merged.shape, dtype=np.int64)
     ranked[:, order] = np.cumsum(merged[:, order], axis=1)
