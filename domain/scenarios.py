@@ -89,7 +89,7 @@ class Rule(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True)
         | None
     ) = None
     repeat_discount: Annotated[
-        float, REPEAT_DISCOUNT.meta("r: the rule's k-th counted match weighs r^(k-1)")
+        float, REPEAT_DISCOUNT.meta("r: a match with rank k (in its group, if any) weighs r^(k-1)")
     ] = 1.0
     group: (
         Annotated[
