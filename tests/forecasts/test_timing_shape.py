@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import expit
 
+from forecasts.backtest import timing_forecasts
 from forecasts.grid import grid_terms
 from forecasts.model import DAY, ScenarioModel, terms, time_term
 from tests.forecasts.modelkit import at, logit, matches, rule, scenario, times
@@ -133,3 +134,15 @@ def test_the_grid_adds_the_same_shaped_time_term(a: float) -> None:
     assert variance.tolist() == pytest.approx(expected.variance.tolist(), rel=1e-12, abs=1e-12)
     at_60 = logit(0.4) + 0.7 * (2.0**-6 + 2.0**-6 + 2.0**-9.6) + math.log(1 - 0.5**a)
     assert log_odds[4] == pytest.approx(at_60, abs=1e-12)
+
+
+def test_the_timing_baseline_of_a_backtest_uses_the_shape() -> None:
+    """``brier_timing``'s forecasts: the prior and the shaped time term alone."""
+    model = scenario(
+        rule(2.0), uniform=True, prior=0.3, opens_days=T0, deadline_days=D, timing_shape=3.0
+    )
+    t = times(35.0, 60.0, 85.0)
+    u = np.array([0.25, 0.5, 0.75])
+    silence = 1.0 - u**3
+    exact = 0.3 * silence / (0.3 * silence + 0.7)
+    assert timing_forecasts(model, t).tolist() == pytest.approx(exact.tolist(), abs=1e-12)
