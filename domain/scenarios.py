@@ -15,6 +15,10 @@ numbers stay finite and its loops short whatever the data:
 - ``repeat_discount`` in [1e-6, 1]: weights r^(k-1) in [0, 1] (powers only
   underflow to 0, never overflow);
 - ``prior`` in [1e-12, 1 - 1e-12]: |logit p0| <= 27.7;
+- ``timing_shape`` in [0.1, 10]: the time of the outcome has the distribution
+  u^a on the window (model.md); a = 10 puts 99.9 % of it in the window's last
+  half, a = 0.1 puts half of it in the first 0.1 %: beyond these, a forecast
+  would say nothing more than "early" or "late";
 - ``prior_strength`` in [1e-3, 1e6]: with the prior's bounds, p0 * n0 >= 1e-15,
   so the prior's variance trigamma(p0 n0) + trigamma((1 - p0) n0) <= 1e30 stays
   finite (below about 1e-154 it overflows to inf).
@@ -62,6 +66,7 @@ UNCERTAINTY = Bounds(0.0, 10.0, "0 to 10")
 REPEAT_DISCOUNT = Bounds(1e-6, 1.0, "1e-6 to 1")
 PRIOR = Bounds(1e-12, 1 - 1e-12, "1e-12 to 1 - 1e-12")
 PRIOR_STRENGTH = Bounds(1e-3, 1e6, "0.001 to 1e6")
+TIMING_SHAPE = Bounds(0.1, 10.0, "0.1 to 10")
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{2,79}$(?!\n)"
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, description="scenario id")]
@@ -84,8 +89,22 @@ class Rule(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True)
         | None
     ) = None
     repeat_discount: Annotated[
-        float, REPEAT_DISCOUNT.meta("r: the rule's k-th counted match weighs r^(k-1)")
+        float, REPEAT_DISCOUNT.meta("r: a match with rank k (in its group, if any) weighs r^(k-1)")
     ] = 1.0
+    group: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=100,
+                description=(
+                    "rules of one group share one match count: a match with rank k among"
+                    " the group's matches weighs r^(k-1) (correlated evidence counted once)"
+                ),
+            ),
+        ]
+        | None
+    ) = None
     reasoning: Annotated[str, Meta(max_length=2000)] | None = None
 
 
@@ -101,6 +120,13 @@ class ScenarioDefinition(Struct, forbid_unknown_fields=True, omit_defaults=True,
         float, PRIOR_STRENGTH.meta("n0: confidence in the prior, as pseudo-observations")
     ] = 10.0
     timing: Timing = "uniform"
+    timing_shape: Annotated[
+        float,
+        TIMING_SHAPE.meta(
+            "a: with uniform timing, the outcome's time has the distribution u^a on the"
+            " window: 1 evenly, above 1 late, below 1 early"
+        ),
+    ] = 1.0
     rules: Annotated[list[Rule], Meta(max_length=200)] = []
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
 
@@ -179,7 +205,7 @@ RULE_BOUNDS = {
     "half_life_days": HALF_LIFE_DAYS,
     "repeat_discount": REPEAT_DISCOUNT,
 }
-SCENARIO_BOUNDS = {"prior": PRIOR, "prior_strength": PRIOR_STRENGTH}
+SCENARIO_BOUNDS = {"prior": PRIOR, "prior_strength": PRIOR_STRENGTH, "timing_shape": TIMING_SHAPE}
 
 
 def clamp_fields(raw: dict[str, object], bounds: dict[str, Bounds]) -> None:

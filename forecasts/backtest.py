@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from forecasts.ablation import briers_without
+from forecasts.ablation import briers_without, shifts
 from forecasts.grid import grid_terms, iter_rule_terms, sum_terms
 from forecasts.model import Floats, RuleMatches, ScenarioModel, terms, time_term
 from forecasts.scoring import ScenarioSamples
@@ -108,7 +108,11 @@ def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamp
         forecasts=np.asarray(expit(log_odds), dtype=np.float64),
         timing=timing_forecasts(item.model, times),
         rules=tuple(rule.name for rule in item.model.rules),
-        brier_without=briers_without(log_odds, contributions, 1.0 if item.outcome else 0.0),
+        brier_without=briers_without(
+            log_odds,
+            shifts(item.model, item.matches, times, contributions, known),
+            1.0 if item.outcome else 0.0,
+        ),
     )
 
 

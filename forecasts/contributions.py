@@ -6,10 +6,11 @@ shows:
 
 - ``log_odds``, its effect now: ln B_R * r_R^(k-1) * 2^(-(t - t_e)/h_R), its term at t;
 - ``log_odds_then``, its effect when it happened: ln B_R * r_R^(k-1), its term at
-  t_e, where it has not decayed; this is the jump of ln odds at t_e. The rank k at
-  t_e is the rank at t: a rule's counted matches at any time are a prefix of its
-  visible matches in (occurred, position) order, so a later time only adds matches
-  ranked after e (``forecasts.grid`` relies on the same fact);
+  t_e, where it has not decayed; this is the jump of ln odds at t_e. The rank k (in
+  R's group, ``model.rule_groups``) at t_e is the rank at t: a group's counted
+  matches at any time are a prefix of its visible matches in (occurred, position,
+  rule's place) order, so a later time only adds matches ranked after e
+  (``forecasts.grid`` relies on the same fact);
 - ``pp``, percentage points along the waterfall: the contributions are added up in
   the order they are listed (the prior, the events in (occurred, position, rule)
   order, the time term), and each one's pp is 100 * (expit(running ln odds after
@@ -27,7 +28,7 @@ explanation is at that time minus ``EXPLAIN_BEFORE_CLOSE_S``.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal, cast
 
 import numpy as np
@@ -42,7 +43,6 @@ from forecasts.model import (
     ScenarioModel,
     Terms,
     resolution_known,
-    rule_weights,
 )
 from forecasts.points import forecast_points
 
@@ -88,23 +88,20 @@ class EventTerms:
         return candidates[order][:count]
 
 
-_T0 = np.zeros(1)  # rule_weights reads t only for the decay, which undecayed rules lack
-
-
 def event_terms(
     model_rules: tuple[RuleModel, ...], arrays: Sequence[RuleMatches], found: Terms
 ) -> EventTerms:
     """The counted matches of ``found`` (``model.terms`` at one time), with their
-    effect then: the model's weight of the same counted matches without decay."""
+    effect then: r^(k-1) at their rank k in their group, without decay."""
     rules, matches, log_odds, then, occurred, positions = [], [], [], [], [], []
     for r, (rule, rule_matches) in enumerate(zip(model_rules, arrays, strict=True)):
-        counted_now = found.counted[r][:1]
-        counted = np.nonzero(counted_now[0])[0]
-        undecayed = rule_weights(replace(rule, half_life_days=None), rule_matches, counted_now, _T0)
+        counted = np.nonzero(found.counted[r][0])[0]
+        rank = found.ranks[r][0, counted]
+        undecayed = rule.repeat_discount ** np.maximum(rank - 1, 0)
         rules.append(np.full(counted.shape[0], r, dtype=np.int64))
         matches.append(counted.astype(np.int64))
         log_odds.append(rule.ln_b * found.weights[r][0, counted])
-        then.append(rule.ln_b * undecayed[0, counted])
+        then.append(rule.ln_b * undecayed)
         occurred.append(rule_matches.occurred[counted])
         positions.append(rule_matches.position[counted])
     if not rules:

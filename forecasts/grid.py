@@ -1,9 +1,12 @@
 """ln odds and variance over a whole time grid in O(M + T log M) per rule.
 
-At any time t, a rule's counted matches are a prefix of its visible matches in
-(occurred, position) order: those with occurred <= t. So each match's rank k,
-and with it r^(k-1), does not depend on t, and without a half-life the sum over
-counted matches is a prefix sum read at n(t) = #{occurred <= t}.
+At any time t, a group's counted matches (``model.rule_groups``: a rule alone,
+or the rules of one group together) are a prefix of its visible matches in
+(occurred, position, rule's place) order: those with occurred <= t. So each
+match's rank k, and with it r^(k-1), does not depend on t, and without a
+half-life the sum over a rule's counted matches is a prefix sum read at
+n(t) = #{occurred <= t} of its own matches (which keep their order within the
+group's).
 
 With a half-life H (seconds), sum a_m 2^(-(t - o_m)/H) is carried along the time
 axis in segments of at most ``SPAN`` half-lives: inside a segment starting at
@@ -21,7 +24,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from forecasts.model import DAY, Floats, RuleMatches, RuleModel, ScenarioModel, time_term
+from forecasts.model import (
+    DAY,
+    Floats,
+    Ints,
+    RuleMatches,
+    RuleModel,
+    ScenarioModel,
+    group_order,
+    rule_groups,
+    time_term,
+)
 
 SPAN = 200.0
 HORIZON = 1100.0
@@ -29,10 +42,23 @@ HORIZON = 1100.0
 the margin covers coefficients up to 2^26)."""
 
 
-def _visible(matches: RuleMatches, opens_at: float, known: float) -> Floats:
+def _visible(matches: RuleMatches, opens_at: float, known: float) -> tuple[Floats, Ints]:
+    """The occurred and position of the matches in E under the cut."""
     retracted = np.isfinite(matches.retracted) & (matches.retracted <= known)
     keep = (matches.recorded <= known) & ~retracted & (matches.occurred >= opens_at)
-    return matches.occurred[keep]
+    return matches.occurred[keep], matches.position[keep]
+
+
+def _group_ranks(visible: list[tuple[Floats, Ints]]) -> list[Floats]:
+    """Per rule of one group, the 0-based ranks of its visible matches among the
+    group's visible matches (``model.group_order``)."""
+    if len(visible) == 1:
+        return [np.arange(visible[0][0].shape[0], dtype=np.float64)]
+    order = group_order([o for o, _ in visible], [p for _, p in visible])
+    ranks = np.empty(order.shape[0], dtype=np.float64)
+    ranks[order] = np.arange(order.shape[0], dtype=np.float64)
+    bounds = np.cumsum([o.shape[0] for o, _ in visible])[:-1]
+    return list(np.split(ranks, bounds))
 
 
 def _relevant(occurred: Floats, first: float, half_life: float) -> int:
@@ -86,8 +112,9 @@ def _decayed_sums(occurred: Floats, coefficients: Floats, half_life: float, t: F
     return out
 
 
-def _rule_terms(rule: RuleModel, occurred: Floats, t: Floats) -> tuple[Floats, Floats]:
-    ranks = np.arange(occurred.shape[0], dtype=np.float64)
+def _rule_terms(
+    rule: RuleModel, occurred: Floats, ranks: Floats, t: Floats
+) -> tuple[Floats, Floats]:
     discount = rule.repeat_discount**ranks
     a = rule.ln_b * discount
     s2 = (rule.uncertainty * discount) ** 2
@@ -116,15 +143,23 @@ def iter_rule_terms(
     is skipped. ``between_rules`` is called before each rule with matches (a
     caller's budget check, which may raise). One rule's arrays at a time: a
     caller that sums them holds no more. The ablation (``forecasts.ablation``)
-    keeps each contribution to subtract it; with rule groups it would call this
-    again on a group's rules without the removed one (see that module)."""
-    for r, (rule, rule_matches) in enumerate(zip(model.rules, matches, strict=True)):
-        occurred = _visible(rule_matches, model.opens_at, known)
+    keeps each contribution to subtract it; for a rule of a group it calls this
+    again on the group's rules without the removed one (see that module)."""
+    visible = [
+        _visible(m, model.opens_at, known) for _, m in zip(model.rules, matches, strict=True)
+    ]
+    ranks: list[Floats] = [np.empty(0)] * len(visible)
+    for members in rule_groups(model.rules):
+        found = _group_ranks([visible[r] for r in members])
+        for r, rank in zip(members, found, strict=True):
+            ranks[r] = rank
+    for r, rule in enumerate(model.rules):
+        occurred = visible[r][0]
         if not occurred.shape[0]:
             continue
         if between_rules is not None:
             between_rules()
-        contribution, spread = _rule_terms(rule, occurred, t)
+        contribution, spread = _rule_terms(rule, occurred, ranks[r], t)
         yield r, contribution, spread
 
 

@@ -5,17 +5,24 @@ epoch (float64). One scenario version is a ``ScenarioModel``; the events its
 rules matched are, per rule, a ``RuleMatches`` of parallel arrays sorted by
 (occurred_at, position), the order in which a rule's matches are counted.
 
+Rules count their matches in groups (``rule_groups``): a rule without a
+``group`` alone, the rules naming one group together. A group's matches are
+ranked in the order (occurred, position, the rule's place in the scenario), so
+one event matched by two rules of a group takes two ranks.
+
 For a grid of evaluation times ``t`` (shape T) and one knowledge cut ``K``
-(``inf`` for none), with M matches of a rule:
+(``inf`` for none), with M matches of a rule R:
 
 - visible[m]     = recorded[m] <= K and not retracted[m] <= K
 - counted[t, m]  = visible[m] and t0 <= occurred[m] <= t
-- k[t, m]        = the rank of m among the rule's counted matches (1, 2, ...)
-- w[t, m]        = r ** (k - 1) * 2 ** (-(t - occurred[m]) / h)   (no h: no decay)
-- contribution   = ln B * w         variance term = (s * w) ** 2
+- k[t, m]        = the rank of m among the counted matches of R's group (1, 2, ...)
+- w[t, m]        = r_R ** (k - 1) * 2 ** (-(t - occurred[m]) / h_R)   (no h: no decay)
+- contribution   = ln B_R * w         variance term = (s_R * w) ** 2
 
     ln odds(t) = logit(p0) + sum of contributions + ln T(t)
-    T(t) = (D - t) / (D - t0) for timing "uniform" and t0 <= t < D, else 1
+    T(t) = 1 - u^a, u = (t - t0) / (D - t0), for timing "uniform" and t0 <= t < D, else 1
+
+T is computed without cancellation near the deadline (``time_term``).
 """
 
 from collections.abc import Sequence
@@ -43,6 +50,7 @@ class RuleModel:
     uncertainty: float
     half_life_days: float | None
     repeat_discount: float
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class ScenarioModel:
     deadline: float
     uniform_timing: bool
     rules: tuple[RuleModel, ...]
+    timing_shape: float = 1.0
 
     @property
     def prior_logit(self) -> float:
@@ -123,16 +132,64 @@ class Terms:
     time_term: Floats
     weights: list[Floats] = field(default_factory=list)
     counted: list[NDArray[np.bool_]] = field(default_factory=list)
+    ranks: list[Ints] = field(default_factory=list)
+    """Per rule, (T, M) ranks of its matches in its group (0 where not counted)."""
 
 
 def time_term(model: ScenarioModel, t: Floats) -> Floats:
-    """ln T(t): the Bayes factor of silence under a uniform time of outcome."""
+    """ln T(t): the Bayes factor of silence when, under the outcome, its time has
+    the distribution u^a on [t0, D] (a = ``timing_shape``).
+
+    T = 1 - u^a loses every digit to cancellation near the deadline, where u is
+    within a few ulps of 1; with v = (D - t) / (D - t0), exact to a rounding,
+    ln u = log1p(-v) and T = -expm1(a ln u) keep full relative precision. With
+    a = 1, T = v exactly (the same bytes as before the shape existed)."""
     term = np.zeros_like(t)
     if model.uniform_timing:
         live = (t >= model.opens_at) & (t < model.deadline)
         span = model.deadline - model.opens_at
-        term[live] = np.log((model.deadline - t[live]) / span)
+        remaining = (model.deadline - t[live]) / span
+        if model.timing_shape == 1.0:
+            term[live] = np.log(remaining)
+        else:
+            with np.errstate(divide="ignore"):  # at t0: ln u = -inf, and T = 1
+                log_u = np.log1p(-remaining)
+            term[live] = np.log(-np.expm1(model.timing_shape * log_u))
     return term
+
+
+def rule_groups(rules: Sequence[RuleModel]) -> list[tuple[int, ...]]:
+    """The rules' indices by the groups that count their matches together, in
+    the order each group first appears: a rule without a group alone, the rules
+    of one group in their order in the scenario."""
+    found: dict[str | int, list[int]] = {}
+    for r, rule in enumerate(rules):
+        found.setdefault(r if rule.group is None else rule.group, []).append(r)
+    return [tuple(members) for members in found.values()]
+
+
+def group_order(occurred: Sequence[Floats], position: Sequence[Ints]) -> Ints:
+    """The order of a group's matches, given per rule of the group (in the rules'
+    order) their occurred and position arrays, one rule's after the other: by
+    (occurred, position, rule's place)."""
+    place = np.concatenate([np.full(o.shape[0], i, dtype=np.int64) for i, o in enumerate(occurred)])
+    return np.lexsort((place, np.concatenate(position), np.concatenate(occurred)))
+
+
+def counted_ranks(
+    arrays: Sequence[RuleMatches], counted: Sequence[NDArray[np.bool_]]
+) -> list[Ints]:
+    """Per rule of one group, rank[t, m]: the rank of its match m among the
+    group's counted matches at t (``group_order``), 0 where not counted."""
+    if len(arrays) == 1:
+        return [np.where(counted[0], np.cumsum(counted[0], axis=1), 0)]
+    order = group_order([a.occurred for a in arrays], [a.position for a in arrays])
+    merged = np.concatenate(counted, axis=1)
+    ranked = np.empty(merged.shape, dtype=np.int64)
+    ranked[:, order] = np.cumsum(merged[:, order], axis=1)
+    ranked[~merged] = 0
+    bounds = np.cumsum([len(a) for a in arrays])[:-1]
+    return list(np.split(ranked, bounds, axis=1))
 
 
 def counted_matches(
@@ -146,10 +203,17 @@ def counted_matches(
 
 
 def rule_weights(
-    rule: RuleModel, matches: RuleMatches, counted: NDArray[np.bool_], t: Floats
+    rule: RuleModel,
+    matches: RuleMatches,
+    counted: NDArray[np.bool_],
+    t: Floats,
+    rank: Ints | None = None,
 ) -> Floats:
-    """w[t, m] of model.md for one rule; 0 where match m is not counted at t."""
-    rank = np.cumsum(counted, axis=1)
+    """w[t, m] of model.md for one rule; 0 where match m is not counted at t.
+    ``rank``: the matches' ranks in the rule's group (``counted_ranks``); by
+    default the rule counts alone."""
+    if rank is None:
+        rank = np.cumsum(counted, axis=1)
     weight = np.where(counted, rule.repeat_discount ** np.maximum(rank - 1, 0), 0.0)
     if rule.half_life_days is not None:
         age_days = (t[:, np.newaxis] - matches.occurred[np.newaxis, :]) / DAY
@@ -171,18 +235,26 @@ def terms(
     log_odds = np.full(t.shape[0], model.prior_logit)
     variance = np.full(t.shape[0], model.prior_variance)
     weights: list[Floats] = []
-    counted: list[NDArray[np.bool_]] = []
-    for rule, rule_matches in zip(model.rules, matches, strict=True):
-        c = counted_matches(rule_matches, t, model.opens_at, known)
-        w = rule_weights(rule, rule_matches, c, t)
-        counted.append(c)
+    counted = [counted_matches(m, t, model.opens_at, known) for m in matches]
+    ranks: list[Ints] = [np.empty(0, dtype=np.int64)] * len(counted)
+    for members in rule_groups(model.rules):
+        found = counted_ranks([matches[r] for r in members], [counted[r] for r in members])
+        for r, rank in zip(members, found, strict=True):
+            ranks[r] = rank
+    for r, (rule, rule_matches) in enumerate(zip(model.rules, matches, strict=True)):
+        w = rule_weights(rule, rule_matches, counted[r], t, ranks[r])
         weights.append(w)
         if w.shape[1]:
             log_odds = log_odds + (rule.ln_b * w).sum(axis=1)
             variance = variance + ((rule.uncertainty * w) ** 2).sum(axis=1)
     tt = time_term(model, t)
     return Terms(
-        log_odds=log_odds + tt, variance=variance, time_term=tt, weights=weights, counted=counted
+        log_odds=log_odds + tt,
+        variance=variance,
+        time_term=tt,
+        weights=weights,
+        counted=counted,
+        ranks=ranks,
     )
 
 

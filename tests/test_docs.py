@@ -73,6 +73,35 @@ def test_the_prior_interval_table_is_the_model_s() -> None:
         assert cells == expected, strength
 
 
+def test_the_timing_shape_table_is_the_model_s() -> None:
+    rows = table_after("timing-shapes")
+    assert [row[0] for row in rows] == ["0.5", "1", "2", "3"]
+    for shape, *cells in rows:
+        model = ScenarioModel(0.2, 10.0, 0.0, 1000 * DAY, True, (), timing_shape=float(shape))
+        t = np.array([250.0, 500.0, 750.0, 900.0]) * DAY
+        p = forecast_points(model, [], t).probability
+        assert cells == [f"{100 * x:.1f}%" for x in p], shape
+
+
+def test_the_group_example_is_the_model_s() -> None:
+    """Three reports: two matched by one rule, one by the other (B = 2, r = 0.5 each)."""
+    text = " ".join(MODEL_MD.read_text().split())
+    at = np.array([1.0, 2.0, 3.0]) * DAY
+    reports = [RuleMatches(at[[0, 2]], np.array([1, 3]), at[[0, 2]], np.full(2, np.inf))]
+    reports.append(RuleMatches(at[[1]], np.array([2]), at[[1]], np.full(1, np.inf)))
+    found = {}
+    for group in (None, "steer"):
+        rules = tuple(RuleModel(n, math.log(2.0), 0.0, None, 0.5, group) for n in "ab")
+        model = ScenarioModel(0.2, 10.0, 0.0, 1000 * DAY, False, rules)
+        point = forecast_points(model, reports, np.array([4 * DAY])).point(0)
+        assert point.logit is not None
+        assert point.probability is not None
+        found[group] = (math.exp(point.logit - model.prior_logit), point.probability)
+    alone, grouped = found[None], found["steer"]
+    assert f"2^2.5 = {alone[0]:.2f} (20% to {100 * alone[1]:.1f}%)" in text
+    assert f"2^1.75 = {grouped[0]:.2f} (20% to {100 * grouped[1]:.1f}%)" in text
+
+
 def tracked_files() -> list[Path]:
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True

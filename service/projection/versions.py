@@ -15,6 +15,7 @@ from domain.scenarios import (
     PRIOR,
     PRIOR_STRENGTH,
     REPEAT_DISCOUNT,
+    TIMING_SHAPE,
     UNCERTAINTY,
     Rule,
     ScenarioDefinition,
@@ -125,6 +126,7 @@ def rule_model(rule: Rule) -> RuleModel:
         uncertainty=UNCERTAINTY.clamp(rule.uncertainty),
         half_life_days=None if half_life is None else HALF_LIFE_DAYS.clamp(half_life),
         repeat_discount=REPEAT_DISCOUNT.clamp(rule.repeat_discount),
+        group=rule.group,
     )
 
 
@@ -141,6 +143,7 @@ def model_of(definition: ScenarioDefinition, first_recorded: datetime) -> Scenar
         deadline=seconds(definition.deadline),
         uniform_timing=definition.timing == "uniform",
         rules=tuple(rule_model(r) for r in definition.rules),
+        timing_shape=TIMING_SHAPE.clamp(definition.timing_shape),
     )
 
 

@@ -8,6 +8,7 @@ from uuid import uuid4
 import msgspec
 import pytest
 
+from domain.codecs import stored_definition
 from domain.errors import AlreadyRetracted, Conflict, InvalidInput
 from domain.records import (
     EventRecord,
@@ -24,6 +25,7 @@ from domain.scenarios import (
     PRIOR_STRENGTH,
     REPEAT_DISCOUNT,
     SLUG_PATTERN,
+    TIMING_SHAPE,
     UNCERTAINTY,
     Bounds,
     Resolution,
@@ -544,3 +546,56 @@ class TestScenarioRecord:
         assert record.id == resolution_record_id("abc")
         assert record.version == 1
         assert record.created_on == T0
+
+
+# ---------------------------------------------------------------------------
+# timing_shape and rule groups (issue 16)
+# ---------------------------------------------------------------------------
+
+
+class TestShapeAndGroups:
+    def test_the_timing_shape_defaults_to_1_and_is_not_written_then(self) -> None:
+        definition = decode(scenario())
+        assert definition.timing_shape == 1.0
+        assert b"timing_shape" not in msgspec.json.encode(definition)
+
+    @pytest.mark.parametrize("shape", [0.1, 0.5, 3, 10])
+    def test_a_timing_shape_from_0_1_to_10_is_accepted(self, shape: float) -> None:
+        assert decode(scenario(timing_shape=shape)).timing_shape == shape
+
+    @pytest.mark.parametrize("shape", [0.0999, 10.001, 0, -2])
+    def test_a_timing_shape_outside_0_1_to_10_is_rejected(self, shape: float) -> None:
+        assert "at `$.timing_shape`" in rejection(scenario(timing_shape=shape))
+
+    def test_the_group_defaults_to_none_and_is_not_written_then(self) -> None:
+        assert decode(rule(), Rule).group is None
+        assert b"group" not in msgspec.json.encode(decode(rule(), Rule))
+
+    @pytest.mark.parametrize("group", ["g", "beijing-steer", "x" * 100])
+    def test_a_group_of_1_to_100_characters_is_accepted(self, group: str) -> None:
+        assert decode(rule(group=group), Rule).group == group
+
+    @pytest.mark.parametrize("group", ["", "x" * 101, 7])
+    def test_another_group_is_rejected(self, group: Any) -> None:
+        assert "at `$.rules[0].group`" in rejection(scenario(rules=[rule(group=group)]))
+
+    def test_a_stored_version_without_the_fields_reads_as_a_1_and_no_groups(self) -> None:
+        old = msgspec.json.encode(scenario(rules=[rule(), rule(name="other")]))
+        definition = stored_definition(old)
+        assert definition.timing_shape == 1.0
+        assert [r.group for r in definition.rules] == [None, None]
+        assert msgspec.json.encode(definition) == msgspec.json.encode(
+            decode(scenario(rules=[rule(), rule(name="other")]))
+        )
+
+    @pytest.mark.parametrize(("stored", "read"), [(50.0, 10.0), (0.0, 0.1), (2.0, 2.0)])
+    def test_a_stored_timing_shape_outside_its_bounds_is_clamped(
+        self, stored: float, read: float
+    ) -> None:
+        assert (
+            stored_definition(msgspec.json.encode(scenario(timing_shape=stored))).timing_shape
+            == read
+        )
+
+    def test_the_timing_shape_bounds_are_0_1_to_10(self) -> None:
+        assert (TIMING_SHAPE.low, TIMING_SHAPE.high, TIMING_SHAPE.text) == (0.1, 10.0, "0.1 to 10")

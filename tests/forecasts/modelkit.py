@@ -39,6 +39,7 @@ def rule(
     half_life_days: float | None = None,
     repeat_discount: float = 1.0,
     name: str = "r",
+    group: str | None = None,
 ) -> RuleModel:
     return RuleModel(
         name=name,
@@ -46,6 +47,7 @@ def rule(
         uncertainty=uncertainty,
         half_life_days=half_life_days,
         repeat_discount=repeat_discount,
+        group=group,
     )
 
 
@@ -56,6 +58,7 @@ def scenario(
     opens_days: float = 0.0,
     deadline_days: float = 1000.0,
     uniform: bool = False,
+    timing_shape: float = 1.0,
 ) -> ScenarioModel:
     return ScenarioModel(
         prior=prior,
@@ -64,6 +67,7 @@ def scenario(
         deadline=at(deadline_days),
         uniform_timing=uniform,
         rules=tuple(rules),
+        timing_shape=timing_shape,
     )
 
 

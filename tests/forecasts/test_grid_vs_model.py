@@ -7,10 +7,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasts.grid import grid_terms
 from forecasts.model import RuleMatches, RuleModel, ScenarioModel, terms
 from tests.forecasts.modelkit import at, matches, rule, scenario, times
+from tests.forecasts.test_model_properties import arrays_of, worlds
 
 REL = 1e-12
 ABS = 1e-12
@@ -175,3 +178,53 @@ def test_grid_equals_the_model_on_a_dense_grid_with_a_short_half_life() -> None:
         expected = terms(model, per_rule, t, known)
         assert log_odds.tolist() == pytest.approx(expected.log_odds.tolist(), rel=REL, abs=ABS)
         assert variance.tolist() == pytest.approx(expected.variance.tolist(), rel=REL, abs=ABS)
+
+
+# --- rule groups and timing shapes (issue 16) ---------------------------------------
+
+GROUPED = {
+    "two rules, one group": (
+        rule(0.8, uncertainty=0.3, repeat_discount=0.5, group="g"),
+        rule(-0.4, uncertainty=0.2, repeat_discount=0.8, group="g"),
+    ),
+    "decaying members": (
+        rule(1.1, uncertainty=0.4, half_life_days=7.0, repeat_discount=0.6, group="g"),
+        rule(0.7, uncertainty=0.2, half_life_days=3.0, repeat_discount=0.9, group="g"),
+        rule(0.5, uncertainty=0.1, repeat_discount=0.3),
+    ),
+    "two groups interleaved": (
+        rule(0.8, repeat_discount=0.5, group="g"),
+        rule(0.6, repeat_discount=0.7, group="h", half_life_days=9.0),
+        rule(-0.3, repeat_discount=0.4, group="g", half_life_days=2.0),
+        rule(0.2, repeat_discount=0.9, group="h"),
+    ),
+}
+
+
+@pytest.mark.parametrize("known", CUTS.values(), ids=CUTS.keys())
+@pytest.mark.parametrize("shape", [0.3, 1.0, 4.0])
+@pytest.mark.parametrize("members", GROUPED.values(), ids=GROUPED.keys())
+def test_grid_equals_the_model_with_groups_and_shapes(
+    members: tuple[RuleModel, ...], shape: float, known: float
+) -> None:
+    """Every rule matches the same events (each event matched by every rule of its
+    group: one rank per rule), and one rule of each world has further matches of its own."""
+    model = scenario(
+        *members, opens_days=3.0, deadline_days=500.0, uniform=True, timing_shape=shape
+    )
+    shared = matches(OCCURRED, recorded_days=RECORDED, retracted_days=RETRACTED)
+    own = matches([7.0, 10.0, 33.0], positions=[100, 101, 102])
+    per_rule = [shared] * (len(members) - 1) + [own]
+    _assert_equal_to_model(model, per_rule, known)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_grid_equals_the_model_on_random_worlds_with_groups_and_shapes(data: st.DataObject) -> None:
+    world = data.draw(worlds(no_cut=False))
+    arrays = arrays_of(world)
+    t = np.sort(np.array(world.t, dtype=np.float64))
+    log_odds, variance = grid_terms(world.model, arrays, t, world.known)
+    expected = terms(world.model, arrays, t, world.known)
+    assert log_odds.tolist() == pytest.approx(expected.log_odds.tolist(), rel=1e-9, abs=1e-9)
+    assert variance.tolist() == pytest.approx(expected.variance.tolist(), rel=1e-9, abs=1e-9)

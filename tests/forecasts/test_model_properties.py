@@ -1,5 +1,7 @@
 """``terms`` against a straightforward pure-Python reading of ``model.md``, on
-random scenarios, matches, evaluation times and knowledge cuts."""
+random scenarios, matches, evaluation times and knowledge cuts; with rule groups
+(some sharing their events: one event matched by two rules of a group) and
+timing shapes."""
 
 import math
 from dataclasses import dataclass
@@ -43,23 +45,30 @@ def reference(world: World, t: float) -> tuple[float, float]:
     variance = float(
         polygamma(1, p0 * model.prior_strength) + polygamma(1, (1 - p0) * model.prior_strength)
     )
-    for rule, rule_matches in zip(model.rules, world.matches, strict=True):
-        k = 0
-        for e in sorted(rule_matches, key=lambda e: (e.occurred, e.position)):
-            if not model.opens_at <= e.occurred <= t:
-                continue
-            if e.recorded > known:
-                continue
-            if not math.isinf(e.retracted) and e.retracted <= known:
-                continue
-            k += 1
-            w = rule.repeat_discount ** (k - 1)
-            if rule.half_life_days is not None:
-                w *= 2.0 ** (-((t - e.occurred) / DAY) / rule.half_life_days)
-            log_odds += rule.ln_b * w
-            variance += (rule.uncertainty * w) ** 2
+    counts: dict[object, int] = {}
+    ranked = sorted(
+        ((e.occurred, e.position, place, e) for place, ms in enumerate(world.matches) for e in ms),
+        key=lambda item: item[:3],
+    )
+    for _, _, place, e in ranked:
+        rule = model.rules[place]
+        if not model.opens_at <= e.occurred <= t:
+            continue
+        if e.recorded > known:
+            continue
+        if not math.isinf(e.retracted) and e.retracted <= known:
+            continue
+        group = place if rule.group is None else rule.group
+        counts[group] = k = counts.get(group, 0) + 1
+        w = rule.repeat_discount ** (k - 1)
+        if rule.half_life_days is not None:
+            w *= 2.0 ** (-((t - e.occurred) / DAY) / rule.half_life_days)
+        log_odds += rule.ln_b * w
+        variance += (rule.uncertainty * w) ** 2
     if model.uniform_timing and model.opens_at <= t < model.deadline:
-        log_odds += math.log((model.deadline - t) / (model.deadline - model.opens_at))
+        remaining = (model.deadline - t) / (model.deadline - model.opens_at)
+        if remaining < 1.0:  # at t0, T = 1
+            log_odds += math.log(-math.expm1(model.timing_shape * math.log1p(-remaining)))
     return log_odds, variance
 
 
@@ -75,6 +84,7 @@ def rules(draw: st.DrawFn, index: int) -> RuleModel:
         uncertainty=draw(st.floats(0.0, 1.0)),
         half_life_days=draw(st.none() | st.floats(0.5, 60.0)),
         repeat_discount=draw(st.floats(0.1, 1.0, exclude_min=True)),
+        group=draw(st.sampled_from([None, "g", "h"])),
     )
 
 
@@ -106,6 +116,9 @@ def worlds(draw: st.DrawFn, no_cut: bool) -> World:
     for size in sizes:
         per_rule.append(draw(rule_matches(positions[start : start + size])))
         start += size
+    for r in range(1, n_rules):
+        if draw(st.booleans()):  # the same events as the first rule's
+            per_rule[r] = list(per_rule[0])
     model = ScenarioModel(
         prior=draw(st.floats(0.01, 0.99)),
         prior_strength=draw(st.floats(0.5, 50.0)),
@@ -113,6 +126,7 @@ def worlds(draw: st.DrawFn, no_cut: bool) -> World:
         deadline=at(deadline),
         uniform_timing=draw(st.booleans()),
         rules=tuple(rule_list),
+        timing_shape=draw(st.just(1.0) | st.floats(0.1, 10.0)),
     )
     # Evaluation times: anywhere, and exactly on an occurred time, t0 or D.
     edges = [model.opens_at, model.deadline] + [e.occurred for ms in per_rule for e in ms]
@@ -130,8 +144,8 @@ def worlds(draw: st.DrawFn, no_cut: bool) -> World:
     return World(model, per_rule, t, known)
 
 
-def evaluate(world: World):
-    arrays = [
+def arrays_of(world: World) -> list[RuleMatches]:
+    return [
         RuleMatches(
             occurred=np.array([e.occurred for e in ms], dtype=np.float64),
             position=np.array([e.position for e in ms], dtype=np.int64),
@@ -142,7 +156,10 @@ def evaluate(world: World):
         else RuleMatches.empty()
         for ms in world.matches
     ]
-    return terms(world.model, arrays, np.array(world.t, dtype=np.float64), world.known)
+
+
+def evaluate(world: World):
+    return terms(world.model, arrays_of(world), np.array(world.t, dtype=np.float64), world.known)
 
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)

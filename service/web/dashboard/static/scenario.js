@@ -222,13 +222,22 @@ export function scenario(main, id) {
             h("td", {}, waterfallBar(0, running, scale, { kind: "total" })))))));
   }
 
+  /** The timing in words: with uniform timing, its shape a (when the outcome tends to come). */
+  function timingWords(def) {
+    const timing = def.timing || "uniform";
+    if (timing !== "uniform") return timing;
+    const a = def.timing_shape ?? 1;
+    const tends = a > 1 ? "tends to come late" : a < 1 ? "tends to come early" : "as likely any day";
+    return `uniform, shape a = ${a} (the outcome ${tends})`;
+  }
+
   function drawRules(def) {
     put(rules.body,
       h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Rules, scrollable" },
         h("table", { class: "stack" },
-          h("caption", {}, `Prior ${pct(def.prior)}; timing ${def.timing || "uniform"}. Each match multiplies the odds by the Bayes factor (adds its log to the logit).`),
+          h("caption", {}, `Prior ${pct(def.prior)}; timing ${timingWords(def)}. Each match multiplies the odds by the Bayes factor (adds its log to the logit); rules of one group share one match count (the k-th match of the group weighs r^(k-1)).`),
           h("thead", {}, h("tr", {},
-            ["Rule", "Matches", "Bayes factor", "Half-life", "Repeat discount", "Reasoning"].map((t, i) =>
+            ["Rule", "Matches", "Bayes factor", "Half-life", "Repeat discount", "Group", "Reasoning"].map((t, i) =>
               h("th", { scope: "col", class: i >= 2 && i <= 4 ? "num" : null }, t)))),
           h("tbody", {}, (def.rules || []).map((r) => h("tr", {},
             h("th", { scope: "row" }, r.name),
@@ -236,6 +245,7 @@ export function scenario(main, id) {
             h("td", { class: "num", "data-label": "Bayes factor" }, `×${r.bayes_factor} (${logOdds(Math.log(r.bayes_factor))})`),
             h("td", { class: "num", "data-label": "Half-life" }, r.half_life_days ? `${r.half_life_days} days` : "none"),
             h("td", { class: "num", "data-label": "Repeat discount" }, r.repeat_discount ?? "none"),
+            h("td", { "data-label": "Group", "data-group": r.group || "" }, r.group || "alone"),
             h("td", { "data-label": "Reasoning" }, r.reasoning || "")))))));
   }
 
@@ -243,7 +253,7 @@ export function scenario(main, id) {
     const changes = (prev, cur) => {
       if (!prev) return "first version";
       const out = [];
-      for (const key of ["title", "question", "prior", "deadline", "opens_at", "timing"]) {
+      for (const key of ["title", "question", "prior", "deadline", "opens_at", "timing", "timing_shape"]) {
         if (JSON.stringify(prev[key]) !== JSON.stringify(cur[key])) out.push(key);
       }
       const names = (d) => new Map((d.rules || []).map((r) => [r.name, JSON.stringify(r)]));
