@@ -2,11 +2,14 @@
 retract one.
 
 An append that collides is answered from what is stored: an idempotent replay (the
-first answer again) or a conflict (another event under the same id).
+first answer again) or a conflict (another event under the same id). An event dated
+more than ``FUTURE_SLACK`` after the service clock is refused. Each appended event's
+receipt names its possible duplicates (``domain.duplicates``): the events before it
+in the log, not retracted, that it looks like, including earlier ones of its batch.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -15,7 +18,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.codecs import world_event_decoder as _event_decoder
-from domain.errors import AlreadyRetracted, EventConflict, NotFound
+from domain.duplicates import look_alikes_within
+from domain.errors import AlreadyRetracted, EventConflict, FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent
 from domain.records import EventRecord, RequestRecord
 from service.commands.commit import ATTEMPTS, commit, recorded_at_of
@@ -24,11 +28,38 @@ from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
 from service.wire import Wire
 
+FUTURE_SLACK = timedelta(minutes=1)
+"""How far after the service clock an event may be dated (clocks differ a little)."""
+
 
 class Receipt(Wire):
     event_id: UUID
     position: int
     recorded_at: datetime
+
+
+class AppendReceipt(Receipt):
+    """An appended event's receipt. ``possible_duplicates``: the ids of the events it
+    looks like (same kind and identifying fields, occurred within a day), stored
+    before it and not retracted, in log order; always present, empty when none."""
+
+    possible_duplicates: list[UUID]
+
+
+def check_not_future(events: Sequence[BaseEvent], now: datetime, *, batch: bool) -> None:
+    """``InvalidInput`` naming every event dated after ``now`` plus ``FUTURE_SLACK``."""
+    latest = now + FUTURE_SLACK
+    errors = [
+        FieldError(
+            f"events[{i}].occurred_at" if batch else "occurred_at",
+            f"must not be in the future: at most {latest.isoformat().replace('+00:00', 'Z')} "
+            "(the service clock plus one minute)",
+        )
+        for i, event in enumerate(events)
+        if event.occurred_at > latest
+    ]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def event_body(event: BaseEvent) -> str:
@@ -58,9 +89,18 @@ def _positions(eventlog: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
 
 async def append_events(
     eventlog: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
-) -> tuple[list[Receipt], bool]:
+) -> tuple[list[AppendReceipt], bool]:
     """Store the events in one transaction. Returns their receipts, in order, and
     whether anything new was stored (False: the request had been made before)."""
+    check_not_future(events, eventlog.committer.now(), batch=batch)
+    receipts, created = await _store(eventlog, events, key, batch=batch)
+    named = await to_thread.run_sync(_name_duplicates, eventlog, events, receipts)
+    return named, created
+
+
+async def _store(
+    eventlog: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
+) -> tuple[list[Receipt], bool]:
     ids = assign_ids(events, key, batch=batch)
     body_list = [event_body(e) for e in events]
     bodies = dict(zip(ids, body_list, strict=True))
@@ -112,6 +152,35 @@ async def append_events(
         return [receipts[i] for i in ids], True
     msg = "the event ids kept colliding with concurrent appends; try again"
     raise EventConflict(msg)
+
+
+def _name_duplicates(
+    eventlog: EventLog, events: Sequence[BaseEvent], receipts: list[Receipt]
+) -> list[AppendReceipt]:
+    """The receipts with each event's possible duplicates. Waits (bounded, as a read
+    of one's own write does) until this replica's index has applied the last of the
+    events, so every event committed before them, from any replica, is considered;
+    should the wait run out, the events applied by then are."""
+    index = eventlog.index
+    index.reached(max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s)
+    within = look_alikes_within(events)
+    with index.reading():
+        stored = [
+            index.table.duplicates.look_alikes(event, receipt.position)
+            for event, receipt in zip(events, receipts, strict=True)
+        ]
+    named: list[AppendReceipt] = []
+    for receipt, found, earlier in zip(receipts, stored, within, strict=True):
+        found += [receipts[j].event_id for j in earlier if receipts[j].event_id not in found]
+        named.append(
+            AppendReceipt(
+                event_id=receipt.event_id,
+                position=receipt.position,
+                recorded_at=receipt.recorded_at,
+                possible_duplicates=found,
+            )
+        )
+    return named
 
 
 def _refuse_other_content(

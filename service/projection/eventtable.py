@@ -21,6 +21,7 @@ from uuid import UUID
 
 from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
+from service.projection.duplicates import DuplicateIndex
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
@@ -45,6 +46,7 @@ class EventTable:
             code: array("i") for code in KIND_CODES.values()
         }
         self._retracted: dict[int, RetractedInfo] = {}
+        self.duplicates = DuplicateIndex(self)
 
     def __len__(self) -> int:
         return len(self.bodies)
@@ -67,6 +69,9 @@ class EventTable:
 
     def retract(self, event_id: UUID, info: RetractedInfo) -> None:
         self._retracted[self._rows[event_id.bytes]] = info
+
+    def is_retracted(self, row: int) -> bool:
+        return row in self._retracted
 
     def row_of(self, event_id: UUID) -> int | None:
         return self._rows.get(event_id.bytes)
@@ -100,7 +105,8 @@ class EventTable:
         occurred_to: float | None = None,
     ) -> tuple[list[Any], int | None]:
         """Events after a position (filtered by kind and occurrence time), at most
-        ``limit``, and the cursor of the next page (None when nothing more matches)."""
+        ``limit``, and the cursor of the next page (None when nothing more matches).
+        Each names its possible duplicates (``service.projection.duplicates``)."""
         page: list[Any] = []
         for row in self._rows_after(after, kind):
             occurred = self.occurred[row]
@@ -110,7 +116,9 @@ class EventTable:
                 continue
             if len(page) == limit:
                 return page, page[-1].position
-            page.append(self.event(row))
+            event = self.event(row)
+            event.possible_duplicates = self.duplicates.look_alikes(event, event.position)
+            page.append(event)
         return page, None
 
     def _rows_after(self, position: int, kind: str | None) -> Iterator[int]:

@@ -112,6 +112,7 @@ class LogIndex(POPOTrackingRecorder):
             position,
             recorded,
         )
+        self.table.duplicates.add(len(self.table) - 1, event)
         self.matches.add_event(event, key, position, recorded, found)
         self.position = position
 

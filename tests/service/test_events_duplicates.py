@@ -1,0 +1,104 @@
+"""Possible duplicates: an append whose event looks like a stored one is stored, and
+its answer names the look-alikes (``possible_duplicates``), as does the listing."""
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+from tests.service.events_data import approval, signal
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+def post(client: Client, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    response = client.post("/v1/events", json=body)
+    assert response.status_code == status, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def post_batch(client: Client, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
+    response = client.post("/v1/events/batch", json={"events": list(bodies)})
+    assert response.status_code == 201, response.text
+    answer: list[dict[str, Any]] = response.json()
+    return answer
+
+
+def test_an_event_like_a_stored_one_is_stored_and_names_it(client: Client) -> None:
+    first = post(client, approval())
+    assert first["possible_duplicates"] == []
+    again = post(
+        client,
+        approval(
+            occurred_at="2025-12-09T09:00:00Z",
+            summary="Reuters: US to let Nvidia ship H200 to China",
+            authority=" us commerce (bis)",
+            product="h200",
+        ),
+    )
+    assert again["possible_duplicates"] == [first["event_id"]]
+    assert again["position"] > first["position"]
+    stored = client.get(f"/v1/events/{again['event_id']}")
+    assert stored.status_code == 200
+
+
+def test_other_product_destination_or_a_day_apart_is_no_duplicate(client: Client) -> None:
+    post(client, approval())
+    for changes in (
+        {"product": "H20"},
+        {"destination": "AE"},
+        {"occurred_at": "2025-12-09T20:00:01Z"},
+        {"kind": "export_restriction"},
+    ):
+        assert post(client, approval(**changes))["possible_duplicates"] == [], changes
+
+
+def test_every_stored_look_alike_is_named_in_log_order(client: Client) -> None:
+    ids = [post(client, signal("tariff talk"))["event_id"] for _ in range(3)]
+    assert post(client, signal("Tariff Talk"))["possible_duplicates"] == ids
+
+
+def test_a_retracted_event_is_no_duplicate(client: Client) -> None:
+    first = post(client, approval())
+    retraction = client.post(
+        f"/v1/events/{first['event_id']}/retraction", json={"reason": "posted twice"}
+    )
+    assert retraction.status_code == 201
+    assert post(client, approval())["possible_duplicates"] == []
+
+
+def test_a_batch_names_stored_look_alikes_and_earlier_ones_of_the_batch(client: Client) -> None:
+    stored = post(client, signal("a"))
+    receipts = post_batch(client, signal("b"), signal("a"), signal("B"), signal("c"))
+    assert [r["possible_duplicates"] for r in receipts] == [
+        [],
+        [stored["event_id"]],
+        [receipts[0]["event_id"]],
+        [],
+    ]
+
+
+def test_an_idempotent_resend_is_not_its_own_duplicate(client: Client) -> None:
+    first = post(client, approval())
+    event_id = first["event_id"]
+    again = post(client, approval(event_id=event_id), status=200)
+    assert again == first
+    assert again["possible_duplicates"] == []
+    keyed = client.post("/v1/events", json=signal(), headers={"Idempotency-Key": "k1"})
+    replay = client.post("/v1/events", json=signal(), headers={"Idempotency-Key": "k1"})
+    assert replay.status_code == 200
+    assert replay.json() == keyed.json()
+    assert replay.json()["possible_duplicates"] == []
+
+
+def test_the_listing_names_each_events_earlier_look_alikes(client: Client) -> None:
+    first = post(client, approval())
+    other = post(client, approval(product="H20"))
+    second = post(client, approval())
+    listed = client.get("/v1/events").json()["events"]
+    named = {e["event_id"]: e["possible_duplicates"] for e in listed}
+    assert named == {
+        first["event_id"]: [],
+        other["event_id"]: [],
+        second["event_id"]: [first["event_id"]],
+    }
