@@ -7,7 +7,7 @@ service still stores such an event (the analyst may mean it) and names the store
 look-alikes in its answer; this module only says what "looks alike" means.
 """
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from datetime import timedelta
 
 from domain.events import BaseEvent, kind_of
@@ -57,14 +57,3 @@ def within_window(a: BaseEvent, b: BaseEvent) -> bool:
 def looks_alike(a: BaseEvent, b: BaseEvent) -> bool:
     """Whether ``b`` looks like a second report of ``a`` (symmetric)."""
     return within_window(a, b) and identity(a) == identity(b)
-
-
-def look_alikes_within(events: Sequence[BaseEvent]) -> list[list[int]]:
-    """For each event of a list (a batch), the indices of the earlier ones it looks like."""
-    seen: dict[Identity, list[int]] = {}
-    found: list[list[int]] = []
-    for i, event in enumerate(events):
-        earlier = seen.setdefault(identity(event), [])
-        found.append([j for j in earlier if within_window(events[j], event)])
-        earlier.append(i)
-    return found

@@ -18,7 +18,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.codecs import world_event_decoder as _event_decoder
-from domain.duplicates import look_alikes_within
 from domain.errors import AlreadyRetracted, EventConflict, FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent
 from domain.records import EventRecord, RequestRecord
@@ -41,7 +40,8 @@ class Receipt(Wire):
 class AppendReceipt(Receipt):
     """An appended event's receipt. ``possible_duplicates``: the ids of the events it
     looks like (same kind and identifying fields, occurred within a day), stored
-    before it and not retracted, in log order; always present, empty when none."""
+    before it and not retracted, in log order, the latest ten at most; always
+    present, empty when none."""
 
     possible_duplicates: list[UUID]
 
@@ -159,28 +159,24 @@ def _name_duplicates(
 ) -> list[AppendReceipt]:
     """The receipts with each event's possible duplicates. Waits (bounded, as a read
     of one's own write does) until this replica's index has applied the last of the
-    events, so every event committed before them, from any replica, is considered;
-    should the wait run out, the events applied by then are."""
+    events, so every event committed before each, from any replica and from its own
+    batch, is considered; should the wait run out, the events applied by then are."""
     index = eventlog.index
     index.reached(max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s)
-    within = look_alikes_within(events)
     with index.reading():
-        stored = [
+        found = [
             index.table.duplicates.look_alikes(event, receipt.position)
             for event, receipt in zip(events, receipts, strict=True)
         ]
-    named: list[AppendReceipt] = []
-    for receipt, found, earlier in zip(receipts, stored, within, strict=True):
-        found += [receipts[j].event_id for j in earlier if receipts[j].event_id not in found]
-        named.append(
-            AppendReceipt(
-                event_id=receipt.event_id,
-                position=receipt.position,
-                recorded_at=receipt.recorded_at,
-                possible_duplicates=found,
-            )
+    return [
+        AppendReceipt(
+            event_id=receipt.event_id,
+            position=receipt.position,
+            recorded_at=receipt.recorded_at,
+            possible_duplicates=named,
         )
-    return named
+        for receipt, named in zip(receipts, found, strict=True)
+    ]
 
 
 def _refuse_other_content(

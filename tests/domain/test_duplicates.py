@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from msgspec import inspect as mi
 
-from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, look_alikes_within, looks_alike
+from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, looks_alike
 from domain.events import KIND_TYPES, BaseEvent, WorldEvent
 from tests.domain.test_events import KINDS, full, struct_info
 
@@ -81,11 +81,3 @@ def test_kinds_with_the_same_fields_are_not_alike() -> None:
     approval = decode(full("export_approval"))
     restriction = decode({**full("export_approval"), "kind": "export_restriction"})
     assert not looks_alike(approval, restriction)
-
-
-def test_a_batch_names_the_earlier_look_alikes_of_each_event() -> None:
-    a = full("signal")
-    b = {**full("signal"), "label": "something else"}
-    far = {**full("signal"), "occurred_at": "2026-01-01T00:00:00Z"}
-    events = [decode(x) for x in (a, b, a, far, {**a, "label": " RARE earth prices"})]
-    assert look_alikes_within(events) == [[], [], [0], [], [0, 2]]

@@ -5,6 +5,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from service.settings import Settings
+from service.web.app import create_app
 from tests.service.events_data import approval, signal
 
 Client = TestClient  # type: ignore[type-arg]
@@ -102,3 +104,29 @@ def test_the_listing_names_each_events_earlier_look_alikes(client: Client) -> No
         other["event_id"]: [],
         second["event_id"]: [first["event_id"]],
     }
+
+
+def test_at_most_the_latest_ten_are_named(client: Client) -> None:
+    ids = [r["event_id"] for r in post_batch(client, *[signal("same")] * 12)]
+    assert post(client, signal("same"))["possible_duplicates"] == ids[2:]
+
+
+def test_look_alikes_a_day_either_side_across_midnight_are_named(client: Client) -> None:
+    late = post(client, signal("n", occurred_at="2025-03-01T23:00:00Z"))
+    early = post(client, signal("n", occurred_at="2025-03-03T00:30:00Z"))
+    outside = post(client, signal("n", occurred_at="2025-03-01T00:00:00Z"))
+    assert early["possible_duplicates"] == []
+    assert outside["possible_duplicates"] == [late["event_id"]]
+    between = post(client, signal("n", occurred_at="2025-03-02T12:00:00Z"))
+    assert between["possible_duplicates"] == [late["event_id"], early["event_id"]]
+
+
+def test_the_index_is_rebuilt_by_replay_after_a_restart(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as before:
+        first = post(before, approval())
+        second = post(before, approval(summary="the same, again"))
+    with TestClient(create_app(settings)) as after:
+        listed = after.get("/v1/events").json()["events"]
+        assert [e["possible_duplicates"] for e in listed] == [[], [first["event_id"]]]
+        third = post(after, approval(summary="and once more"))
+        assert third["possible_duplicates"] == [first["event_id"], second["event_id"]]
