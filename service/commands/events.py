@@ -8,6 +8,7 @@ receipt names its possible duplicates (``domain.duplicates``): the events before
 in the log, not retracted, that it looks like, including earlier ones of its batch.
 """
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -25,8 +26,10 @@ from service.commands.commit import ATTEMPTS, commit, recorded_at_of
 from service.commands.idempotency import assign_ids, replay_of, request_fingerprint
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
+from service.projection.index import LogIndex
 from service.wire import Wire
 
+_FIRST_PAUSE_S, _LAST_PAUSE_S = 0.0002, 0.005
 FUTURE_SLACK = timedelta(minutes=1)
 """How far after the service clock an event may be dated (clocks differ a little)."""
 
@@ -162,21 +165,31 @@ def _name_duplicates(
     events, so every event committed before each, from any replica and from its own
     batch, is considered; should the wait run out, the events applied by then are."""
     index = eventlog.index
-    index.reached(max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s)
-    with index.reading():
-        found = [
-            index.table.duplicates.look_alikes(event, receipt.position)
-            for event, receipt in zip(events, receipts, strict=True)
-        ]
+    _await_applied(
+        index, max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s
+    )
+    duplicates = index.table.duplicates
     return [
         AppendReceipt(
             event_id=receipt.event_id,
             position=receipt.position,
             recorded_at=receipt.recorded_at,
-            possible_duplicates=named,
+            possible_duplicates=duplicates.look_alikes(event, receipt.position),
         )
-        for receipt, named in zip(receipts, found, strict=True)
+        for event, receipt in zip(events, receipts, strict=True)
     ]
+
+
+def _await_applied(index: LogIndex, position: int, timeout: float) -> None:
+    """Wait (bounded) until the index has applied ``position``. It polls instead of
+    taking the index lock (``LogIndex.reached``): a write must not queue behind a
+    reader or the projection holding that lock, and the lookup after it reads only
+    rows the projection has finished with, as a listing does."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_PAUSE_S
+    while index.position < position and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(2 * pause, _LAST_PAUSE_S)
 
 
 def _refuse_other_content(

@@ -49,8 +49,8 @@ class DuplicateIndex:
 
     def look_alikes(self, event: BaseEvent, before: int) -> list[UUID]:
         """The latest ``NAMED_AT_MOST`` events at positions below ``before``, not
-        retracted, that ``event`` looks like, in log order. Callers hold the index's
-        ``reading()`` (or read rows the projection has finished with)."""
+        retracted, that ``event`` looks like, in log order. Safe without the index
+        lock, like a listing: rows and buckets are only ever appended to."""
         occurred = event.occurred_at.timestamp()
         ident = identity(event)
         day = _day(occurred)

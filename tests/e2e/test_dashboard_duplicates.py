@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_dashboard import WAIT_MS, browser, page  # noqa: F401  (fixtures)
+from tests.e2e.test_dashboard import WAIT_MS, browser, page, screenshots  # noqa: F401  (fixtures)
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -60,3 +60,4 @@ def test_an_event_like_an_earlier_one_is_marked_with_it(
     expect(mark).to_have_attribute("data-duplicate-of", first)
     for unmarked in (first, other):
         expect(page.locator(f'li[data-event-id="{unmarked}"] .duplicate')).to_have_count(0)
+    screenshots(page, "events-duplicate")
