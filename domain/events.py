@@ -222,7 +222,7 @@ class RetractedInfo(Struct, frozen=True):
 
 def _logged_type(event_type: type[BaseEvent]) -> type[Any]:
     """The kind's struct plus what the log adds: position, recorded_at, retracted, and
-    (in a listing) the ids of the earlier events it looks like."""
+    (as the events API shows it) the ids of the earlier events it looks like."""
     return msgspec.defstruct(
         f"Logged{event_type.__name__}",
         [

@@ -175,7 +175,9 @@ class Tradewinds:
         return self._index.list_events(after, limit, kind, occurred_from, occurred_to)
 
     async def event(self, event_id: UUID) -> Any:
-        return await self._record(lambda: self._index.table.get(event_id), f"no event {event_id}")
+        return await self._record(
+            lambda: self._index.table.get_shown(event_id), f"no event {event_id}"
+        )
 
     async def scenarios(self) -> list[ScenarioState]:
         await self.await_own_writes()

@@ -96,6 +96,18 @@ class EventTable:
         row = self.row_of(event_id)
         return None if row is None else self.event(row)
 
+    def shown(self, row: int) -> Any:
+        """The event at ``row`` as the events API shows it: with its possible
+        duplicates (``service.projection.duplicates``)."""
+        event = self.event(row)
+        event.possible_duplicates = self.duplicates.look_alikes(event, event.position)
+        return event
+
+    def get_shown(self, event_id: UUID) -> Any:
+        """``get`` with the possible duplicates, or None."""
+        row = self.row_of(event_id)
+        return None if row is None else self.shown(row)
+
     def page(
         self,
         after: int,
@@ -116,9 +128,7 @@ class EventTable:
                 continue
             if len(page) == limit:
                 return page, page[-1].position
-            event = self.event(row)
-            event.possible_duplicates = self.duplicates.look_alikes(event, event.position)
-            page.append(event)
+            page.append(self.shown(row))
         return page, None
 
     def _rows_after(self, position: int, kind: str | None) -> Iterator[int]:

@@ -93,7 +93,7 @@ def test_an_idempotent_resend_is_not_its_own_duplicate(client: Client) -> None:
     assert replay.json()["possible_duplicates"] == []
 
 
-def test_the_listing_names_each_events_earlier_look_alikes(client: Client) -> None:
+def test_the_listing_and_one_event_name_its_earlier_look_alikes(client: Client) -> None:
     first = post(client, approval())
     other = post(client, approval(product="H20"))
     second = post(client, approval())
@@ -104,6 +104,8 @@ def test_the_listing_names_each_events_earlier_look_alikes(client: Client) -> No
         other["event_id"]: [],
         second["event_id"]: [first["event_id"]],
     }
+    for event in listed:
+        assert client.get(f"/v1/events/{event['event_id']}").json() == event
 
 
 def test_at_most_the_latest_ten_are_named(client: Client) -> None:
