@@ -43,7 +43,7 @@ class Receipt(Wire):
 class AppendReceipt(Receipt):
     """An appended event's receipt. ``possible_duplicates``: the ids of the events it
     looks like (same kind and identifying fields, occurred within a day), stored
-    before it and not retracted, in log order, the latest ten at most; always
+    before it and not retracted then, in log order, the latest ten at most; always
     present, empty when none."""
 
     possible_duplicates: list[UUID]

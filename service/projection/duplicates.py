@@ -12,6 +12,7 @@ no more than ten. Like the rest of the projection, it is rebuilt by replay.
 """
 
 import bisect
+import math
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -47,16 +48,19 @@ class DuplicateIndex:
         else:
             rows.append(row)
 
-    def look_alikes(self, event: BaseEvent, before: int) -> list[UUID]:
-        """The latest ``NAMED_AT_MOST`` events at positions below ``before``, not
-        retracted, that ``event`` looks like, in log order. Safe without the index
-        lock, like a listing: rows and buckets are only ever appended to."""
+    def look_alikes(self, event: BaseEvent, before: int, *, now: bool = False) -> list[UUID]:
+        """The latest ``NAMED_AT_MOST`` events at positions below ``before`` that
+        ``event`` looks like, in log order, leaving out those retracted before
+        ``before`` (the log as it stood then: an append's answer, the same when the
+        append is repeated) or, with ``now``, retracted at all. Safe without the
+        index lock, like a listing: rows and buckets are only ever appended to."""
         occurred = event.occurred_at.timestamp()
         ident = identity(event)
         day = _day(occurred)
         candidates: list[int] = []
         for near in (day - 1, day, day + 1):
-            candidates += self._near(self._rows.get(_key(ident, near)), occurred, before)
+            rows = self._rows.get(_key(ident, near))
+            candidates += self._near(rows, occurred, before, math.inf if now else before)
         table = self._table
         found: list[int] = []
         for row in sorted(candidates, reverse=True):
@@ -66,9 +70,12 @@ class DuplicateIndex:
                     break
         return [table.event_id(row) for row in reversed(found)]
 
-    def _near(self, rows: int | list[int] | None, occurred: float, before: int) -> list[int]:
+    def _near(
+        self, rows: int | list[int] | None, occurred: float, before: int, retracted: float
+    ) -> list[int]:
         """The newest ``NAMED_AT_MOST`` of ``rows`` below position ``before``, not
-        retracted, that occurred within the window of ``occurred``."""
+        retracted before position ``retracted``, that occurred within the window of
+        ``occurred``."""
         if rows is None:
             return []
         table = self._table
@@ -77,7 +84,8 @@ class DuplicateIndex:
         found: list[int] = []
         for i in range(end - 1, -1, -1):
             row = listed[i]
-            if abs(table.occurred[row] - occurred) <= _WINDOW_S and not table.is_retracted(row):
+            near = abs(table.occurred[row] - occurred) <= _WINDOW_S
+            if near and not table.retracted_before(row, retracted):
                 found.append(row)
                 if len(found) == NAMED_AT_MOST:
                     break

@@ -46,6 +46,7 @@ class EventTable:
             code: array("i") for code in KIND_CODES.values()
         }
         self._retracted: dict[int, RetractedInfo] = {}
+        self._retracted_by: dict[int, int] = {}
         self.duplicates = DuplicateIndex(self)
 
     def __len__(self) -> int:
@@ -67,11 +68,15 @@ class EventTable:
         self._rows[key] = row
         self._rows_of_kind[code].append(row)
 
-    def retract(self, event_id: UUID, info: RetractedInfo) -> None:
-        self._retracted[self._rows[event_id.bytes]] = info
+    def retract(self, event_id: UUID, info: RetractedInfo, position: int = 0) -> None:
+        """Mark the event retracted by the record at ``position`` of the log."""
+        row = self._rows[event_id.bytes]
+        self._retracted[row] = info
+        self._retracted_by[row] = position
 
-    def is_retracted(self, row: int) -> bool:
-        return row in self._retracted
+    def retracted_before(self, row: int, position: float) -> bool:
+        """Whether the event at ``row`` was retracted by a record before ``position``."""
+        return self._retracted_by.get(row, position) < position
 
     def row_of(self, event_id: UUID) -> int | None:
         return self._rows.get(event_id.bytes)
@@ -98,9 +103,9 @@ class EventTable:
 
     def shown(self, row: int) -> Any:
         """The event at ``row`` as the events API shows it: with its possible
-        duplicates (``service.projection.duplicates``)."""
+        duplicates as the log stands now (``service.projection.duplicates``)."""
         event = self.event(row)
-        event.possible_duplicates = self.duplicates.look_alikes(event, event.position)
+        event.possible_duplicates = self.duplicates.look_alikes(event, event.position, now=True)
         return event
 
     def get_shown(self, event_id: UUID) -> Any:

@@ -132,3 +132,20 @@ def test_the_index_is_rebuilt_by_replay_after_a_restart(settings: Settings) -> N
         assert [e["possible_duplicates"] for e in listed] == [[], [first["event_id"]]]
         third = post(after, approval(summary="and once more"))
         assert third["possible_duplicates"] == [first["event_id"], second["event_id"]]
+
+
+def test_a_repeated_append_answers_as_first_though_the_look_alike_was_retracted_since(
+    client: Client,
+) -> None:
+    first = post(client, approval())
+    keyed = client.post("/v1/events", json=approval(), headers={"Idempotency-Key": "k2"})
+    assert keyed.status_code == 201
+    assert keyed.json()["possible_duplicates"] == [first["event_id"]]
+    retraction = client.post(
+        f"/v1/events/{first['event_id']}/retraction", json={"reason": "the later one is right"}
+    )
+    assert retraction.status_code == 201
+    again = client.post("/v1/events", json=approval(), headers={"Idempotency-Key": "k2"})
+    assert (again.status_code, again.json()) == (200, keyed.json())
+    shown = client.get(f"/v1/events/{keyed.json()['event_id']}").json()
+    assert shown["possible_duplicates"] == []
