@@ -221,13 +221,15 @@ class RetractedInfo(Struct, frozen=True):
 
 
 def _logged_type(event_type: type[BaseEvent]) -> type[Any]:
-    """The kind's struct plus what the log adds: position, recorded_at, retracted."""
+    """The kind's struct plus what the log adds: position, recorded_at, retracted, and
+    (as the events API shows it) the ids of the earlier events it looks like."""
     return msgspec.defstruct(
         f"Logged{event_type.__name__}",
         [
             ("position", int, 0),
             ("recorded_at", datetime | None, None),
             ("retracted", RetractedInfo | None, None),
+            ("possible_duplicates", list[UUID] | None, None),
         ],
         bases=(event_type,),
         tag=_KIND_BY_TYPE[event_type],

@@ -22,7 +22,7 @@ from service.commands import alerts as alert_commands
 from service.commands import backtests as backtest_commands
 from service.commands import events as event_commands
 from service.commands import scenarios as scenario_commands
-from service.commands.events import Receipt
+from service.commands.events import AppendReceipt, Receipt
 from service.commands.scenarios import ResolutionReceipt, ScenarioReceipt
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState, DeliveryState
@@ -145,7 +145,7 @@ class Tradewinds:
 
     async def append_events(
         self, events: Sequence[BaseEvent], key: str | None, *, batch: bool
-    ) -> tuple[list[Receipt], bool]:
+    ) -> tuple[list[AppendReceipt], bool]:
         """Store the events in one transaction: their receipts, and whether anything
         new was stored (False: the request had been made before)."""
         return await event_commands.append_events(self.eventlog, events, key, batch=batch)
@@ -178,7 +178,9 @@ class Tradewinds:
         return self._index.list_events(after, limit, kind, occurred_from, occurred_to)
 
     async def event(self, event_id: UUID) -> Any:
-        return await self._record(lambda: self._index.table.get(event_id), f"no event {event_id}")
+        return await self._record(
+            lambda: self._index.table.get_shown(event_id), f"no event {event_id}"
+        )
 
     async def scenarios(self) -> list[ScenarioState]:
         await self.await_own_writes()

@@ -2,11 +2,15 @@
 retract one.
 
 An append that collides is answered from what is stored: an idempotent replay (the
-first answer again) or a conflict (another event under the same id).
+first answer again) or a conflict (another event under the same id). An event dated
+more than ``FUTURE_SLACK`` after the service clock is refused. Each appended event's
+receipt names its possible duplicates (``domain.duplicates``): the events before it
+in the log, not retracted, that it looks like, including earlier ones of its batch.
 """
 
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -15,20 +19,50 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.codecs import world_event_decoder as _event_decoder
-from domain.errors import AlreadyRetracted, EventConflict, NotFound
+from domain.errors import AlreadyRetracted, EventConflict, FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent
 from domain.records import EventRecord, RequestRecord
 from service.commands.commit import ATTEMPTS, commit, recorded_at_of
 from service.commands.idempotency import assign_ids, replay_of, request_fingerprint
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
+from service.projection.index import LogIndex
 from service.wire import Wire
+
+_FIRST_PAUSE_S, _LAST_PAUSE_S = 0.0002, 0.005
+FUTURE_SLACK = timedelta(minutes=1)
+"""How far after the service clock an event may be dated (clocks differ a little)."""
 
 
 class Receipt(Wire):
     event_id: UUID
     position: int
     recorded_at: datetime
+
+
+class AppendReceipt(Receipt):
+    """An appended event's receipt. ``possible_duplicates``: the ids of the events it
+    looks like (same kind and identifying fields, occurred within a day), stored
+    before it and not retracted then, in log order, the latest ten at most; always
+    present, empty when none."""
+
+    possible_duplicates: list[UUID]
+
+
+def check_not_future(events: Sequence[BaseEvent], now: datetime, *, batch: bool) -> None:
+    """``InvalidInput`` naming every event dated after ``now`` plus ``FUTURE_SLACK``."""
+    latest = now + FUTURE_SLACK
+    errors = [
+        FieldError(
+            f"events[{i}].occurred_at" if batch else "occurred_at",
+            f"must not be in the future: at most {latest.isoformat().replace('+00:00', 'Z')} "
+            "(the service clock plus one minute)",
+        )
+        for i, event in enumerate(events)
+        if event.occurred_at > latest
+    ]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def event_body(event: BaseEvent) -> str:
@@ -58,9 +92,18 @@ def _positions(eventlog: EventLog, ids: Sequence[UUID]) -> dict[UUID, int]:
 
 async def append_events(
     eventlog: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
-) -> tuple[list[Receipt], bool]:
+) -> tuple[list[AppendReceipt], bool]:
     """Store the events in one transaction. Returns their receipts, in order, and
     whether anything new was stored (False: the request had been made before)."""
+    check_not_future(events, eventlog.committer.now(), batch=batch)
+    receipts, created = await _store(eventlog, events, key, batch=batch)
+    named = await to_thread.run_sync(_name_duplicates, eventlog, events, receipts)
+    return named, created
+
+
+async def _store(
+    eventlog: EventLog, events: Sequence[BaseEvent], key: str | None, *, batch: bool
+) -> tuple[list[Receipt], bool]:
     ids = assign_ids(events, key, batch=batch)
     body_list = [event_body(e) for e in events]
     bodies = dict(zip(ids, body_list, strict=True))
@@ -112,6 +155,41 @@ async def append_events(
         return [receipts[i] for i in ids], True
     msg = "the event ids kept colliding with concurrent appends; try again"
     raise EventConflict(msg)
+
+
+def _name_duplicates(
+    eventlog: EventLog, events: Sequence[BaseEvent], receipts: list[Receipt]
+) -> list[AppendReceipt]:
+    """The receipts with each event's possible duplicates. Waits (bounded, as a read
+    of one's own write does) until this replica's index has applied the last of the
+    events, so every event committed before each, from any replica and from its own
+    batch, is considered; should the wait run out, the events applied by then are."""
+    index = eventlog.index
+    _await_applied(
+        index, max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s
+    )
+    duplicates = index.table.duplicates
+    return [
+        AppendReceipt(
+            event_id=receipt.event_id,
+            position=receipt.position,
+            recorded_at=receipt.recorded_at,
+            possible_duplicates=duplicates.look_alikes(event, receipt.position),
+        )
+        for event, receipt in zip(events, receipts, strict=True)
+    ]
+
+
+def _await_applied(index: LogIndex, position: int, timeout: float) -> None:
+    """Wait (bounded) until the index has applied ``position``. It polls instead of
+    taking the index lock (``LogIndex.reached``): a write must not queue behind a
+    reader or the projection holding that lock, and the lookup after it reads only
+    rows the projection has finished with, as a listing does."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_PAUSE_S
+    while index.position < position and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(2 * pause, _LAST_PAUSE_S)
 
 
 def _refuse_other_content(

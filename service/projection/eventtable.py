@@ -21,6 +21,7 @@ from uuid import UUID
 
 from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
+from service.projection.duplicates import DuplicateIndex
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
@@ -45,6 +46,8 @@ class EventTable:
             code: array("i") for code in KIND_CODES.values()
         }
         self._retracted: dict[int, RetractedInfo] = {}
+        self._retracted_by: dict[int, int] = {}
+        self.duplicates = DuplicateIndex(self)
 
     def __len__(self) -> int:
         return len(self.bodies)
@@ -65,8 +68,15 @@ class EventTable:
         self._rows[key] = row
         self._rows_of_kind[code].append(row)
 
-    def retract(self, event_id: UUID, info: RetractedInfo) -> None:
-        self._retracted[self._rows[event_id.bytes]] = info
+    def retract(self, event_id: UUID, info: RetractedInfo, position: int = 0) -> None:
+        """Mark the event retracted by the record at ``position`` of the log."""
+        row = self._rows[event_id.bytes]
+        self._retracted[row] = info
+        self._retracted_by[row] = position
+
+    def retracted_before(self, row: int, position: float) -> bool:
+        """Whether the event at ``row`` was retracted by a record before ``position``."""
+        return self._retracted_by.get(row, position) < position
 
     def row_of(self, event_id: UUID) -> int | None:
         return self._rows.get(event_id.bytes)
@@ -91,6 +101,18 @@ class EventTable:
         row = self.row_of(event_id)
         return None if row is None else self.event(row)
 
+    def shown(self, row: int) -> Any:
+        """The event at ``row`` as the events API shows it: with its possible
+        duplicates as the log stands now (``service.projection.duplicates``)."""
+        event = self.event(row)
+        event.possible_duplicates = self.duplicates.look_alikes(event, event.position, now=True)
+        return event
+
+    def get_shown(self, event_id: UUID) -> Any:
+        """``get`` with the possible duplicates, or None."""
+        row = self.row_of(event_id)
+        return None if row is None else self.shown(row)
+
     def page(
         self,
         after: int,
@@ -100,7 +122,8 @@ class EventTable:
         occurred_to: float | None = None,
     ) -> tuple[list[Any], int | None]:
         """Events after a position (filtered by kind and occurrence time), at most
-        ``limit``, and the cursor of the next page (None when nothing more matches)."""
+        ``limit``, and the cursor of the next page (None when nothing more matches).
+        Each names its possible duplicates (``service.projection.duplicates``)."""
         page: list[Any] = []
         for row in self._rows_after(after, kind):
             occurred = self.occurred[row]
@@ -110,7 +133,7 @@ class EventTable:
                 continue
             if len(page) == limit:
                 return page, page[-1].position
-            page.append(self.event(row))
+            page.append(self.shown(row))
         return page, None
 
     def _rows_after(self, position: int, kind: str | None) -> Iterator[int]:

@@ -112,6 +112,7 @@ class LogIndex(POPOTrackingRecorder):
             position,
             recorded,
         )
+        self.table.duplicates.add(len(self.table) - 1, event)
         self.matches.add_event(event, key, position, recorded, found)
         self.position = position
 
@@ -119,7 +120,8 @@ class LogIndex(POPOTrackingRecorder):
         self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking
     ) -> None:
         with self._database_lock:
-            self.table.retract(event_id, RetractedInfo(recorded_at=recorded_at, reason=reason))
+            info = RetractedInfo(recorded_at=recorded_at, reason=reason)
+            self.table.retract(event_id, info, tracking.notification_id)
             self.matches.retract(event_id, tracking.notification_id, recorded_at.timestamp())
             self._track(tracking)
 

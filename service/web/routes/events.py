@@ -12,7 +12,7 @@ from domain.errors import FieldError, InvalidInput
 from domain.events import EventBatch, EventKind, LoggedEvent, WorldEvent
 from domain.scenarios import Retraction
 from service.access import Scope, needs
-from service.commands.events import Receipt
+from service.commands.events import AppendReceipt, Receipt
 from service.web.bodies import strict_json_body
 from service.web.deps import MetricsDep, TradewindsDep
 from service.web.responses import problem_responses
@@ -58,7 +58,7 @@ class EventsController(Controller):
         status_code=201,
         summary="Append one event",
         opt=needs(Scope.write),
-        responses=_repeated(Receipt) | problem_responses(409, 415),
+        responses=_repeated(AppendReceipt) | problem_responses(409, 415),
     )
     async def append(
         self,
@@ -66,7 +66,7 @@ class EventsController(Controller):
         tradewinds: TradewindsDep,
         metrics: MetricsDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[Receipt]:
+    ) -> Response[AppendReceipt]:
         receipts, created = await tradewinds.append_events([data], idempotency_key, batch=False)
         if created:
             metrics.appended(1, batch=False)
@@ -77,7 +77,7 @@ class EventsController(Controller):
         status_code=201,
         summary="Append 1..1000 events atomically",
         opt=needs(Scope.write),
-        responses=_repeated(list[Receipt]) | problem_responses(409, 415),
+        responses=_repeated(list[AppendReceipt]) | problem_responses(409, 415),
     )
     async def append_batch(
         self,
@@ -85,7 +85,7 @@ class EventsController(Controller):
         tradewinds: TradewindsDep,
         metrics: MetricsDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[list[Receipt]]:
+    ) -> Response[list[AppendReceipt]]:
         receipts, created = await tradewinds.append_events(data.events, idempotency_key, batch=True)
         if created:
             metrics.appended(len(receipts), batch=True)

@@ -1,5 +1,6 @@
 // Events: the latest world events first, filterable by kind, each with what it
-// moved (the contributions of the forecast details reference event ids).
+// moved (the contributions of the forecast details reference event ids) and the
+// earlier events it looks like (`possible_duplicates` of the listing).
 
 import { get } from "./api.js";
 import { h, keepingFocus, put } from "./dom.js";
@@ -81,7 +82,21 @@ export function events(main) {
           KINDS.map((k) => h("option", { value: k }, k.replaceAll("_", " ")))))),
     status, list, h("p", {}, more));
 
-  function item(ev, moved) {
+  /** "Possible duplicate of …": each earlier look-alike by its summary when it is
+   * shown, else by the start of its id (the full id in the tooltip). */
+  function duplicateMark(ev, shown) {
+    const ids = ev.possible_duplicates || [];
+    if (!ids.length) return null;
+    const names = ids.map((id) => {
+      const other = shown.get(id);
+      const text = other ? `“${other.summary}” (${day(other.occurred_at)})` : `event ${id.slice(0, 8)}`;
+      return h("span", { title: id }, text);
+    });
+    return h("p", { class: "error duplicate", "data-duplicate-of": ids.join(" ") },
+      "Possible duplicate of ", names.flatMap((n, i) => (i ? ["; ", n] : [n])));
+  }
+
+  function item(ev, moved, shown) {
     const effects = moved.get(ev.event_id) || [];
     return h("li", { "data-event-id": ev.event_id, "data-key": ev.event_id },
       h("h2", { class: ev.retracted ? "retracted" : null }, ev.summary),
@@ -91,6 +106,7 @@ export function events(main) {
         ` · recorded ${dayTime(ev.recorded_at)} · position ${ev.position}`,
         ev.source ? ` · ${ev.source.name}` : "",
         (ev.tags || []).length ? ` · tags: ${ev.tags.join(", ")}` : ""),
+      duplicateMark(ev, shown),
       ev.retracted ? h("p", { class: "error" }, `Retracted ${dayTime(ev.retracted.recorded_at)}: ${ev.retracted.reason}`) : null,
       effects.length
         ? h("ul", { class: "moved-list", "aria-label": "What it moved" }, effects.map((m) =>
@@ -107,7 +123,8 @@ export function events(main) {
     try {
       const [found, moved] = await Promise.all([latest(count, kind), movedBy()]);
       if (ticket !== loading) return;
-      keepingFocus(list, () => put(list, found.map((ev) => item(ev, moved))));
+      const shown = new Map(found.map((ev) => [ev.event_id, ev]));
+      keepingFocus(list, () => put(list, found.map((ev) => item(ev, moved, shown))));
       status.textContent = `${found.length} ${found.length === 1 ? "event" : "events"}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, newest first.`;
       more.hidden = found.length < count;
     } catch (error) {
