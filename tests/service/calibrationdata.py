@@ -179,7 +179,7 @@ class World:
         )
 
     def fit(
-        self, *, known: float = INF, at: float
+        self, *, known: float = INF, at: float, lam: float = 1.0, min_scenarios: int = 5
     ) -> tuple[Recalibration | None, EvidenceScales | None, int]:
         """The fits of ``forecasts`` on these scenarios, and how many have samples."""
         samples = [
@@ -188,7 +188,11 @@ class World:
             if (s := self.posted[slug].training(known=known, at=at)) is not None
         ]
         training = training_set(samples)
-        return fit_recalibration(training), fit_evidence_scales(training), len(samples)
+        return (
+            fit_recalibration(training, lam, min_scenarios),
+            fit_evidence_scales(training, lam, min_scenarios),
+            len(samples),
+        )
 
 
 def closed_world(client: Client, count: int) -> World:

@@ -38,7 +38,8 @@ def assert_equals_fit(
     body: dict[str, Any], fit: tuple[Recalibration | None, EvidenceScales | None, int]
 ) -> None:
     recalibration, scales, n = fit
-    assert recalibration is not None and scales is not None
+    assert recalibration is not None
+    assert scales is not None
     assert body["n_scenarios"] == n == recalibration.n_scenarios
     assert body["alpha"] == pytest.approx(recalibration.alpha, abs=TOLERANCE)
     assert body["beta"] == pytest.approx(recalibration.beta, abs=TOLERANCE)
