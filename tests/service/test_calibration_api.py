@@ -205,3 +205,24 @@ def test_history_points_carry_the_calibration_in_force_at_their_time(client: Cli
     assert list(rows[0]) == ["t", "probability", "lo80", "hi80", "calibrated"]
     assert rows[0]["calibrated"] == ""
     assert float(rows[-1]["calibrated"]) == points[-1]["calibrated_probability"]
+
+
+def test_the_fit_is_cached_until_the_closed_scenarios_change(client: Client) -> None:
+    world = closed_world(client, 6)
+    slug = open_scenario(world)
+    calibrations = client.app.state.tradewinds.forecaster.calibrations
+    client.get("/v1/forecasts")
+    fits = calibrations.fits
+    for _ in range(3):
+        client.get("/v1/forecasts")
+        client.get(f"/v1/forecasts/{slug}")
+        client.get("/v1/calibration")
+    world.signal(slug, "2025-06-01T00:00:00Z")  # moves an open scenario only
+    client.get(f"/v1/forecasts/{slug}")
+    assert calibrations.fits == fits
+    before = client.get("/v1/calibration").json()
+    world.signal("closed-1", "2025-02-20T00:00:00Z")  # enters a closed scenario's samples
+    after = client.get("/v1/calibration").json()
+    assert calibrations.fits == fits + 1
+    assert after["alpha"] != before["alpha"]
+    assert_equals_fit(after, world.fit(at=served_as_of(client)))
