@@ -5,7 +5,10 @@ version and the matches that apply (``snapshots``), evaluates them
 (``evaluation``) and shapes the answer. The answer for "now" (the current time
 rounded down to the tick) is cached per scenario and rebuilt only when the
 projection changed that scenario (its ``generation``) or a new tick began; the
-list answers and their caches are ``lists``, a history is ``history``.
+list answers and their caches are ``lists``, a history is ``history``. Every
+answer carries its calibration (``calibration``: fitted on the closed scenarios,
+cached apart, since other scenarios move it); the cached "now" forecasts are kept
+without it and it is added when they are served.
 
 The API runs every read that is not a cached "now" through ``Forecaster.heavy``
 (``budget``: worker threads, a shared limiter, a time budget) and checks its
@@ -216,7 +219,8 @@ class Forecaster:
 
     def finish(self, pending: NowSnapshot, query: Query) -> tuple[Forecast, int]:
         """Evaluate a "now" answer from its snapshot (no lock needed) and cache it
-        (without its calibration, which other scenarios move: ``calibrated``)."""
+        (without its calibration, which other scenarios move: the callers add it,
+        ``Fitted.applied``)."""
         found = self._evaluate(pending.taken.snapshot(self.index.matches), query, None)
         scenario_id = pending.taken.scenario_id
         with self._entries_lock:
@@ -224,10 +228,6 @@ class Forecaster:
             if cached is None or cached[0] <= pending.key:
                 self.now_answers[scenario_id] = (pending.key, found.forecast, found.position)
         return found.forecast, found.position
-
-    def calibrated(self, forecast: Forecast, query: Query, budget: Budget = UNLIMITED) -> Forecast:
-        """The forecast with its calibration at the query (fitted if not cached)."""
-        return self.calibrations.at(query.as_of, query.known, budget).applied(forecast)
 
     # --- every scenario -----------------------------------------------------------
 
