@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmarks.backtest import BACKTEST_BENCHMARKS
 from benchmarks.calibration import CALIBRATION_BENCHMARKS
+from benchmarks.calibrationpoll import CALIBRATION_POLL_BENCHMARKS
 from benchmarks.core import (
     SCRATCH_PARENT,
     Benchmark,
@@ -38,6 +39,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *FORECAST_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
     *CALIBRATION_BENCHMARKS,
+    *CALIBRATION_POLL_BENCHMARKS,
     *UNDER_LOAD_BENCHMARKS,
     *POSTGRES_BENCHMARKS,
 )

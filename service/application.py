@@ -15,7 +15,7 @@ from anyio import to_thread
 
 from domain.alerts import AlertDefinition
 from domain.backtests import BacktestRequest, check_work
-from domain.errors import FieldError, InvalidInput
+from domain.errors import FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent, EventKind
 from domain.scenarios import Resolution, ScenarioDefinition
 from service.commands import alerts as alert_commands
@@ -28,7 +28,10 @@ from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState, DeliveryState
 from service.projection.states import BacktestState, ScenarioState
 from service.queries import reading
+from service.queries.budget import Budget
+from service.queries.calibrationviews import CalibrationView, SuggestedRules
 from service.queries.forecasting import Forecaster
+from service.queries.snapshots import INF
 from service.queries.stream import ForecastStream
 from service.settings import Settings
 from service.workers.backtestinputs import estimate
@@ -188,6 +191,46 @@ class Tradewinds:
 
     async def scenario(self, slug: str) -> ScenarioState:
         return await self._record(lambda: self._index.scenarios.get(slug), f"no scenario {slug}")
+
+    # --- calibration ----------------------------------------------------------------
+
+    async def calibration(self, as_of: float | None, known: float) -> CalibrationView:
+        """The calibration in force at ``as_of`` (default: now, the served tick)
+        under the cut ``known``, fitted in a heavy-read worker if not cached."""
+        await self.await_own_writes()
+        forecaster = self.forecaster
+        at = forecaster.now() if as_of is None else as_of
+
+        def work(budget: Budget) -> CalibrationView:
+            return forecaster.calibrations.at(at, known, budget).view()
+
+        return await forecaster.heavy(work)
+
+    async def suggested_rules(self, slug: str, as_of: float | None, known: float) -> SuggestedRules:
+        """Each rule of the scenario's version in force at ``known`` with its Bayes
+        factor and the suggested one (``Fitted.suggested``); NotFound if there is
+        none."""
+        await self.await_own_writes()
+        forecaster = self.forecaster
+        at = forecaster.now() if as_of is None else as_of
+
+        def work(budget: Budget) -> SuggestedRules | None:
+            scenario = self._index.matches.scenarios.get(slug)
+            with self._index.reading():
+                version = None if scenario is None else scenario.version_known_at(known)
+            if version is None:
+                return None
+            fitted = forecaster.calibrations.at(at, known, budget)
+            return SuggestedRules(
+                scenario_id=slug,
+                calibration=fitted.view(),
+                rules=fitted.suggested(version.definition),
+            )
+
+        found = await forecaster.heavy(work)
+        if found is None:
+            raise NotFound(f"no scenario {slug}" + ("" if known == INF else " known at that time"))
+        return found
 
     # --- alerts -----------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Settings, read from the environment once, at start (and overridable from the command line)."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from msgspec import Struct, field
 
@@ -57,6 +58,9 @@ class Settings(Struct, kw_only=True, frozen=True):
     heavy_read_budget_s: float = 10.0
     history_max_cost: int = 20_000_000
     read_max_matches: int = 5_000_000
+    # Calibration (README, "Configuration"; docs/calibration.md).
+    calibration_lambda: float = 1.0
+    calibration_min_scenarios: int = 5
     gil_switch_interval_s: float = 0.001
     """How long a thread may hold the interpreter before another may take it
     (``sys.setswitchinterval``; Python's default is 0.005). The projection, the
@@ -96,6 +100,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     values.update(_operations_from_env(env))
     values.update(_push_from_env(env))
     values.update(_heavy_reads_from_env(env))
+    values.update(_calibration_from_env(env))
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -152,6 +157,9 @@ def _push_from_env(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+Number = TypeVar("Number", int, float)
+
+
 class InvalidSetting(ValueError):
     """A ``TRADEWINDS_*`` variable outside what it allows."""
 
@@ -180,3 +188,42 @@ def _heavy_reads_from_env(env: Mapping[str, str]) -> dict[str, object]:
         if env.get(variable):
             values[name] = parse(env[variable])
     return values
+
+
+CALIBRATION_LAMBDA = (1e-3, 1e3)
+CALIBRATION_MIN_SCENARIOS = (2, 1000)
+
+
+def _calibration_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """The ridge penalty lambda of the calibration fits and how many closed scenarios
+    they need (model.md, "Calibration: learning from outcomes")."""
+    values: dict[str, object] = {}
+    if env.get("TRADEWINDS_CALIBRATION_LAMBDA"):
+        low, high = CALIBRATION_LAMBDA
+        lam = _number(
+            "TRADEWINDS_CALIBRATION_LAMBDA", env, float, f"a number from {low:g} to {high:g}"
+        )
+        if not low <= lam <= high:
+            msg = f"TRADEWINDS_CALIBRATION_LAMBDA must be a number from {low:g} to {high:g}"
+            raise InvalidSetting(msg)
+        values["calibration_lambda"] = lam
+    if env.get("TRADEWINDS_CALIBRATION_MIN_SCENARIOS"):
+        low_n, high_n = CALIBRATION_MIN_SCENARIOS
+        allowed = f"a whole number from {low_n} to {high_n}"
+        count = _number("TRADEWINDS_CALIBRATION_MIN_SCENARIOS", env, int, allowed)
+        if not low_n <= count <= high_n:
+            msg = f"TRADEWINDS_CALIBRATION_MIN_SCENARIOS must be {allowed}"
+            raise InvalidSetting(msg)
+        values["calibration_min_scenarios"] = count
+    return values
+
+
+def _number(
+    variable: str, env: Mapping[str, str], parse: Callable[[str], Number], allowed: str
+) -> Number:
+    try:
+        value = parse(env[variable])
+    except ValueError:
+        msg = f"{variable} must be {allowed}, not {env[variable]!r}"
+        raise InvalidSetting(msg) from None
+    return value

@@ -76,6 +76,7 @@ def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTa
         interval80=point.interval80,
         interval95=point.interval95,
         drivers=drivers,
+        calibrated=None,
     )
     return Evaluated(
         forecast,

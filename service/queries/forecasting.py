@@ -5,7 +5,10 @@ version and the matches that apply (``snapshots``), evaluates them
 (``evaluation``) and shapes the answer. The answer for "now" (the current time
 rounded down to the tick) is cached per scenario and rebuilt only when the
 projection changed that scenario (its ``generation``) or a new tick began; the
-list answers and their caches are ``lists``, a history is ``history``.
+list answers and their caches are ``lists``, a history is ``history``. Every
+answer carries its calibration (``calibration``: fitted on the closed scenarios,
+cached apart, since other scenarios move it); the cached "now" forecasts are kept
+without it and it is added when they are served.
 
 The API runs every read that is not a cached "now" through ``Forecaster.heavy``
 (``budget``: worker threads, a shared limiter, a time budget) and checks its
@@ -27,16 +30,18 @@ from service.projection.index import LogIndex
 from service.projection.versions import ScenarioMatches
 from service.queries.bodies import encoder, etag_of
 from service.queries.budget import UNLIMITED, Budget, run_heavy
+from service.queries.calibration import Calibrations, Fitted
 from service.queries.evaluation import Evaluated, Page, evaluate
-from service.queries.history import HistoryRange, history_of
+from service.queries.history import HistoryRange, history_of, with_calibrated
 from service.queries.lists import ForecastLists
 from service.queries.snapshots import INF, NowSnapshot, Query, Snapshot, Taken, moment, taken_of
 from service.queries.views import Contribution, Forecast, ForecastDetail, ForecastList, History
 
 T = TypeVar("T")
 
-OneKey = tuple[float, int, int, int | None]
-"""A detail answer's cache key: as_of, the scenario's generation, the page."""
+OneKey = tuple[float, int, int, int | None, int]
+"""A detail answer's cache key: as_of, the scenario's generation, the page, the
+calibration's serial."""
 
 LIGHT_MATCHES = 10_000
 """A scenario with at most this many matches is read without waiting for a heavy-read
@@ -65,6 +70,11 @@ class Forecaster:
         self.refresher: Callable[[], bool] | None = None
         """Whether something (the forecast stream) is evaluating every scenario that
         changed, promptly: only then is an earlier evaluation served (``latest_now``)."""
+        self.calibrations = Calibrations(
+            self.index,
+            self.settings.calibration_lambda,
+            self.settings.calibration_min_scenarios,
+        )
         self.lists = ForecastLists(self)
 
     def now(self) -> float:
@@ -103,8 +113,8 @@ class Forecaster:
     def evaluate(
         self, scenario: ScenarioMatches, query: Query, *, detail: bool
     ) -> tuple[Forecast, list[Contribution], int] | None:
-        """The forecast at ``query``; None if no version was known at the cut. With
-        ``detail``, every contribution."""
+        """The forecast at ``query`` (without its calibration); None if no version was
+        known at the cut. With ``detail``, every contribution."""
         snapshot = self.snapshot(scenario, query.known)
         if snapshot is None:
             return None
@@ -122,9 +132,11 @@ class Forecaster:
         query: Query,
         page: Page | None = None,
         budget: Budget = UNLIMITED,
+        fitted: Fitted | None = None,
     ) -> ForecastDetail | None:
         """One forecast with its contributions (a ``page`` of the events: all by
-        default); InvalidInput if it weighs more than ``read_max_matches``."""
+        default) and its calibration (``fitted``: found at the query by default);
+        InvalidInput if it weighs more than ``read_max_matches``."""
         scenario = self.index.matches.scenarios.get(scenario_id)
         if scenario is None:
             return None
@@ -134,8 +146,10 @@ class Forecaster:
         self.check_matches(snapshot.matches, f"scenario {scenario_id}'s rules match")
         budget.check()
         found = self._evaluate(snapshot, query, page or Page())
+        if fitted is None:
+            fitted = self.calibrations.at(query.as_of, query.known, budget)
         return ForecastDetail(
-            **msgspec.structs.asdict(found.forecast),
+            **msgspec.structs.asdict(fitted.applied(found.forecast)),
             as_of=moment(query.as_of),
             known_at=query.known_at,
             position=found.position,
@@ -150,7 +164,8 @@ class Forecaster:
         the same query and page and the scenario has not changed since (its
         ``generation``): a poll of a scenario that heavy batches do not touch is
         answered without a worker thread or the index lock."""
-        key = self._one_key(scenario_id, query, page)
+        fitted = None if query.known != INF else self.calibrations.cached(query.as_of, INF)
+        key = None if fitted is None else self._one_key(scenario_id, query, page, fitted)
         hit = self._one_cache.get(scenario_id)
         if key is None or hit is None or hit[0] != key:
             return None
@@ -162,8 +177,9 @@ class Forecaster:
         """``one``, encoded; remembered for ``cached_one`` (without a knowledge cut:
         the answer at ``as_of`` is then a function of the scenario's generation). The
         key's generation is read before the snapshot: the answer is at least as new."""
-        key = self._one_key(scenario_id, query, page)
-        forecast = self.one(scenario_id, query, page, budget)
+        fitted = self.calibrations.at(query.as_of, query.known, budget)
+        key = self._one_key(scenario_id, query, page, fitted)
+        forecast = self.one(scenario_id, query, page, budget, fitted)
         if forecast is None:
             return None
         body = encoder.encode(forecast)
@@ -171,11 +187,11 @@ class Forecaster:
             self._one_cache[scenario_id] = (key, body, etag_of(body))
         return body
 
-    def _one_key(self, scenario_id: str, query: Query, page: Page) -> OneKey | None:
+    def _one_key(self, scenario_id: str, query: Query, page: Page, fitted: Fitted) -> OneKey | None:
         scenario = self.index.matches.scenarios.get(scenario_id)
         if scenario is None or query.known != INF:
             return None
-        return (query.as_of, scenario.generation, page.offset, page.limit)
+        return (query.as_of, scenario.generation, page.offset, page.limit, fitted.serial)
 
     def check_matches(self, matches: int, what: str) -> None:
         cap = self.settings.read_max_matches
@@ -202,7 +218,9 @@ class Forecaster:
         return None if taken is None else NowSnapshot(key, taken)
 
     def finish(self, pending: NowSnapshot, query: Query) -> tuple[Forecast, int]:
-        """Evaluate a "now" answer from its snapshot (no lock needed) and cache it."""
+        """Evaluate a "now" answer from its snapshot (no lock needed) and cache it
+        (without its calibration, which other scenarios move: the callers add it,
+        ``Fitted.applied``)."""
         found = self._evaluate(pending.taken.snapshot(self.index.matches), query, None)
         scenario_id = pending.taken.scenario_id
         with self._entries_lock:
@@ -247,9 +265,13 @@ class Forecaster:
         known: float,
         max_points: int,
         budget: Budget = UNLIMITED,
+        *,
+        calibrated: bool = False,
     ) -> History | None:
         """The forecast on the grid from ``start`` (default: opens_at) to ``stop``
-        (``history.history_of``; InvalidInput if too large)."""
+        (``history.history_of``; InvalidInput if too large); with ``calibrated``,
+        each point's calibrated probability by the calibration in force at its time
+        under the same cut (``with_calibrated``)."""
         scenario = self.index.matches.scenarios.get(scenario_id)
         if scenario is None:
             return None
@@ -257,4 +279,5 @@ class Forecaster:
         if snapshot is None:
             return None
         asked = HistoryRange(start, stop, step, known, max_points)
-        return history_of(snapshot, asked, self.settings.history_max_cost, budget)
+        history = history_of(snapshot, asked, self.settings.history_max_cost, budget)
+        return with_calibrated(history, self.calibrations, known, budget) if calibrated else history

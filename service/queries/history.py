@@ -4,12 +4,16 @@ at most ``max_points`` points and an estimated cost (``grid_cost``) within
 
 from dataclasses import dataclass
 
+import msgspec
+import numpy as np
+
 from domain.errors import FieldError, InvalidInput
 from forecasts.backtest import grid
 from forecasts.grid import grid_cost
 from forecasts.model import Floats, RuleMatches, ScenarioModel
 from forecasts.points import forecast_points
 from service.queries.budget import UNLIMITED, Budget
+from service.queries.calibration import Calibrations
 from service.queries.snapshots import Snapshot, moment
 from service.queries.views import History, HistoryPoint
 
@@ -71,3 +75,18 @@ def check_history_cost(
             " ask for a shorter range (from, to) or a longer step"
         )
         raise InvalidInput([FieldError("step", msg)])
+
+
+def with_calibrated(
+    history: History, calibrations: Calibrations, known: float, budget: Budget = UNLIMITED
+) -> History:
+    """The history with each point's ``calibrated_probability``: the calibration in
+    force at the point's time under the cut (``Calibrations.along``: one fit per
+    distinct set of scenarios closed by then), applied to its probability."""
+    times = np.array([p.t.timestamp() for p in history.points])
+    fits = calibrations.along(times, known, budget)
+    points = [
+        msgspec.structs.replace(p, calibrated_probability=fit.probability(p.probability))
+        for p, fit in zip(history.points, fits, strict=True)
+    ]
+    return History(scenario_id=history.scenario_id, points=points)

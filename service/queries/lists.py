@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from service.projection.versions import ScenarioMatches
 from service.queries.bodies import encoder, etag_of
 from service.queries.budget import UNLIMITED, Budget
-from service.queries.snapshots import NowSnapshot, Query, moment
+from service.queries.snapshots import INF, NowSnapshot, Query, moment
 from service.queries.views import Forecast, ForecastList
 
 if TYPE_CHECKING:
@@ -28,7 +28,9 @@ class ForecastLists:
         self._lock = threading.Lock()
         self._list_cache: tuple[tuple[float, int], bytes, str] | None = None
         self._latest_list: tuple[float, bytes, str] | None = None
-        self._assembled: tuple[tuple[float, tuple[tuple[str, int], ...]], bytes, str] | None = None
+        self._assembled: (
+            tuple[tuple[float, tuple[tuple[str, int], ...], int], bytes, str] | None
+        ) = None
         self.cache_hits = 0
         self.cache_misses = 0
         self.earlier_answers = 0
@@ -41,11 +43,12 @@ class ForecastLists:
         return found
 
     def all(self, query: Query, *, cache: bool, budget: Budget = UNLIMITED) -> ForecastList:
-        """Every scenario's forecast; each evaluated on its own snapshot (the index
-        lock is held only to copy it). Uncached, InvalidInput if they weigh more
+        """Every scenario's forecast with its calibration; each evaluated on its own
+        snapshot (the index lock is held only to copy it). Uncached, InvalidInput if they weigh more
         than ``read_max_matches`` together."""
         forecasts: list[Forecast] = []
         position = 0
+        fitted = self._forecaster.calibrations.at(query.as_of, query.known, budget)
         with self._index.reading():
             scenarios = [
                 self._index.matches.scenarios[s] for s in sorted(self._index.matches.scenarios)
@@ -65,7 +68,7 @@ class ForecastLists:
                 evaluated = self._forecaster.evaluate(scenario, query, detail=False)
                 found = None if evaluated is None else (evaluated[0], evaluated[2])
             if found is not None:
-                forecasts.append(found[0])
+                forecasts.append(fitted.applied(found[0]))
                 position = max(position, found[1])
         return ForecastList(
             as_of=moment(query.as_of),
@@ -128,9 +131,13 @@ class ForecastLists:
         found = self._latest_entries(as_of, scenarios)
         if found is None:
             return self._latest_list_of_last_tick(as_of)
-        forecasts, position, current, used = found
+        fitted = self._forecaster.calibrations.cached(as_of, INF)
+        if fitted is None:
+            return self._latest_list_of_last_tick(as_of)
+        raw, position, current, used = found
+        forecasts = [fitted.applied(f) for f in raw]
         assembled = self._assembled
-        if assembled is not None and assembled[0] == (as_of, used):
+        if assembled is not None and assembled[0] == (as_of, used, fitted.serial):
             body, etag = assembled[1], assembled[2]
         else:
             body = encoder.encode(
@@ -139,7 +146,7 @@ class ForecastLists:
                 )
             )
             etag = etag_of(body)
-            self._assembled = ((as_of, used), body, etag)
+            self._assembled = ((as_of, used, fitted.serial), body, etag)
         if current:
             self._list_cache = (key, body, etag)
         else:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 
-from service.queries.views import Forecast
+from service.queries.views import Calibrated, Forecast
 from service.wire import Wire
 
 
@@ -29,6 +29,9 @@ class StreamForecast(Wire):
     status: Literal["open", "resolved_yes", "resolved_no", "annulled", "expired"]
     position: int
     as_of: datetime
+    calibrated: Calibrated | None = None
+    """The calibrated numbers at ``as_of`` (``Forecast.calibrated``); null in the
+    events replayed to a resuming client (``streamreplay``)."""
 
 
 def stream_forecast(forecast: Forecast, position: int, as_of: float) -> StreamForecast:
@@ -40,6 +43,7 @@ def stream_forecast(forecast: Forecast, position: int, as_of: float) -> StreamFo
         status=forecast.status,
         position=position,
         as_of=datetime.fromtimestamp(as_of, UTC),
+        calibrated=forecast.calibrated,
     )
 
 

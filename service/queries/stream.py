@@ -241,10 +241,13 @@ class ForecastStream:
         """Evaluate what was collected (without the index lock) and keep what changed."""
         query = Query(as_of=self._tick)
         changes: list[Change] = []
+        fitted = self._forecaster.calibrations.at(query.as_of, query.known) if work else None
         for scenario_id, moved, found in work:
             forecast, position = (
                 self._forecaster.finish(found, query) if isinstance(found, NowSnapshot) else found
             )
+            if fitted is not None:
+                forecast = fitted.applied(forecast)
             caused = moved and position > since
             after = Served(
                 forecast=stream_forecast(forecast, position, self._tick),

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from msgspec import UNSET, UnsetType
+
 from service.wire import Wire
 
 
@@ -31,6 +33,16 @@ class Contribution(Wire, omit_defaults=True):
     summary: str | None = None
 
 
+class Calibrated(Wire):
+    """The calibrated forecast beside the model's (model.md, "Calibration: learning
+    from outcomes"): expit(alpha + beta * logit), and the same map of the interval
+    ends, sorted."""
+
+    probability: float
+    interval80: tuple[float, float]
+    interval95: tuple[float, float]
+
+
 class Forecast(Wire):
     scenario_id: str
     title: str
@@ -42,6 +54,9 @@ class Forecast(Wire):
     interval80: tuple[float, float] | None
     interval95: tuple[float, float] | None
     drivers: list[Contribution]
+    calibrated: Calibrated | None
+    """Null while there is no calibration (fewer closed scenarios than it needs) and
+    while the forecast is closed (its probability 0, 1 or null)."""
 
 
 class ForecastList(Wire):
@@ -93,10 +108,15 @@ class ForecastDetail(Forecast, kw_only=True, omit_defaults=True):
     explained: Explained | None = None
 
 
-class HistoryPoint(Wire):
+class HistoryPoint(Wire, omit_defaults=True):
+    """``calibrated_probability`` only when asked for (``calibrated=true``): the
+    calibrated probability at t, by the calibration in force at t (null where there
+    is none or the forecast is closed)."""
+
     t: datetime
     probability: float | None
     interval80: tuple[float, float] | None
+    calibrated_probability: float | UnsetType | None = UNSET
 
 
 class History(Wire):

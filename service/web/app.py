@@ -29,6 +29,7 @@ from service.web.routes import health
 from service.web.routes.alerts import AlertsController
 from service.web.routes.backtests import BacktestsController
 from service.web.routes.baseline import same_bytes
+from service.web.routes.calibration import get_calibration
 from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
 from service.web.routes.scenarios import ScenariosController
@@ -66,6 +67,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         ScenariosController,
         Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),
         BacktestsController,
+        get_calibration,
         stream_forecasts,
         AlertsController,
         health.live,

@@ -39,6 +39,8 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/scenarios/{scenario_id}/versions"): "read",
     ("POST", "/v1/scenarios/{scenario_id}/resolution"): "admin",
     ("POST", "/v1/scenarios/{scenario_id}/resolution/retraction"): "admin",
+    ("GET", "/v1/scenarios/{scenario_id}/suggested-rules"): "read",
+    ("GET", "/v1/calibration"): "read",
     ("GET", "/v1/forecasts"): "read",
     ("GET", "/v1/forecasts/{scenario_id}"): "read",
     ("GET", "/v1/forecasts/{scenario_id}/history"): "read",

@@ -239,6 +239,13 @@ class ForecastsController(Controller):
         known_at: KnownAt = None,
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
+        calibrated: Annotated[
+            bool,
+            QueryParameter(
+                description="add each point's calibrated_probability (by the calibration"
+                " in force at the point's time; CSV: a calibrated column)"
+            ),
+        ] = False,
     ) -> ASGIResponse:
         await tradewinds.await_position(min_position)
         forecaster = tradewinds.forecaster
@@ -260,10 +267,11 @@ class ForecastsController(Controller):
                 query.known,
                 tradewinds.settings.history_max_points,
                 budget,
+                calibrated=calibrated,
             )
             if history is None:
                 return None
-            return _csv(history) if as_csv else _encoder.encode(history)
+            return _csv(history, calibrated=calibrated) if as_csv else _encoder.encode(history)
 
         body = await forecaster.heavy(encoded)
         if body is None:
@@ -275,19 +283,22 @@ class ForecastsController(Controller):
         return conditional(body, if_none_match, cache_control)
 
 
-def _csv(history: History) -> bytes:
+def _csv(history: History, *, calibrated: bool = False) -> bytes:
+    """t,probability,lo80,hi80 and, when asked, calibrated (empty where null)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["t", "probability", "lo80", "hi80"])
+    writer.writerow(["t", "probability", "lo80", "hi80", *(["calibrated"] if calibrated else [])])
     for point in history.points:
         lo, hi = point.interval80 if point.interval80 is not None else ("", "")
         probability = "" if point.probability is None else repr(point.probability)
-        writer.writerow(
-            [
-                point.t.isoformat().replace("+00:00", "Z"),
-                probability,
-                lo if lo == "" else repr(lo),
-                hi if hi == "" else repr(hi),
-            ]
-        )
+        row = [
+            point.t.isoformat().replace("+00:00", "Z"),
+            probability,
+            lo if lo == "" else repr(lo),
+            hi if hi == "" else repr(hi),
+        ]
+        if calibrated:
+            value = point.calibrated_probability
+            row.append(repr(value) if isinstance(value, float) else "")
+        writer.writerow(row)
     return out.getvalue().encode()

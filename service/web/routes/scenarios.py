@@ -14,10 +14,13 @@ from service.commands.scenarios import (
     ScenarioReceipt,
 )
 from service.projection.states import ResolutionState, RetractionState, ScenarioState
+from service.queries.calibrationviews import SuggestedRules
 from service.queries.prior_events import before_opens
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
+from service.web.routes.calibration import cut
+from service.web.routes.forecasts import AsOf, KnownAt
 from service.web.schemas import (
     ResolutionRetractionView,
     ResolutionView,
@@ -169,3 +172,24 @@ class ScenariosController(Controller):
         self, scenario_id: ScenarioId, data: JSONBody[Retraction], tradewinds: TradewindsDep
     ) -> ResolutionReceipt:
         return await tradewinds.retract_resolution(scenario_id, data.reason)
+
+    @get(
+        "/{scenario_id:str}/suggested-rules",
+        summary="Each rule's Bayes factor and the one the calibration suggests",
+        description=(
+            "B^beta_g for each rule, beta_g the evidence scale of its kinds (GET"
+            " /v1/calibration); scale and suggested_bayes_factor are null while there is"
+            " no calibration."
+        ),
+        opt=needs(Scope.read),
+        responses=problem_responses(404, 503),
+    )
+    async def suggested_rules(
+        self,
+        scenario_id: ScenarioId,
+        tradewinds: TradewindsDep,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+    ) -> SuggestedRules:
+        at, known = cut(as_of, known_at)
+        return await tradewinds.suggested_rules(scenario_id, at, known)
