@@ -54,6 +54,7 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/backtests"): "read",
     ("GET", "/v1/backtests/{backtest_id}"): "read",
     ("GET", "/v1/backtests/{backtest_id}/reliability.svg"): "read",
+    ("GET", "/v1/backtests/{backtest_id}/series"): "read",
     ("GET", "/health/live"): PUBLIC,
     ("GET", "/health/ready"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
