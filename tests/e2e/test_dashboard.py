@@ -301,6 +301,7 @@ def tab_through(page: Page) -> tuple[set[str], set[str], list[str]]:
             """() => [...document.querySelectorAll('[data-tab-probe]')]
                 .filter((el) => el.tabIndex >= 0 && !el.disabled
                   && !el.closest('[hidden], dialog:not([open])')
+                  && !el.closest('details:not([open]) > :not(summary)')
                   && el.getClientRects().length > 0)
                 .map((el) => el.dataset.tabProbe)"""
         )
