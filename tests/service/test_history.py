@@ -2,10 +2,12 @@
 ``serve --demo`` before the timeline with its reconstructed ``recorded_at``, added
 to any store by ``import --history`` (idempotently), and scored as served."""
 
+import io
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -14,8 +16,9 @@ from domain.entries import EventEntry, LogEntry, ResolutionEntry, ScenarioEntry
 from domain.scenarios import check_definition
 from service.bootstrap import open_eventlog
 from service.cli.main import backtest_request, demo_lines, import_lines, load_demo, main, parser
-from service.commands.exchange import export_entries
+from service.commands.exchange import export_entries, write_jsonl
 from service.demo import history_lines, import_history
+from service.demo.build_history import TAG, history_entries
 from service.persistence.eventlog import utc_now
 from service.settings import Settings
 from service.web.app import create_app
@@ -163,3 +166,27 @@ def test_a_history_recorded_now_has_no_track_record(settings: Settings) -> None:
     assert (history.report.added, history.reconstructed) == (320, False)
     assert not history_ids() & set(scores(settings, "as_served"))
     assert history_ids() <= set(scores(settings, "hindsight"))
+
+
+def test_the_generator_rebuilds_the_shipped_file_from_its_content() -> None:
+    """``build_history`` is the transformation the file documents: the source it was
+    made from, recovered from the file, builds the same bytes again."""
+    entries = shipped()
+    resolutions = {e.scenario_id: e.resolution for e in entries if isinstance(e, ResolutionEntry)}
+    scenarios = []
+    for e in entries:
+        if isinstance(e, ScenarioEntry):
+            fields = msgspec.to_builtins(e.definition)
+            fields["tags"] = [t for t in fields["tags"] if t != TAG]
+            if not fields["tags"]:
+                del fields["tags"]
+            resolution = msgspec.to_builtins(resolutions[e.scenario_id])
+            scenarios.append({"id": e.scenario_id, **fields, "resolution": resolution})
+    events = [
+        {k: v for k, v in msgspec.to_builtins(e.event).items() if k != "event_id"}
+        for e in entries
+        if isinstance(e, EventEntry)
+    ]
+    out = io.BytesIO()
+    write_jsonl(history_entries({"scenarios": scenarios, "events": events}), out)
+    assert out.getvalue() == b"".join(line + b"\n" for line in history_lines())
