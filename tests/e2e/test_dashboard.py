@@ -453,6 +453,8 @@ def test_the_events_view_lists_the_latest_first_with_what_each_moved(
     page.get_by_label("Kind").select_option("negotiation")
     newest_of_kind = [e["event_id"] for e in reversed(all_events(demo, kind="negotiation"))]
     negotiations = newest_of_kind[:50]
+    # The view shows 50 before and after the filter: wait for the filtered list itself.
+    expect(items.first).to_have_attribute("data-event-id", negotiations[0], timeout=WAIT_MS)
     expect(items).to_have_count(len(negotiations), timeout=WAIT_MS)
     assert items.evaluate_all("(lis) => lis.map((li) => li.dataset.eventId)") == negotiations
 
