@@ -5,7 +5,6 @@ import gc
 import logging
 import sys
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from service.commands.exchange import (
     read_jsonl,
     write_jsonl,
 )
+from service.demo import HistoryReport, import_history, timeline_lines
 from service.jsonlog import configure_json_logs
 from service.persistence.eventlog import utc_now
 from service.queries import replay
@@ -54,8 +54,38 @@ def import_lines(settings: Settings, lines: Iterable[bytes]) -> ImportReport:
 
 
 def demo_lines() -> list[bytes]:
-    text = resources.files("service.demo").joinpath("timeline.jsonl").read_bytes()
-    return text.splitlines()
+    """The demo's current timeline (without the history)."""
+    return timeline_lines()
+
+
+def load_history(settings: Settings) -> HistoryReport:
+    with bootstrap(settings, background=False) as tradewinds:
+        return import_history(tradewinds.eventlog, utc_now)
+
+
+def load_demo(settings: Settings) -> tuple[HistoryReport, ImportReport]:
+    """The real history first (its reconstructed ``recorded_at`` are the earliest),
+    then the current timeline, recorded now: a fresh store's log stays in time order."""
+    with bootstrap(settings, background=False) as tradewinds:
+        history = import_history(tradewinds.eventlog, utc_now)
+        timeline = import_entries(tradewinds.eventlog, read_jsonl(timeline_lines()), utc_now)
+    return history, timeline
+
+
+def history_note(history: HistoryReport) -> str | None:
+    """What to know about the times of the history just added (None if nothing was)."""
+    if not history.report.added:
+        return None
+    if history.reconstructed:
+        return (
+            "the history keeps its reconstructed recorded_at (each question recorded at "
+            "opens_at, each event when it became public, each outcome at resolved_at)"
+        )
+    return (
+        "the store already held later records, so the history is recorded now: "
+        "backtests and calibration use it, but its track record (as served) is empty; "
+        "import it into an empty store first to keep its reconstructed times"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -80,16 +110,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # every few batches (a third of a batch's time, and most of the p99).
     gc.set_threshold(50_000, 20, 20)
     if args.demo:
-        report = import_lines(settings, demo_lines())
+        history, timeline = load_demo(settings)
         logger.info(
-            "demo timeline: %d records added, %d already there", report.added, report.skipped
+            "real history: %d records added, %d already there",
+            history.report.added,
+            history.report.skipped,
+        )
+        note = history_note(history)
+        if note:
+            logger.info("real history: %s", note)
+        logger.info(
+            "demo timeline: %d records added, %d already there", timeline.added, timeline.skipped
         )
     serve(create_app(settings), settings)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if (args.file is None) == (not args.history):
+        print("tradewinds import: give a FILE or --history (not both)", file=sys.stderr)
+        return 2
     settings = _settings(args)
+    if args.history:
+        history = load_history(settings)
+        print(f"real history: {history.report.added} records added, "
+              f"{history.report.skipped} already there")  # fmt: skip
+        note = history_note(history)
+        if note:
+            print(note)
+        return 0
     try:
         with Path(args.file).open("rb") as f:
             report = import_lines(settings, f)
@@ -198,11 +247,26 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
-    serve.add_argument("--demo", action="store_true", help="load the example timeline first")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the real history (2018-25) and the example timeline first",
+    )
     serve.set_defaults(handler=cmd_serve)
 
-    load = commands.add_parser("import", help="append a JSON Lines log to the store")
-    load.add_argument("file")
+    load = commands.add_parser(
+        "import",
+        help="append a JSON Lines log to the store",
+        description="Append a JSON Lines log (an export) to the store; entries already "
+        "there are skipped. --history adds the shipped real history instead: 37 "
+        "resolved US-China questions of 2018-25 with their events.",
+    )
+    load.add_argument("file", nargs="?", help="the JSON Lines file")
+    load.add_argument(
+        "--history",
+        action="store_true",
+        help="add the shipped real history (2018-25) instead of a file",
+    )
     load.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     load.set_defaults(handler=cmd_import)
 

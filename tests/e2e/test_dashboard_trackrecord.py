@@ -185,12 +185,36 @@ def test_without_an_admin_key_it_says_so_and_shows_the_stored_track_record(
 def test_a_history_imported_just_now_has_nothing_served_to_score(
     tmp_path: Path, page: Page
 ) -> None:
-    """``--demo`` records the timeline now: nothing was served before, so the record
-    is empty however the scenarios resolved, and the page says why."""
-    with ServerProcess(tmp_path / "data", extra_args=("--demo",)) as server:
+    """The demo timeline imported now: nothing was served before, so the record is
+    empty however the scenarios resolved, and the page says why."""
+    timeline = tmp_path / "timeline.jsonl"
+    timeline.write_bytes(b"\n".join(demo_lines()) + b"\n")
+    command = [sys.executable, "-m", "service.cli.main", "import", str(timeline)]
+    subprocess.run([*command, "--data-dir", str(tmp_path / "data")], check=True, timeout=120)
+    with ServerProcess(tmp_path / "data") as server:
         page.goto(f"{server.base_url}/#/track-record")
         expect(page.locator("#tr-results")).to_contain_text("Nothing to score yet", timeout=WAIT_MS)
         with httpx.Client(base_url=server.base_url) as client:
             (record,) = track_records(client)
         assert record["scores"]["overall"] is None
         assert record["scores"]["scenarios"] == []
+
+
+def test_the_demo_s_track_record_is_the_real_history(tmp_path: Path, page: Page) -> None:
+    """``--demo`` loads the real history with its reconstructed recorded_at, then the
+    timeline recorded now: the track record scores the history's 37 questions and
+    none of the timeline's, which nothing served before it resolved."""
+    with ServerProcess(tmp_path / "data", extra_args=("--demo",)) as server:
+        page.goto(f"{server.base_url}/#/track-record")
+        expect(page.locator("#tr-overall")).to_contain_text("37", timeout=60_000)
+        with httpx.Client(base_url=server.base_url) as client:
+            (record,) = track_records(client)
+            history = {
+                s["id"]
+                for s in client.get("/v1/scenarios").json()["scenarios"]
+                if "history" in s["definition"].get("tags", [])
+            }
+    scored = {s["scenario_id"] for s in record["scores"]["scenarios"]}
+    assert len(history) == 37
+    assert scored == history
+    assert record["scores"]["overall"]["n_scenarios"] == 37

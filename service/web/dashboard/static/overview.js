@@ -1,6 +1,9 @@
 // Overview: every scenario as a row: probability and 80% interval, status,
 // deadline, a sparkline of the last 180 days, the change since yesterday and
-// since last week. Sorted and filtered on the page; updated live.
+// since last week. Sorted and filtered on the page; updated live. Closed
+// scenarios (resolved or annulled: the shipped history alone has 37) are in a
+// collapsed section under the open ones, most recently closed first; it opens
+// by itself when a search or a tag finds closed ones.
 
 import { get } from "./api.js";
 import { sparkline } from "./charts.js";
@@ -18,6 +21,15 @@ const SORTS = {
   deadline: { label: "Deadline, soonest first", compare: (a, b) => Date.parse(a.f.deadline) - Date.parse(b.f.deadline) },
   title: { label: "Title, A–Z", compare: (a, b) => a.f.title.localeCompare(b.f.title) },
 };
+
+const CLOSED = new Set(["resolved_yes", "resolved_no", "annulled"]);
+const isClosed = (row) => CLOSED.has(row.f.status);
+
+/** Closed scenarios under "attention": the most recently closed first. */
+function byClosedNewest(a, b) {
+  const when = (r) => Date.parse(r.resolvedAt || r.f.deadline);
+  return when(b) - when(a);
+}
 
 function byOpenThenDeadline(a, b) {
   const open = (r) => (r.f.status === "open" ? 0 : 1);
@@ -46,6 +58,12 @@ export function overview(main) {
   let asOf = null;
 
   const list = h("ul", { class: "scenarios", "aria-label": "Scenarios" });
+  const closedList = h("ul", { class: "scenarios closed", "aria-label": "Closed scenarios" });
+  const closedSummary = h("summary", {});
+  let closedOpenedByHand = false;
+  let lastFilterKey = "\u0000";
+  const closed = h("details", { class: "closed-scenarios" }, closedSummary, closedList);
+  closedSummary.addEventListener("click", () => { closedOpenedByHand = !closed.open; });
   const count = h("p", { class: "count", role: "status" });
   const tagSelect = h("select", { id: "filter-tag" }, h("option", { value: "" }, "All tags"));
   const form = h(
@@ -71,7 +89,7 @@ export function overview(main) {
     h("h1", { id: "view-title", tabindex: "-1" }, "Scenarios"),
     h("p", { class: "lede" }, "Probability now, with its 80% interval; the line shows the last ",
       `${SPARK_DAYS} days with the 80% band.`),
-    form, count, list);
+    form, count, list, closed);
 
   function makeRow(f) {
     const parts = {
@@ -180,14 +198,34 @@ export function overview(main) {
       (!filters.text || `${r.f.title} ${r.question || ""} ${r.f.scenario_id}`.toLowerCase().includes(filters.text)));
     visible.sort(SORTS[filters.sort].compare);
     for (const r of rows.values()) r.el.hidden = !visible.includes(r);
-    const order = [...visible, ...[...rows.values()].filter((r) => r.el.hidden)].map((r) => r.el);
-    if (order.some((el, i) => list.children[i] !== el)) {
-      // Moving nodes drops focus: put it back where it was (a live update must not steal it).
-      const focused = list.contains(document.activeElement) ? document.activeElement : null;
-      list.append(...order);
-      if (focused) focused.focus({ preventScroll: true });
+    const hidden = [...rows.values()].filter((r) => r.el.hidden);
+    const ended = visible.filter(isClosed);
+    if (filters.sort === "attention") ended.sort(byClosedNewest);
+    place(list, [...visible.filter((r) => !isClosed(r)), ...hidden.filter((r) => !isClosed(r))]);
+    place(closedList, [...ended, ...hidden.filter(isClosed)]);
+    const closedCount = [...rows.values()].filter(isClosed).length;
+    closed.hidden = ended.length === 0;
+    const filterKey = `${filters.text}\u0000${filters.tag}`;
+    if (filterKey !== lastFilterKey) {
+      // A new search or tag shows the closed ones it finds; otherwise the section
+      // stays as the reader left it.
+      lastFilterKey = filterKey;
+      closed.open = closedOpenedByHand || (Boolean(filters.text || filters.tag) && ended.length > 0);
     }
-    count.textContent = `${visible.length} of ${rows.size} scenarios`;
+    closedSummary.textContent = ended.length === closedCount
+      ? `Closed: ${closedCount} resolved or annulled, most recent first`
+      : `Closed: ${ended.length} of ${closedCount} resolved or annulled match`;
+    count.textContent = `${visible.length} of ${rows.size} scenarios` +
+      (ended.length ? ` (${visible.length - ended.length} open or expired, ${ended.length} closed)` : "");
+  }
+
+  function place(ul, ordered) {
+    const order = ordered.map((r) => r.el);
+    if (order.length === ul.children.length && order.every((el, i) => ul.children[i] === el)) return;
+    // Moving nodes drops focus: put it back where it was (a live update must not steal it).
+    const focused = ul.contains(document.activeElement) ? document.activeElement : null;
+    ul.append(...order);
+    if (focused) focused.focus({ preventScroll: true });
   }
 
   function update(data, previous) {
