@@ -31,6 +31,7 @@ from service.queries import reading
 from service.queries.budget import Budget
 from service.queries.calibrationviews import CalibrationView, SuggestedRules
 from service.queries.forecasting import Forecaster
+from service.queries.prior_events import before_opens
 from service.queries.snapshots import INF
 from service.queries.stream import ForecastStream
 from service.settings import Settings
@@ -188,6 +189,10 @@ class Tradewinds:
     async def scenarios(self) -> list[ScenarioState]:
         await self.await_own_writes()
         return self._index.scenario_list()
+
+    def before_opens(self, versions: dict[str, int]) -> dict[str, int]:
+        """Per scenario (and its version shown), the matching events before its opens_at."""
+        return before_opens(self._index, versions)
 
     async def scenario(self, slug: str) -> ScenarioState:
         return await self._record(lambda: self._index.scenarios.get(slug), f"no scenario {slug}")

@@ -15,7 +15,6 @@ from service.commands.scenarios import (
 )
 from service.projection.states import ResolutionState, RetractionState, ScenarioState
 from service.queries.calibrationviews import SuggestedRules
-from service.queries.prior_events import before_opens
 from service.web.bodies import strict_json_body
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
@@ -105,7 +104,7 @@ class ScenariosController(Controller):
     )
     async def list_scenarios(self, tradewinds: TradewindsDep) -> ScenarioList:
         states = await tradewinds.scenarios()
-        counts = before_opens(tradewinds.eventlog.index, {s.id: s.current.version for s in states})
+        counts = tradewinds.before_opens({s.id: s.current.version for s in states})
         return ScenarioList(scenarios=[scenario_view(s, counts[s.id]) for s in states])
 
     @get(
@@ -118,7 +117,7 @@ class ScenariosController(Controller):
         self, scenario_id: ScenarioId, tradewinds: TradewindsDep
     ) -> ScenarioView:
         state = await tradewinds.scenario(scenario_id)
-        counts = before_opens(tradewinds.eventlog.index, {state.id: state.current.version})
+        counts = tradewinds.before_opens({state.id: state.current.version})
         return scenario_view(state, counts[state.id])
 
     @get(
