@@ -31,6 +31,7 @@ from service.web.routes.backtests import BacktestsController
 from service.web.routes.baseline import same_bytes
 from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
+from service.web.routes.preview import PreviewController
 from service.web.routes.scenarios import ScenariosController
 from service.web.routes.stream import stream_forecasts
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     handlers: list[ControllerRouterHandler] = [
         EventsController,
         ScenariosController,
+        PreviewController,
         Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),
         BacktestsController,
         stream_forecasts,
