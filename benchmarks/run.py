@@ -29,6 +29,7 @@ from benchmarks.core import (
 )
 from benchmarks.forecasts import FORECAST_BENCHMARKS
 from benchmarks.postgres import POSTGRES_BENCHMARKS
+from benchmarks.preview import PREVIEW_BENCHMARKS
 from benchmarks.underload import UNDER_LOAD_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 
@@ -40,6 +41,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *CALIBRATION_BENCHMARKS,
     *UNDER_LOAD_BENCHMARKS,
     *POSTGRES_BENCHMARKS,
+    *PREVIEW_BENCHMARKS,
 )
 
 
