@@ -32,7 +32,7 @@ from service.queries.bodies import encoder
 from service.queries.budget import Budget
 from service.queries.forecasting import Forecaster
 from service.queries.history import HistoryRange
-from service.queries.preview import draft_snapshot, preview
+from service.queries.preview import EventCards, draft_snapshot, preview
 from service.queries.snapshots import Query
 from service.queries.stream import ForecastStream
 from service.settings import Settings
@@ -61,6 +61,7 @@ class Tradewinds:
         self.forecaster = forecaster
         self.background = background
         self._index = eventlog.index
+        self._cards = EventCards(self._index.table)
 
     @property
     def backtests(self) -> BacktestRunner:
@@ -203,7 +204,7 @@ class Tradewinds:
             forecaster.check_matches(snapshot.matches, "the draft's rules match")
             budget.check()
             cost = self.settings.history_max_cost
-            return encoder.encode(preview(snapshot, query, asked, self._index.table, cost, budget))
+            return encoder.encode(preview(snapshot, query, asked, self._cards, cost, budget))
 
         return await forecaster.heavy(work)
 

@@ -68,6 +68,39 @@ class _Summary(msgspec.Struct):
 _summary_decoder = msgspec.json.Decoder(_Summary)
 
 
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What a preview shows of a matched event besides its id."""
+
+    occurred_at: datetime
+    summary: str
+
+
+class EventCards:
+    """Each event's ``Card``, decoded once (only its summary) and kept: events never
+    change, and a rule editor previews the same events on every keystroke. Holds at
+    most ``limit`` cards (emptied when full). An ``evaluation.EventLookup``."""
+
+    def __init__(self, table: EventTable, limit: int = 500_000) -> None:
+        self.table = table
+        self.limit = limit
+        self._cards: dict[UUID, Card] = {}
+
+    def get(self, event_id: UUID) -> Card | None:
+        card = self._cards.get(event_id)
+        if card is not None:
+            return card
+        row = self.table.row_of(event_id)
+        if row is None:
+            return None
+        body = self.table.bodies[row]
+        card = Card(moment(self.table.occurred[row]), _summary_decoder.decode(body).summary)
+        if len(self._cards) >= self.limit:
+            self._cards = {}
+        self._cards[event_id] = card
+        return card
+
+
 @dataclass(frozen=True)
 class Taken:
     """What a preview takes of the index under its lock."""
@@ -160,13 +193,13 @@ def preview(
     snapshot: Snapshot,
     query: Query,
     asked: HistoryRange,
-    table: EventTable,
+    cards: EventCards,
     max_cost: float,
     budget: Budget = UNLIMITED,
 ) -> Preview:
     """The draft's forecast with every contribution, its history, its rules' matches
     with ``if_one_more``, and how many matched events fell before opens_at."""
-    found = evaluate(snapshot, query, Page(), table)
+    found = evaluate(snapshot, query, Page(), cards)
     budget.check()
     forecast = ForecastDetail(
         **msgspec.structs.asdict(found.forecast),
@@ -183,12 +216,12 @@ def preview(
     return Preview(
         forecast=forecast,
         history=history,
-        rules=rules_of(snapshot, query, table),
+        rules=rules_of(snapshot, query, cards),
         before_opens=before_opens_of(snapshot),
     )
 
 
-def rules_of(snapshot: Snapshot, query: Query, table: EventTable) -> list[PreviewRule]:
+def rules_of(snapshot: Snapshot, query: Query, cards: EventCards) -> list[PreviewRule]:
     """Per rule, its matches not retracted (with their contribution at ``as_of``) and
     the probability if one more occurred then."""
     model = snapshot.version.model
@@ -197,21 +230,23 @@ def rules_of(snapshot: Snapshot, query: Query, table: EventTable) -> list[Previe
     found = points.terms
     assert found is not None
     point = points.point(0)
-    summaries: dict[UUID, str] = {}
     answer: list[PreviewRule] = []
     for r, rule in enumerate(model.rules):
         arrays, ids = snapshot.arrays[r], snapshot.event_ids[r]
-        log_odds = rule.ln_b * found.weights[r][0]
-        shown = np.nonzero(~np.isfinite(arrays.retracted) | (arrays.retracted > query.known))[0]
-        matches = [
-            PreviewMatch(
-                event_id=ids[m],
-                occurred_at=moment(float(arrays.occurred[m])),
-                summary=_summary(table, ids[m], summaries),
-                log_odds=float(log_odds[m]),
+        shown = ~np.isfinite(arrays.retracted) | (arrays.retracted > query.known)
+        log_odds = (rule.ln_b * found.weights[r][0])[shown].tolist()
+        matches = []
+        for event_id, contribution in zip(ids[shown].tolist(), log_odds, strict=True):
+            card = cards.get(event_id)
+            assert card is not None
+            matches.append(
+                PreviewMatch(
+                    event_id=event_id,
+                    occurred_at=card.occurred_at,
+                    summary=card.summary,
+                    log_odds=contribution,
+                )
             )
-            for m in shown.tolist()
-        ]
         more = point.probability
         if point.status == "open":
             more = float(expit(found.log_odds[0] + _one_more(snapshot, found, r)))
@@ -228,13 +263,3 @@ def _one_more(snapshot: Snapshot, found: Terms, r: int) -> float:
         rule.group is not None and other.group == rule.group)]  # fmt: skip
     count = sum(int(found.counted[i][0].sum()) for i in members)
     return rule.ln_b * rule.repeat_discount**count
-
-
-def _summary(table: EventTable, event_id: UUID, known: dict[UUID, str]) -> str:
-    """The event's summary (decoded once per preview, and only that field)."""
-    summary = known.get(event_id)
-    if summary is None:
-        row = table.row_of(event_id)
-        summary = "" if row is None else _summary_decoder.decode(table.bodies[row]).summary
-        known[event_id] = summary
-    return summary

@@ -140,13 +140,13 @@ def test_each_rule_matches_what_the_stored_version_would_after_a_put(api: Client
     draft = definition()  # rule a as stored (its matches reused), b and c scanned
     drafted = preview(api, "alpha", draft)
     put(api, "beta", draft)
-    stored = tradewinds(api).eventlog.index.matches.scenarios["beta"].current
-    retracted = tradewinds(api).eventlog.index.matches.retracted
     contributions = {
         (c["rule"], c["event_id"]): c["log_odds"]
         for c in get(api, "/v1/forecasts/beta")["contributions"]
         if c["kind"] == "event"
-    }
+    }  # read first: the index has applied the PUT
+    stored = tradewinds(api).eventlog.index.matches.scenarios["beta"].current
+    retracted = tradewinds(api).eventlog.index.matches.retracted
     assert [r["name"] for r in drafted["rules"]] == ["a", "b", "c"]
     for found, matches in zip(drafted["rules"], stored.matches, strict=True):
         expected = [str(m.event_id) for m in matches if m.event_id not in retracted]
