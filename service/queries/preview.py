@@ -1,8 +1,9 @@
 """A draft scenario's answer, storing nothing (``POST /v1/scenarios/{id}/preview``).
 
 The draft goes through the pipeline a stored version goes through: its model is
-``versions.model_of``, its matches are what ``matchindex.scan`` finds in the
+``versions.model_of``, its matches are what ``matchindex.scan`` would find in the
 event table's per-kind lists (the path a new version takes when it is defined),
+tested through a ``RuleIndex`` as the projection tests each appended event,
 its arrays are ``matcharrays``' and its numbers ``evaluation.evaluate`` and
 ``history.history_of``. A rule whose match equals one of the stored current
 version's rules takes that rule's matches and arrays as they stand (the current
@@ -13,6 +14,7 @@ As for a revision, the stored scenario's first recorded time is the draft's
 ``opens_at`` default and its resolutions apply; an unknown id is a new draft.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -21,14 +23,23 @@ import msgspec
 import numpy as np
 from scipy.special import expit
 
-from domain.scenarios import ScenarioDefinition
+from domain.events import BaseEvent
+from domain.matching import RuleIndex
+from domain.scenarios import Rule, ScenarioDefinition
 from forecasts.model import RuleMatches, Terms
 from forecasts.points import forecast_points
 from service.projection.eventtable import EventTable
 from service.projection.index import LogIndex
-from service.projection.matcharrays import Built, EventIds, Match, Pending, built_of, match_arrays
-from service.projection.matchindex import scan
-from service.projection.versions import ScenarioMatches, VersionMatches, model_of
+from service.projection.matcharrays import (
+    ORDER,
+    Built,
+    EventIds,
+    Match,
+    Pending,
+    built_of,
+    match_arrays,
+)
+from service.projection.versions import ScenarioMatches, VersionMatches, model_of, seconds
 from service.queries.budget import UNLIMITED, Budget
 from service.queries.evaluation import Page, evaluate
 from service.queries.history import HistoryRange, history_of
@@ -84,10 +95,11 @@ class EventCards:
     def __init__(self, table: EventTable, limit: int = 500_000) -> None:
         self.table = table
         self.limit = limit
-        self._cards: dict[UUID, Card] = {}
+        self._cards: dict[int, Card] = {}
+        """By the id's ``int`` (a ``UUID`` hashes in Python code: a microsecond)."""
 
     def get(self, event_id: UUID) -> Card | None:
-        card = self._cards.get(event_id)
+        card = self._cards.get(event_id.int)
         if card is not None:
             return card
         row = self.table.row_of(event_id)
@@ -97,7 +109,7 @@ class EventCards:
         card = Card(moment(self.table.occurred[row]), _summary_decoder.decode(body).summary)
         if len(self._cards) >= self.limit:
             self._cards = {}
-        self._cards[event_id] = card
+        self._cards[event_id.int] = card
         return card
 
 
@@ -144,7 +156,9 @@ def draft_snapshot(
     kinds = frozenset(k for r in fresh for k in rules[r].match.kinds())
     # the event table is append-only: the scan reads it without the index lock
     scanned = dict(
-        zip(fresh, scan([rules[r] for r in fresh], index.table.of_kinds(kinds)), strict=True)
+        zip(
+            fresh, scan_indexed([rules[r] for r in fresh], index.table.of_kinds(kinds)), strict=True
+        )
     )
     built = None if taken.stored is None else built_of(taken.stored)
     found: list[list[Match]] = []
@@ -177,6 +191,27 @@ def draft_snapshot(
     )
     resolutions = () if scenario is None else scenario.resolutions
     return Snapshot(slug, version, arrays, event_ids, resolutions, taken.position)
+
+
+def scan_indexed(
+    rules: list[Rule], events: Iterable[tuple[BaseEvent, UUID, int, float]]
+) -> list[list[Match]]:
+    """``matchindex.scan`` through a ``RuleIndex`` (what the projection asks of each
+    appended event): each event is tested only against the rules that could match
+    it, not against every rule of its kind, and one ``Match`` serves every rule."""
+    rule_index: RuleIndex[int] = RuleIndex()
+    for r, rule in enumerate(rules):
+        rule_index.add(r, rule.match)
+    found: list[list[Match]] = [[] for _ in rules]
+    for event, event_id, position, recorded in events:
+        matched = rule_index.matching(event)
+        if matched:
+            match = Match(seconds(event.occurred_at), position, recorded, event_id)
+            for r in matched:
+                found[r].append(match)
+    for rule_matches in found:
+        rule_matches.sort(key=ORDER)
+    return found
 
 
 def before_opens_of(snapshot: Snapshot) -> int:
