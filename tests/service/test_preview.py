@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -250,3 +251,41 @@ def test_bad_drafts_get_the_422_of_put(api: Client, slug: str) -> None:
 
 def _problem(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("instance", "request_id")}
+
+
+def test_the_stored_resolution_applies_to_a_revision(api: Client) -> None:
+    some_events(api)
+    put(api, "alpha", definition())
+    resolved = {"outcome": "yes", "resolved_at": "2026-02-15T00:00:00Z"}
+    assert api.post("/v1/scenarios/alpha/resolution", json=resolved).status_code == 201
+    revised = definition(prior=0.6)
+    drafted = preview(api, "alpha", revised, step="P7D")["forecast"]
+    assert (drafted["status"], drafted["probability"]) == ("resolved_yes", 1.0)
+    assert drafted["explained"]["closed_at"] == "2026-02-15T00:00:00Z"
+    put(api, "alpha", revised)
+    stored = get(api, "/v1/forecasts/alpha")
+    assert drafted["explained"] == stored["explained"]
+    assert drafted["contributions"] == stored["contributions"]
+    assert preview(api, "new-one", revised)["forecast"]["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("cap", "status", "words"),
+    [
+        ({"read_max_matches": 2}, 422, "TRADEWINDS_READ_MAX_MATCHES"),
+        ({"heavy_read_budget_s": 0.0}, 503, "TRADEWINDS_HEAVY_READ_BUDGET_S"),
+        ({"history_max_cost": 1.0}, 422, "TRADEWINDS_HISTORY_MAX_COST"),
+    ],
+)
+def test_a_draft_over_the_read_caps_is_refused_as_a_forecast_read_is(
+    settings: Settings, cap: dict[str, Any], status: int, words: str
+) -> None:
+    with TestClient(create_app(msgspec.structs.replace(settings, **cap), lambda: NOW)) as client:
+        some_events(client)
+        put(client, "alpha", definition())
+        path = "/v1/forecasts/alpha/history" if "HISTORY" in words else "/v1/forecasts/alpha"
+        read = client.get(path)
+        previewed = client.post("/v1/scenarios/alpha/preview", json=definition(prior=0.5))
+        assert read.status_code == previewed.status_code == status, previewed.text
+        assert words in previewed.text
+        assert _problem(previewed.json())["title"] == _problem(read.json())["title"]
