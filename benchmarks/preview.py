@@ -92,7 +92,9 @@ def preview_20x10k(ctx: Context) -> Sequence[Metric]:
         for i in range(0, EVENTS, BATCH):
             client.post("/v1/events/batch", json={"events": events[i : i + BATCH]})
         client.put("/v1/scenarios/twenty", json=stored).raise_for_status()
-        answer = client.post("/v1/scenarios/twenty/preview", json=stored).json()
+        first = client.post("/v1/scenarios/twenty/preview", json=stored)
+        size = len(first.content)
+        answer = first.json()
         matches = sum(len(rule["matches"]) for rule in answer["rules"])
         points = len(answer["history"]["points"])
 
@@ -115,7 +117,10 @@ def preview_20x10k(ctx: Context) -> Sequence[Metric]:
         return percentile(timed[name], q) * 1000
 
     get_p50 = median(timed["get"]) * 1000
-    shape = f"{RULES} rules, {matches:,} matches of {EVENTS:,} events, {points} history points"
+    shape = (
+        f"{RULES} rules, {matches:,} matches of {EVENTS:,} events, {points} history points,"
+        f" {size / 1e6:.1f} MB answers"
+    )
     metrics = []
     for name, what in (
         ("stored", "the stored definition (matches from the index)"),
