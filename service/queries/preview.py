@@ -154,12 +154,11 @@ def draft_snapshot(
     rules = definition.rules
     fresh = [r for r in range(len(rules)) if r not in taken.reused]
     kinds = frozenset(k for r in fresh for k in rules[r].match.kinds())
-    # the event table is append-only: the scan reads it without the index lock
-    scanned = dict(
-        zip(
-            fresh, scan_indexed([rules[r] for r in fresh], index.table.of_kinds(kinds)), strict=True
-        )
-    )
+    # the event table is append-only: the scan reads it without the index lock, up to
+    # the position the reused matches were taken at
+    events = index.table.of_kinds(kinds)
+    found_fresh = scan_indexed([rules[r] for r in fresh], events, taken.position)
+    scanned = dict(zip(fresh, found_fresh, strict=True))
     built = None if taken.stored is None else built_of(taken.stored)
     found: list[list[Match]] = []
     arrays: list[RuleMatches] = []
@@ -194,16 +193,19 @@ def draft_snapshot(
 
 
 def scan_indexed(
-    rules: list[Rule], events: Iterable[tuple[BaseEvent, UUID, int, float]]
+    rules: list[Rule], events: Iterable[tuple[BaseEvent, UUID, int, float]], upto: int
 ) -> list[list[Match]]:
     """``matchindex.scan`` through a ``RuleIndex`` (what the projection asks of each
     appended event): each event is tested only against the rules that could match
-    it, not against every rule of its kind, and one ``Match`` serves every rule."""
+    it, not against every rule of its kind, and one ``Match`` serves every rule.
+    Events past the position ``upto`` are left out."""
     rule_index: RuleIndex[int] = RuleIndex()
     for r, rule in enumerate(rules):
         rule_index.add(r, rule.match)
     found: list[list[Match]] = [[] for _ in rules]
     for event, event_id, position, recorded in events:
+        if position > upto:
+            continue
         matched = rule_index.matching(event)
         if matched:
             match = Match(seconds(event.occurred_at), position, recorded, event_id)
