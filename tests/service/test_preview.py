@@ -289,3 +289,19 @@ def test_a_draft_over_the_read_caps_is_refused_as_a_forecast_read_is(
         assert read.status_code == previewed.status_code == status, previewed.text
         assert words in previewed.text
         assert _problem(previewed.json())["title"] == _problem(read.json())["title"]
+
+
+def test_a_revision_opens_when_the_stored_scenario_was_first_recorded(
+    settings: Settings,
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with TestClient(create_app(settings, lambda: now[0])) as client:
+        body = definition(timing="none")
+        del body["opens_at"]
+        put(client, "alpha", body)
+        now[0] = NOW
+        revised = preview(client, "alpha", {**body, "prior": 0.5}, step="P1D")
+        fresh = preview(client, "fresh", {**body, "prior": 0.5}, step="P1D")
+    assert revised["history"]["points"][0]["t"] == "2026-01-01T00:00:00Z"
+    assert len(revised["history"]["points"]) == 60
+    assert fresh["history"]["points"] == []
