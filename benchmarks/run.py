@@ -30,6 +30,7 @@ from benchmarks.core import (
 )
 from benchmarks.forecasts import FORECAST_BENCHMARKS
 from benchmarks.postgres import POSTGRES_BENCHMARKS
+from benchmarks.preview import PREVIEW_BENCHMARKS
 from benchmarks.underload import UNDER_LOAD_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 
@@ -42,6 +43,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     *CALIBRATION_POLL_BENCHMARKS,
     *UNDER_LOAD_BENCHMARKS,
     *POSTGRES_BENCHMARKS,
+    *PREVIEW_BENCHMARKS,
 )
 
 

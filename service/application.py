@@ -17,7 +17,7 @@ from domain.alerts import AlertDefinition
 from domain.backtests import BacktestRequest, check_work
 from domain.errors import FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent, EventKind
-from domain.scenarios import Resolution, ScenarioDefinition
+from domain.scenarios import Resolution, ScenarioDefinition, check_definition
 from service.commands import alerts as alert_commands
 from service.commands import backtests as backtest_commands
 from service.commands import events as event_commands
@@ -28,11 +28,14 @@ from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState, DeliveryState
 from service.projection.states import BacktestState, ScenarioState
 from service.queries import reading
+from service.queries.bodies import encoder
 from service.queries.budget import Budget
 from service.queries.calibrationviews import CalibrationView, SuggestedRules
 from service.queries.forecasting import Forecaster
+from service.queries.history import HistoryRange
+from service.queries.preview import EventCards, draft_snapshot, preview
 from service.queries.prior_events import before_opens
-from service.queries.snapshots import INF
+from service.queries.snapshots import INF, Query
 from service.queries.stream import ForecastStream
 from service.settings import Settings
 from service.workers.backtestinputs import estimate
@@ -60,6 +63,7 @@ class Tradewinds:
         self.forecaster = forecaster
         self.background = background
         self._index = eventlog.index
+        self._cards = EventCards(self._index.table)
 
     @property
     def backtests(self) -> BacktestRunner:
@@ -169,6 +173,42 @@ class Tradewinds:
 
     async def retract_resolution(self, slug: str, reason: str) -> ResolutionReceipt:
         return await scenario_commands.retract_resolution(self.eventlog, slug, reason)
+
+    async def preview_scenario(
+        self,
+        slug: str,
+        definition: ScenarioDefinition,
+        as_of: float | None,
+        window: tuple[float | None, float | None, float],
+    ) -> bytes:
+        """The draft's answer (``queries.preview``), encoded, storing nothing: checked
+        as a PUT checks it (unless it equals the stored version, which a PUT leaves
+        alone), computed as a heavy read. ``window``: the history's from, to (default
+        ``as_of``) and step in seconds."""
+        await self.await_own_writes()
+        state = self._index.scenarios.get(slug)
+        if state is None or state.current.definition != definition:
+            check_definition(definition, None if state is None else state.first_recorded_at)
+        forecaster = self.forecaster
+        now = forecaster.clock()
+        query = Query(as_of=forecaster.now() if as_of is None else as_of)
+        start, stop, step = window
+        asked = HistoryRange(
+            start,
+            query.as_of if stop is None else stop,
+            step,
+            query.known,
+            self.settings.history_max_points,
+        )
+
+        def work(budget: Budget) -> bytes:
+            snapshot = draft_snapshot(self._index, slug, definition, now)
+            forecaster.check_matches(snapshot.matches, "the draft's rules match")
+            budget.check()
+            cost = self.settings.history_max_cost
+            return encoder.encode(preview(snapshot, query, asked, self._cards, cost, budget))
+
+        return await forecaster.heavy(work)
 
     async def events(
         self,

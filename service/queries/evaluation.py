@@ -9,17 +9,25 @@ picked with numpy, not from the list.
 """
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
 
 import numpy as np
 
 from forecasts.contributions import Effects, EventTerms, closing, effects, event_terms
 from forecasts.model import Ints, Terms
 from forecasts.points import forecast_points
-from service.projection.eventtable import EventTable
 from service.queries.snapshots import Query, Snapshot, moment
 from service.queries.views import Contribution, ContributionsOmitted, Explained, Forecast
 
 DRIVERS = 5
+
+
+class EventLookup(Protocol):
+    """Where contributions find their events' ``occurred_at`` and ``summary``: the
+    event table, or a cache of them (the preview's)."""
+
+    def get(self, event_id: UUID) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class Evaluated:
     explained: Explained | None = None
 
 
-def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventTable) -> Evaluated:
+def evaluate(snapshot: Snapshot, query: Query, page: Page | None, table: EventLookup) -> Evaluated:
     """The forecast from a snapshot, and with a ``page`` its contributions: the
     prior, that page of the events (in (occurred, position, rule) order) and
     the time term, with what the page leaves out summed up. A closed forecast's
@@ -105,7 +113,7 @@ def listing(
     events: EventTerms,
     found: Terms,
     page: Page,
-    table: EventTable,
+    table: EventLookup,
     explained: Explained | None = None,
 ) -> Listed:
     """The prior, the page of ``events`` and the time term, with their effects."""
@@ -118,7 +126,7 @@ def listing(
     return Listed(contributions, events.log_odds.shape[0] + 2, omitted, explained)
 
 
-def closed_listing(snapshot: Snapshot, query: Query, page: Page, table: EventTable) -> Listed:
+def closed_listing(snapshot: Snapshot, query: Query, page: Page, table: EventLookup) -> Listed:
     """A closed forecast's contributions: the forecast at the last second it was
     open, through the same pipeline."""
     model = snapshot.version.model
@@ -148,7 +156,7 @@ def page_of(
     shares: Effects,
     order: Ints,
     page: Page,
-    table: EventTable,
+    table: EventLookup,
 ) -> tuple[list[Contribution], ContributionsOmitted | None]:
     """The prior and the events the page lists of ``order`` (every event, in the
     listed order), and what it leaves out summed up."""
@@ -171,7 +179,7 @@ def contributions_of(
     snapshot: Snapshot,
     events: EventTerms,
     indices: Ints,
-    table: EventTable,
+    table: EventLookup,
     shares: Effects | None = None,
 ) -> list[Contribution]:
     """The event contributions at ``indices`` of ``events``, in that order, with

@@ -37,6 +37,7 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/scenarios"): "read",
     ("GET", "/v1/scenarios/{scenario_id}"): "read",
     ("GET", "/v1/scenarios/{scenario_id}/versions"): "read",
+    ("POST", "/v1/scenarios/{scenario_id}/preview"): "read",
     ("POST", "/v1/scenarios/{scenario_id}/resolution"): "admin",
     ("POST", "/v1/scenarios/{scenario_id}/resolution/retraction"): "admin",
     ("GET", "/v1/scenarios/{scenario_id}/suggested-rules"): "read",
