@@ -39,7 +39,7 @@ export function calibratedFacts(fc, calibration) {
     ? [h("span", { "data-calibrated": "", "data-value": String(c.probability), "data-as-of": fc.as_of }, pct(c.probability)),
       h("span", { class: "muted", "data-calibrated-interval80": "" }, ` (80% interval ${range(c.interval80)})`)]
     : h("span", { "data-calibrated": "", "data-value": "" },
-      calibration && calibration.alpha !== null ? "— (only open forecasts are recalibrated)" : "— (no calibration yet)");
+      calibration && calibration.alpha !== null ? "— (a settled probability is not recalibrated)" : "— (no calibration yet)");
   return [h("dt", {}, "Calibrated"), h("dd", { class: "calibrated" }, value)];
 }
 

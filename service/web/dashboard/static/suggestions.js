@@ -10,6 +10,14 @@ const POLL_MS = 1000;
 const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
 const factor = (x) => (x === null || x === undefined ? "—" : `×${x.toFixed(3)}`);
 
+/** What a scale does to its kind of evidence, in a word and a shape. */
+function scaleMark(scale) {
+  if (scale === null || scale === undefined || Math.abs(scale - 1) < 0.0005) return h("span", { class: "scale-mark" }, " · as is");
+  return scale > 1
+    ? h("span", { class: "scale-mark up" }, " ▲ more weight")
+    : h("span", { class: "scale-mark down" }, " ▼ less weight");
+}
+
 /** A rule's kinds-key g: its match.kind, a list's kinds sorted and joined by "|". */
 export function kindsKey(match) {
   return Array.isArray(match.kind) ? [...match.kind].sort().join("|") : match.kind;
@@ -77,10 +85,9 @@ export function suggestionsSection(body) {
             h("th", { scope: "row" }, r.name),
             h("td", { "data-label": "Kind of evidence" }, h("code", {}, r.kinds)),
             h("td", { class: "num", "data-label": "Now", "data-now": "" }, factor(r.bayes_factor)),
-            h("td", { class: "num", "data-label": "Scale", "data-scale": "" }, num(r.scale)),
+            h("td", { class: "num", "data-label": "Scale" }, h("span", { "data-scale": "" }, num(r.scale)), scaleMark(r.scale)),
             h("td", { class: "num", "data-label": "n", "data-n": "" }, String(nOf.get(r.kinds) ?? 0)),
-            h("td", { class: `num ${r.suggested_bayes_factor > r.bayes_factor ? "up" : r.suggested_bayes_factor < r.bayes_factor ? "down" : ""}`, "data-label": "Suggested", "data-suggested": "" },
-              factor(r.suggested_bayes_factor))))))),
+            h("td", { class: "num", "data-label": "Suggested", "data-suggested": "" }, factor(r.suggested_bayes_factor))))))),
       action, result);
     offer(action, cal);
   }
