@@ -70,12 +70,16 @@ export function scenario(main, id) {
         get(`/v1/scenarios/${path}`),
         get(`/v1/scenarios/${path}/versions`),
       ]);
-      // The calibration in force at the forecast's as_of, the one its `calibrated` used.
-      suggested = await get(`/v1/scenarios/${path}/suggested-rules?as_of=${encodeURIComponent(fc.as_of)}`);
     } catch (error) {
       put(headline, h("p", { class: "error", role: "alert" },
         error.status === 404 ? `There is no scenario "${id}".` : `Could not load it: ${error.message}`));
       return;
+    }
+    try {
+      // The calibration in force at the forecast's as_of, the one its `calibrated` used.
+      suggested = await get(`/v1/scenarios/${path}/suggested-rules?as_of=${encodeURIComponent(fc.as_of)}`);
+    } catch (error) {
+      suggested = { error };
     }
     const revised = !shown || shown.version !== fc.version;
     shown = { probability: fc.probability, version: fc.version };
@@ -88,14 +92,17 @@ export function scenario(main, id) {
     const closedAt = fc.explained ? fc.explained.closed_at : null;
 
     drawHeadline(fc, sc, suggested.calibration);
-    put(learning.body, calibrationSection(suggested.calibration));
+    put(learning.body, suggested.error
+      ? h("p", { class: "error" }, `Could not load the calibration: ${suggested.error.message}`)
+      : calibrationSection(suggested.calibration));
     await drawHistory(fc, def, closedAt);
     keepingFocus(why.el, () => drawWaterfall(fc));
     if (revised) {
       drawRules(def);
       drawVersions(vs.versions);
-      keepingFocus(suggestions.el, () => suggesting.draw(suggested));
     }
+    if (suggested.error) put(suggestions.body, h("p", { class: "error" }, `Could not load the suggestions: ${suggested.error.message}`));
+    else keepingFocus(suggestions.el, () => suggesting.draw(suggested));
   }
 
   function drawHeadline(fc, sc, calibration) {

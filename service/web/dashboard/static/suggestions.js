@@ -57,6 +57,7 @@ function earliest(scenarios) {
 export function suggestionsSection(body) {
   let timer = null;
   let alive = true;
+  let admin = null; // the answer of mayStartBacktests, asked once per page
   const result = h("div", { class: "try-result", "aria-live": "polite" });
 
   function draw(suggested) {
@@ -93,14 +94,10 @@ export function suggestionsSection(body) {
   }
 
   async function offer(action, cal) {
-    let admin = false;
-    try {
-      admin = await mayStartBacktests();
-    } catch {
-      admin = false;
-    }
+    admin ??= mayStartBacktests().catch(() => false);
+    const may = await admin;
     if (!alive) return;
-    if (!admin) {
+    if (!may) {
       put(action, h("p", { class: "hint", "data-try-needs-admin": "" },
         "Trying the suggestions in a backtest needs an API key with the admin scope; this one can only read."));
       return;
