@@ -138,16 +138,16 @@ export function suggestionsSection(body) {
     if (!alive) return;
     const [a, b] = pair;
     const link = (bt, text) => h("a", { href: `#/backtests/${encodeURIComponent(bt.id)}`, "data-backtest": bt.id }, text);
-    const cell = (bt, key, digits) => (bt.status === "done" ? num(bt.scores.overall[key], digits) : bt.status === "failed" ? "failed" : `${Math.round(bt.progress * 100)}%`);
+    const cell = (bt, key, digits) => (bt.status === "done" ? num(bt.scores.overall[key], digits) : bt.status === "failed" ? "failed" : `running ${Math.round(bt.progress * 100)}%`);
     put(result,
       h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Backtests of the rules and of the suggestions, scrollable" },
         h("table", { class: "try-table" },
-          h("caption", {}, "The rules as they are against the suggested factors (whole history, weekly; lower Brier is better)"),
+          h("caption", {}, "The rules as defined against the suggested factors, each a backtest of the whole history, weekly (lower Brier and log score are better, higher skill)"),
           h("thead", {}, h("tr", {},
             h("th", { scope: "col" }, "Score"),
-            h("th", { scope: "col", class: "num" }, link(a, "Rules as they are")),
-            h("th", { scope: "col", class: "num" }, link(b, "Suggested factors")))),
-          h("tbody", {}, [["brier", "Brier score", 3], ["skill", "Skill", 3], ["log", "Log score", 3], ["n_scenarios", "Scenarios scored", 0]].map(([key, label, digits]) =>
+            h("th", { scope: "col", class: "num" }, link(a, "As defined")),
+            h("th", { scope: "col", class: "num" }, link(b, "Suggested")))),
+          h("tbody", {}, [["brier", "Brier", 3], ["skill", "Skill", 3], ["log", "Log score", 3], ["n_scenarios", "Scenarios", 0]].map(([key, label, digits]) =>
             h("tr", { "data-score": key },
               h("th", { scope: "row" }, label),
               h("td", { class: "num", "data-current": "" }, cell(a, key, digits)),
