@@ -3,10 +3,12 @@
 // the prior to the current logit, the rules as defined and the version history.
 
 import { get } from "./api.js";
+import { calibratedFacts, calibrationSection } from "./calibration.js";
 import { historyChart, waterfallBar } from "./charts.js";
 import { h, keepingFocus, put } from "./dom.js";
 import { day, dayTime, logOdds, pct, points as ppText, range, relative, STATUS } from "./format.js";
 import { subscribe } from "./live.js";
+import { suggestionsSection } from "./suggestions.js";
 
 const DAY_MS = 86400000;
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
@@ -50,15 +52,18 @@ export function scenario(main, id) {
   const headline = h("div", { class: "headline" });
   const history = section("h-history", "History");
   const why = section("h-why", "Why it moved");
+  const learning = section("h-learning", "Learning from outcomes");
   const rules = section("h-rules", "Rules");
+  const suggestions = section("h-suggestions", "Suggested Bayes factors");
+  const suggesting = suggestionsSection(suggestions.body);
   const versions = section("h-versions", "Versions");
   put(main, h("p", { class: "back" }, h("a", { href: "#/" }, "← All scenarios")),
-    heading, question, headline, history.el, why.el, rules.el, versions.el);
+    heading, question, headline, learning.el, history.el, why.el, rules.el, suggestions.el, versions.el);
 
   let shown = null; // {probability, version} last drawn
 
   async function load() {
-    let fc, sc, vs;
+    let fc, sc, vs, suggested;
     try {
       [fc, sc, vs] = await Promise.all([
         get(`/v1/forecasts/${path}`),
@@ -70,6 +75,12 @@ export function scenario(main, id) {
         error.status === 404 ? `There is no scenario "${id}".` : `Could not load it: ${error.message}`));
       return;
     }
+    try {
+      // The calibration in force at the forecast's as_of, the one its `calibrated` used.
+      suggested = await get(`/v1/scenarios/${path}/suggested-rules?as_of=${encodeURIComponent(fc.as_of)}`);
+    } catch (error) {
+      suggested = { error };
+    }
     const revised = !shown || shown.version !== fc.version;
     shown = { probability: fc.probability, version: fc.version };
     const def = sc.definition;
@@ -80,16 +91,21 @@ export function scenario(main, id) {
     // A closed forecast's contributions explain it as it stood just before it closed.
     const closedAt = fc.explained ? fc.explained.closed_at : null;
 
-    drawHeadline(fc, sc);
+    drawHeadline(fc, sc, suggested.calibration);
+    put(learning.body, suggested.error
+      ? h("p", { class: "error" }, `Could not load the calibration: ${suggested.error.message}`)
+      : calibrationSection(suggested.calibration));
     await drawHistory(fc, def, closedAt);
     keepingFocus(why.el, () => drawWaterfall(fc));
     if (revised) {
       drawRules(def);
       drawVersions(vs.versions);
     }
+    if (suggested.error) put(suggestions.body, h("p", { class: "error" }, `Could not load the suggestions: ${suggested.error.message}`));
+    else keepingFocus(suggestions.el, () => suggesting.draw(suggested));
   }
 
-  function drawHeadline(fc, sc) {
+  function drawHeadline(fc, sc, calibration) {
     const status = STATUS[fc.status] || { label: fc.status, icon: "?" };
     const def = sc.definition;
     put(headline,
@@ -97,6 +113,7 @@ export function scenario(main, id) {
       h("dl", { class: "facts" },
         h("dt", {}, "80% interval"), h("dd", {}, range(fc.interval80)),
         h("dt", {}, "95% interval"), h("dd", {}, range(fc.interval95)),
+        calibratedFacts(fc, calibration),
         h("dt", {}, "Status"), h("dd", { class: `status status-${fc.status}` },
           h("span", { class: "icon", "aria-hidden": "true" }, status.icon), ` ${status.label}`,
           sc.resolution ? ` on ${day(sc.resolution.resolved_at)}${sc.resolution.note ? `: ${sc.resolution.note}` : ""}` : ""),
@@ -287,5 +304,10 @@ export function scenario(main, id) {
     const f = data.forecasts.find((x) => x.scenario_id === id);
     if (f && (f.probability !== shown.probability || f.version !== shown.version)) load();
   });
-  return { destroy: unsubscribe };
+  return {
+    destroy() {
+      unsubscribe();
+      suggesting.destroy();
+    },
+  };
 }
