@@ -216,6 +216,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 request,
                 eventlog.head_time(),
                 lambda fraction: bar.update(task, completed=fraction),
+                calibration=(settings.calibration_lambda, settings.calibration_min_scenarios),
             )
     console.print(scores_table(scores))
     words = reading(scores, console.width)
@@ -236,6 +237,8 @@ def backtest_request(args: argparse.Namespace) -> BacktestRequest:
         body["rules"] = rules
     if args.knowledge is not None:
         body["knowledge"] = args.knowledge
+    if args.calibrated:
+        body["calibrated"] = True
     return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
 
 
@@ -300,6 +303,11 @@ def parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--json", help="also write the scores to this JSON file")
     score.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    score.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="score the prequentially calibrated forecasts",
+    )
     score.set_defaults(handler=cmd_backtest)
 
     again = commands.add_parser(
