@@ -6,10 +6,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 from scipy.special import expit
 
+from domain.backtests import BacktestRequest
 from forecasts.backtest import grid, open_samples
 from forecasts.calibration import fit_recalibration
 from forecasts.grid import grid_terms
@@ -164,10 +166,6 @@ def test_what_if_rules_apply_to_the_pool_too(client: Client) -> None:
 
 
 def test_a_stored_request_without_the_field_reads_false() -> None:
-    import msgspec
-
-    from domain.backtests import BacktestRequest
-
     body = b'{"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z", "step": "P1D"}'
     request = msgspec.json.decode(body, type=BacktestRequest)
     assert request.calibrated is False
