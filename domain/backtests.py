@@ -1,5 +1,6 @@
-"""A backtest request: the grid to sample, which scenarios, what-if rules, and what
-the forecasts knew (``knowledge``: hindsight, or as served at each sample time)."""
+"""A backtest request: the grid to sample, which scenarios, what-if rules, what
+the forecasts knew (``knowledge``: hindsight, or as served at each sample time),
+and whether the calibrated forecasts are scored (``calibrated``)."""
 
 from datetime import UTC, timedelta
 from typing import Annotated, Literal, get_args
@@ -28,6 +29,13 @@ class BacktestRequest(Struct, forbid_unknown_fields=True, omit_defaults=True, kw
             "sample time t what the service served then (knowledge cut t), the track record"
         ),
     ] = "hindsight"
+    calibrated: Annotated[
+        bool,
+        Meta(
+            description="true: score the prequentially calibrated forecasts, each "
+            "sample calibrated by the fit on the scenarios closed by its time"
+        ),
+    ] = False
 
     def __post_init__(self) -> None:
         self.start = self.start.astimezone(UTC)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import expit
 
 from forecasts.ablation import briers_without, shifts
+from forecasts.calibratedbacktest import Maps
 from forecasts.grid import grid_terms, iter_rule_terms, sum_terms
 from forecasts.model import Floats, RuleMatches, ScenarioModel, terms, time_term
 from forecasts.scoring import ScenarioSamples
@@ -90,9 +91,13 @@ def timing_forecasts(model: ScenarioModel, times: Floats) -> Floats:
     return np.asarray(expit(model.prior_logit + time_term(model, times)), dtype=np.float64)
 
 
-def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamples:
+def samples_of(
+    item: ScenarioInput, times: Floats, known: float, maps: Maps | None = None
+) -> ScenarioSamples:
     """One scenario's samples at ``times`` (all open): the forecasts, the timing
-    baseline's and, per rule, the Brier without it."""
+    baseline's and, per rule, the Brier without it. With ``maps`` (a calibrated
+    backtest), the forecasts and the ablation are calibrated by the map at each
+    time; the timing baseline is not."""
     contributions: list[Floats | None] = [None] * len(item.model.rules)
 
     def kept() -> Iterator[tuple[int, Floats, Floats]]:
@@ -101,6 +106,10 @@ def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamp
             yield r, contribution, spread
 
     log_odds, _ = sum_terms(item.model, kept(), times)
+    moved = shifts(item.model, item.matches, times, contributions, known)
+    uncalibrated = None
+    if maps is not None:
+        log_odds, moved, uncalibrated = maps.apply(times, log_odds, moved)
     return ScenarioSamples(
         scenario_id=item.scenario_id,
         outcome=item.outcome,
@@ -108,20 +117,18 @@ def samples_of(item: ScenarioInput, times: Floats, known: float) -> ScenarioSamp
         forecasts=np.asarray(expit(log_odds), dtype=np.float64),
         timing=timing_forecasts(item.model, times),
         rules=tuple(rule.name for rule in item.model.rules),
-        brier_without=briers_without(
-            log_odds,
-            shifts(item.model, item.matches, times, contributions, known),
-            1.0 if item.outcome else 0.0,
-        ),
+        brier_without=briers_without(log_odds, moved, 1.0 if item.outcome else 0.0),
+        uncalibrated=uncalibrated,
     )
 
 
 def scenario_samples(
-    inputs: Sequence[ScenarioInput], times: Floats, known: float
+    inputs: Sequence[ScenarioInput], times: Floats, known: float, maps: Maps | None = None
 ) -> list[ScenarioSamples]:
-    """Each scenario's samples at the grid times when it was open."""
+    """Each scenario's samples at the grid times when it was open (calibrated by
+    ``maps`` if given)."""
     samples = []
     for item in inputs:
         at = open_samples(times, item.model.opens_at, item.model.deadline, item.resolved_at)
-        samples.append(samples_of(item, at, known))
+        samples.append(samples_of(item, at, known, maps))
     return samples

@@ -45,11 +45,14 @@ class PoolScenario:
 @dataclass(frozen=True)
 class Prequential:
     """Per scored sample: the calibrated probability (the raw one where no
-    calibration was in force: ``fitted`` False), and how many fits it took."""
+    calibration was in force: ``fitted`` False), the map (alpha, beta) it used
+    ((0, 1) where none was), and how many fits it took."""
 
     probability: Floats
     fitted: NDArray[np.bool_]
     fits: int
+    alpha: Floats
+    beta: Floats
 
 
 def _raw(logit_values: Floats) -> Floats:
@@ -78,6 +81,8 @@ def prequential_probabilities(
         keys.setdefault((count, own if own < count else -1), []).append(i)
     probability = _raw(logit_values)
     fitted = np.zeros(len(scenario_ids), dtype=np.bool_)
+    alpha = np.zeros(len(scenario_ids))
+    beta = np.ones(len(scenario_ids))
     fits: dict[frozenset[int], Recalibration | None] = {}
     previous: Recalibration | None = None
     for (count, excluded), samples in sorted(keys.items()):
@@ -95,7 +100,9 @@ def prequential_probabilities(
         live = np.isfinite(z)
         probability[rows[live]] = calibrated_probability(z[live], fit.alpha, fit.beta)
         fitted[rows] = True
-    return Prequential(probability, fitted, len(fits))
+        alpha[rows] = fit.alpha
+        beta[rows] = fit.beta
+    return Prequential(probability, fitted, len(fits), alpha, beta)
 
 
 def leave_one_out(

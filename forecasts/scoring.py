@@ -43,6 +43,9 @@ class ScenarioSamples:
     rules: tuple[str, ...] = ()
     brier_without: Floats | None = None
     """Per rule of ``rules``, the Brier over these samples with that rule removed."""
+    uncalibrated: int | None = None
+    """In a calibrated backtest, how many of the samples had no calibration yet
+    (scored raw); None otherwise."""
 
 
 class StoredDefaults:
@@ -106,6 +109,9 @@ class OverallScore(StoredDefaults):
     vs_prior_ci: Interval | None = None
     vs_half_ci: Interval | None = None
     few_scenarios: bool | None = None
+    uncalibrated_samples: int | None = None
+    """A calibrated backtest's samples scored raw: no calibration was in force at
+    their time (fewer than min_scenarios closed by then). None: not calibrated."""
 
 
 @dataclass(frozen=True)
@@ -259,4 +265,7 @@ def score(samples: Sequence[ScenarioSamples], seed: int = 0) -> Scores:
         return basic
     p, y = pooled(samples)
     overall = more_overall(basic.overall, basic.scenarios, p, y, seed)
+    counts = [s.uncalibrated for s in samples if s.uncalibrated is not None]
+    if counts:
+        overall = replace(overall, uncalibrated_samples=sum(counts))
     return replace(basic, overall=overall)

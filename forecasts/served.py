@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from forecasts.backtest import ScenarioInput, samples_of, timing_forecasts
+from forecasts.calibratedbacktest import Maps
 from forecasts.model import (
     Floats,
     Resolution,
@@ -175,9 +176,18 @@ class _Parts:
     unchanged: float = 0.0
     """The sum of (p - y)^2 over the samples so far (a rule first seen later was not
     there to remove)."""
+    uncalibrated: int = 0
+    """Open samples with no calibration map (a calibrated backtest)."""
 
 
-def _segment(item: ServedInput, version: ServedVersion, t: Floats, parts: _Parts, y: float) -> None:
+def _segment(
+    item: ServedInput,
+    version: ServedVersion,
+    t: Floats,
+    parts: _Parts,
+    y: float,
+    maps: Maps | None,
+) -> None:
     known = float(t[-1])
     status = status_at(t, version.model.deadline, item.resolutions, known)
     served = probabilities(np.zeros(t.shape[0]), status)
@@ -187,8 +197,9 @@ def _segment(item: ServedInput, version: ServedVersion, t: Floats, parts: _Parts
         own = ScenarioInput(
             item.scenario_id, item.outcome, item.end, version.model, version.matches
         )
-        samples = samples_of(own, t[is_open], known)
+        samples = samples_of(own, t[is_open], known, maps)
         served[is_open] = samples.forecasts
+        parts.uncalibrated += samples.uncalibrated or 0
         assert samples.brier_without is not None
         count = int(is_open.sum())
         for name, b in zip(samples.rules, samples.brier_without, strict=True):
@@ -210,8 +221,9 @@ def _segment(item: ServedInput, version: ServedVersion, t: Floats, parts: _Parts
     parts.prior.append(np.full(p.shape[0], version.model.prior))
 
 
-def served_samples(item: ServedInput, times: Floats) -> ServedSamples:
-    """One scenario's samples as served at the grid ``times`` in its window."""
+def served_samples(item: ServedInput, times: Floats, maps: Maps | None = None) -> ServedSamples:
+    """One scenario's samples as served at the grid ``times`` in its window (the open
+    ones calibrated by ``maps`` if given)."""
     y = 1.0 if item.outcome else 0.0
     at = times[(times >= item.opens_at) & (times < item.end)]
     recorded = np.array([v.recorded for v in item.versions])
@@ -221,7 +233,7 @@ def served_samples(item: ServedInput, times: Floats) -> ServedSamples:
         t_v = at[which == v]
         bounds = breakpoints(version, item.resolutions, t_v)
         for t in segments(t_v, bounds):
-            _segment(item, version, t, parts, y)
+            _segment(item, version, t, parts, y, maps)
     forecasts = np.concatenate([np.empty(0), *parts.forecasts])
     n = forecasts.shape[0]
     names = tuple(parts.names)
@@ -233,13 +245,16 @@ def served_samples(item: ServedInput, times: Floats) -> ServedSamples:
         timing=np.concatenate([np.empty(0), *parts.timing]),
         rules=names,
         brier_without=np.array([parts.names[name] / n if n else np.nan for name in names]),
+        uncalibrated=None if maps is None else parts.uncalibrated,
     )
     return ServedSamples(samples, np.concatenate([np.empty(0), *parts.times]))
 
 
-def served_chunk(inputs: Sequence[ServedInput], times: Floats) -> list[ServedSamples]:
+def served_chunk(
+    inputs: Sequence[ServedInput], times: Floats, maps: Maps | None = None
+) -> list[ServedSamples]:
     """Each scenario's samples as served (a task for the worker process)."""
-    return [served_samples(item, times) for item in inputs]
+    return [served_samples(item, times, maps) for item in inputs]
 
 
 def series_of(served: ServedSamples, limit: int = SERIES_POINTS) -> list[SeriesPoint]:

@@ -16,6 +16,7 @@ from domain.backtests import KNOWLEDGE, BacktestRequest, check_request
 from domain.errors import InvalidInput
 from service.access import InvalidKeys
 from service.bootstrap import bootstrap
+from service.cli import calibrate
 from service.cli.serving import is_loopback, serve
 from service.cli.tables import reading, scores_table
 from service.commands.exchange import (
@@ -216,6 +217,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 request,
                 eventlog.head_time(),
                 lambda fraction: bar.update(task, completed=fraction),
+                calibration=(settings.calibration_lambda, settings.calibration_min_scenarios),
             )
     console.print(scores_table(scores))
     words = reading(scores, console.width)
@@ -224,6 +226,30 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(scores)))
         console.print(f"scores written to {args.json}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    console = Console()
+    if not args.evaluate:
+        console.print("nothing to do: use --evaluate")
+        return 2
+    lam, least = settings.calibration_lambda, settings.calibration_min_scenarios
+    with bootstrap(settings, background=False) as tradewinds:
+        eventlog = tradewinds.eventlog
+        while not eventlog.catch_up(60):
+            pass
+        known = eventlog.head_time()
+        training = calibrate.closed_training(eventlog.index, known)
+        found = calibrate.evaluation(
+            training, lam, least, calibrate.seed_for(eventlog.index, known)
+        )
+    for table in calibrate.tables(found):
+        console.print(table)
+    console.print(calibrate.summary(found), markup=False, highlight=False)
+    words = calibrate.recalibration_words(found.recalibration, least)
+    console.print(words, markup=False, highlight=False)
     return 0
 
 
@@ -236,6 +262,8 @@ def backtest_request(args: argparse.Namespace) -> BacktestRequest:
         body["rules"] = rules
     if args.knowledge is not None:
         body["knowledge"] = args.knowledge
+    if args.calibrated:
+        body["calibrated"] = True
     return msgspec.convert({k: v for k, v in body.items() if v is not None}, BacktestRequest)
 
 
@@ -300,7 +328,22 @@ def parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--json", help="also write the scores to this JSON file")
     score.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    score.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="score the prequentially calibrated forecasts",
+    )
     score.set_defaults(handler=cmd_backtest)
+    learn = commands.add_parser(
+        "calibrate", help="the calibration learnt from closed scenarios (local store)"
+    )
+    learn.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="leave-one-scenario-out evaluation of the suggested Bayes factors",
+    )
+    learn.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    learn.set_defaults(handler=cmd_calibrate)
 
     again = commands.add_parser(
         "replay", help="rebuild every forecast from an empty projection (--check: compare)"

@@ -19,11 +19,14 @@ from typing import Protocol, TypeVar
 from uuid import UUID, uuid5
 
 import msgspec
+import numpy as np
 
 from domain.backtests import BacktestRequest
 from forecasts.backtest import ScenarioInput, grid, scenario_samples
 from forecasts.bootstrap import seed_of
-from forecasts.model import Floats, RuleMatches, resolution_known
+from forecasts.calibratedbacktest import Maps, PoolInput, calibration_maps
+from forecasts.calibration import LAMBDA, MIN_SCENARIOS
+from forecasts.model import Floats, Resolution, RuleMatches, resolution_known
 from forecasts.scoring import Scores, score
 from forecasts.served import (
     ServedInput,
@@ -33,6 +36,7 @@ from forecasts.served import (
     served_chunk,
     with_series,
 )
+from forecasts.training import kinds_key
 from service.projection.index import LogIndex
 from service.projection.matcharrays import ORDER, Match, rule_arrays
 from service.projection.matchindex import scan
@@ -174,6 +178,47 @@ def served_snapshot(index: LogIndex, request: BacktestRequest, known: float) -> 
     return inputs
 
 
+def pool_snapshot(index: LogIndex, request: BacktestRequest, known: float) -> list[PoolInput]:
+    """The calibration pool of a calibrated backtest: every scenario resolved yes or
+    no under the cut ``known`` (not only the scored ones), with the request's what-if
+    rules. In hindsight a scenario is admitted from its deadline (its resolution is
+    known by the cut); as served from its deadline or when the resolution in force
+    at the cut was recorded, whichever is later."""
+    everyone = msgspec.structs.replace(request, scenario_ids=None)
+    inputs = snapshot(index, everyone, known)
+    with index.reading():
+        scenarios = index.matches.scenarios
+        facts: dict[str, tuple[tuple[str, ...], Resolution]] = {}
+        for item in inputs:
+            scenario = scenarios[item.scenario_id]
+            version = scenario.version_known_at(known)
+            resolution = resolution_known(scenario.resolutions, known)
+            assert version is not None
+            assert resolution is not None
+            rules = (request.rules or {}).get(item.scenario_id, version.definition.rules)
+            facts[item.scenario_id] = (tuple(kinds_key(r.match.kind) for r in rules), resolution)
+    as_served = request.knowledge == "as_served"
+    pool = []
+    for item in inputs:
+        kinds, resolution = facts[item.scenario_id]
+        recorded_at = resolution.recorded_at if as_served else -np.inf
+        pool.append(
+            PoolInput(item.scenario_id, item.model, item.matches, kinds, resolution, recorded_at)
+        )
+    return pool
+
+
+def maps_of(
+    index: LogIndex, request: BacktestRequest, known: float, lam: float, min_scenarios: int
+) -> Maps | None:
+    """The calibration maps on the request's grid, in this process; None when the
+    request is not calibrated."""
+    if not request.calibrated:
+        return None
+    pool = pool_snapshot(index, request, known)
+    return calibration_maps(pool, grid_of(request), known, lam, min_scenarios)
+
+
 def _taken(version: VersionMatches) -> tuple[list[RuleMatches] | None, list[list[Match]]]:
     """The version's arrays if built, else a copy of its lists of matches."""
     cached = version.cached_arrays
@@ -226,23 +271,26 @@ def evaluate(
     known: float,
     progress: Callable[[float], None] = lambda _: None,
     backtest_id: UUID | None = None,
+    calibration: tuple[float, int] = (LAMBDA, MIN_SCENARIOS),
 ) -> Scores:
     """Score every resolved (yes/no) scenario of the request over its grid, in this
     process (the command line's ``tradewinds backtest``; the service uses the worker).
-    Without ``backtest_id``, the bootstrap is seeded from ``run_id``."""
+    Without ``backtest_id``, the bootstrap is seeded from ``run_id``. ``calibration``
+    is (lambda, min_scenarios) for a calibrated request."""
     times = grid_of(request)
     seed = seed_of(backtest_id if backtest_id is not None else run_id(request, index.position))
+    maps = maps_of(index, request, known, *calibration)
     if request.knowledge == "as_served":
         served_inputs = served_snapshot(index, request, known)
         served = []
         for i, served_input in enumerate(served_inputs):
-            served.extend(served_chunk([served_input], times))
+            served.extend(served_chunk([served_input], times, maps))
             progress((i + 1) / len(served_inputs))
         return with_series(score([s.samples for s in served], seed), served)
     inputs = snapshot(index, request, known)
     samples = []
     for i, item in enumerate(inputs):
-        samples.extend(scenario_samples([item], times, known))
+        samples.extend(scenario_samples([item], times, known, maps))
         progress((i + 1) / len(inputs))
     return score(samples, seed)
 

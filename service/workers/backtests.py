@@ -22,6 +22,8 @@ from uuid import UUID
 from domain.records import BacktestRecord, LeaseHeld
 from forecasts.backtest import scenario_samples
 from forecasts.bootstrap import seed_of
+from forecasts.calibratedbacktest import Maps, calibration_maps
+from forecasts.model import Floats
 from forecasts.scoring import ScenarioSamples, Scores, score
 from forecasts.served import ServedSamples, served_chunk, with_series
 from service.persistence.eventlog import EventLog
@@ -30,6 +32,7 @@ from service.workers.backtestclaims import Claim, LostLease, Progress, StoreUnav
 from service.workers.backtestinputs import (
     chunks,
     grid_of,
+    pool_snapshot,
     scores_body,
     served_snapshot,
     snapshot,
@@ -207,17 +210,32 @@ class BacktestRunner:
         known = state.requested_at.timestamp()
         times = grid_of(state.request)
         reporter = Progress(claim, state.id, self.lease, self.running)
+        maps = self._maps(state, known, times, reporter)
         if state.request.knowledge == "as_served":
             served_inputs = served_snapshot(self.eventlog.index, state.request, known)
             served_tasks = chunks(served_inputs, int(times.shape[0]))
-            futures = [self._submit(served_chunk, c, times) for c, _ in served_tasks]
+            futures = [self._submit(served_chunk, c, times, maps) for c, _ in served_tasks]
             served: list[ServedSamples] = self._gather(futures, served_tasks, reporter)
             scores = self._score([s.samples for s in served], state, reporter)
             return with_series(scores, served)
         inputs = snapshot(self.eventlog.index, state.request, known)
         tasks = chunks(inputs, int(times.shape[0]))
-        hindsight = [self._submit(scenario_samples, c, times, known) for c, _ in tasks]
+        hindsight = [self._submit(scenario_samples, c, times, known, maps) for c, _ in tasks]
         return self._score(self._gather(hindsight, tasks, reporter), state, reporter)
+
+    def _maps(
+        self, state: BacktestState, known: float, times: Floats, reporter: Progress
+    ) -> Maps | None:
+        """A calibrated backtest's maps on its grid, fitted in the worker process on
+        the pool taken here (None when not calibrated)."""
+        if not state.request.calibrated:
+            return None
+        pool = pool_snapshot(self.eventlog.index, state.request, known)
+        settings = self.eventlog.settings
+        lam, least = settings.calibration_lambda, settings.calibration_min_scenarios
+        return self._awaited(
+            self._submit(calibration_maps, pool, times, known, lam, least), reporter, 0.0
+        )
 
     def _gather(
         self,
@@ -243,11 +261,14 @@ class BacktestRunner:
     def _score(
         self, samples: list[ScenarioSamples], state: BacktestState, reporter: Progress
     ) -> Scores:
-        scored = self._submit(score, samples, seed_of(state.id))
-        while not wait([scored], timeout=POLL_S).done:
+        return self._awaited(self._submit(score, samples, seed_of(state.id)), reporter, 1.0)
+
+    def _awaited(self, future: "Future[T]", reporter: Progress, progress: float) -> T:
+        """The task's result, renewing the lease (progress unchanged) while it runs."""
+        while not wait([future], timeout=POLL_S).done:
             self._check_stopping()
-            reporter.report(1.0)
-        return self._result(scored)
+            reporter.report(progress)
+        return self._result(future)
 
     def _submit(self, fn: Callable[..., T], *args: Any) -> "Future[T]":
         try:

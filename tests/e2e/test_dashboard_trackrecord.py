@@ -67,7 +67,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def track_records(client: httpx.Client) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = client.get("/v1/backtests?limit=200").json()["backtests"]
-    return [b for b in found if b["request"].get("knowledge") == "as_served"]
+    return [
+        b
+        for b in found
+        if b["request"].get("knowledge") == "as_served" and not b["request"].get("calibrated")
+    ]
 
 
 def finished(client: httpx.Client, backtest_id: str) -> dict[str, Any]:

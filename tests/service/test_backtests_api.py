@@ -86,7 +86,7 @@ def test_a_finished_backtest_has_the_shapes_of_the_contract(demo: Client) -> Non
     assert set(scores["overall"]) == {
         "brier", "log", "brier_prior", "brier_half", "skill", "ece", "sharpness",
         "n_samples", "n_scenarios", "brier_pooled", "murphy", "brier_timing", "brier_ci",
-        "skill_ci", "vs_prior_ci", "vs_half_ci", "few_scenarios",
+        "skill_ci", "vs_prior_ci", "vs_half_ci", "few_scenarios", "uncalibrated_samples",
     }  # fmt: skip
     assert {
         "scenario_id", "outcome", "brier", "log", "brier_prior", "brier_half", "skill",
