@@ -1,5 +1,5 @@
 """The README's tour adds new events: none of those it posts is a possible duplicate
-(``domain.duplicates``) of an event of the demo timeline it runs against, nor of one
+(``domain.duplicates``) of an event of the demo it runs against (history and timeline), nor of one
 it posted before."""
 
 import json
@@ -48,7 +48,13 @@ def posted_events(text: str) -> list[BaseEvent]:
 
 
 def demo_events() -> list[BaseEvent]:
-    lines = (ROOT / "service" / "demo" / "timeline.jsonl").read_text().splitlines()
+    """The events ``serve --demo`` loads: the real history's, then the timeline's."""
+    demo = ROOT / "service" / "demo"
+    lines = [
+        line
+        for name in ("history.jsonl", "timeline.jsonl")
+        for line in (demo / name).read_text().splitlines()
+    ]
     entries: list[dict[str, Any]] = [json.loads(line) for line in lines if line.strip()]
     return [
         msgspec.convert(e["event"], WorldEvent)  # type: ignore[arg-type]

@@ -121,7 +121,9 @@ def test_beneath_the_table_the_scores_are_said_in_words(
     ids = [s["scenario_id"] for s in scores["scenarios"]]
     for i, scenario in enumerate(scores["scenarios"]):
         part = scenario_part(rules_text, ids, i)
-        rules = sorted(scenario["rules"], key=lambda r: -r["delta_brier"])
+        rules = sorted(
+            scenario["rules"], key=lambda r: (-r["delta_brier"], r["rule"])
+        )  # ties by name
         best, worst = rules[0], rules[-1]
         assert best["delta_brier"] > 0.001 > -0.001 > worst["delta_brier"]  # the demo's
         assert f"helped {best['delta_brier']:+.3f} {best['rule']}" in part, part
