@@ -3,12 +3,16 @@
 to any store by ``import --history`` (idempotently), and scored as served."""
 
 import io
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain.codecs import log_entry_decoder
@@ -77,7 +81,7 @@ def test_serve_demo_loads_the_history_resolved_then_the_timeline(settings: Setti
     expected = {
         e.scenario_id: e.resolution.outcome for e in shipped() if isinstance(e, ResolutionEntry)
     }
-    with TestClient(create_app(settings)) as client:
+    with caught_up(settings) as client:
         served = {s["id"]: s for s in client.get("/v1/scenarios").json()["scenarios"]}
         for slug, outcome in expected.items():
             scenario = client.get(f"/v1/scenarios/{slug}").json()
@@ -134,9 +138,21 @@ def test_history_into_a_store_with_later_records_is_recorded_now(
     assert times == sorted(times)  # type: ignore[type-var]
 
 
+@contextmanager
+def caught_up(settings: Settings) -> Iterator[TestClient[Litestar]]:
+    """The app over the store, once its index has caught up (until then the index is
+    partial and ``/health/ready`` rightly answers 503 "catching up")."""
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 30.0
+        while client.get("/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the app never caught up with its store"
+            time.sleep(0.02)
+        yield client
+
+
 def scores(settings: Settings, knowledge: str) -> dict[str, float]:
     args = parser().parse_args(["backtest", *WHOLE, "--knowledge", knowledge])
-    with TestClient(create_app(settings)) as client:
+    with caught_up(settings) as client:
         eventlog = client.app.state.tradewinds.eventlog
         result = evaluate(eventlog.index, backtest_request(args), eventlog.head_time())
     return {s.scenario_id: s.brier for s in result.scenarios}
