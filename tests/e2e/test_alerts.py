@@ -60,7 +60,20 @@ def setup(client: httpx.Client) -> float:
     assert response.status_code == 201, response.text
     forecast = client.get("/v1/forecasts/alpha").json()
     probability: float = forecast["probability"]
+    notifier_serves(client, "alpha")
     return probability
+
+
+def notifier_serves(client: httpx.Client, scenario_id: str) -> None:
+    """Wait until the stream's notifier has served the scenario. A crossing needs a
+    "before": had the notifier first seen the scenario and the next event together
+    (it lags under load), it would have no before and nothing would fire. A new
+    subscriber's first chunk is the notifier's current state."""
+    stream = Stream(client, params={"scenario": scenario_id})
+    try:
+        assert any(e.event == "forecast" for e in stream.initial_state())
+    finally:
+        stream.close()
 
 
 def wait_until_served(client: httpx.Client, scenario_id: str, timeout_s: float = 20.0) -> None:
