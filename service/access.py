@@ -111,7 +111,8 @@ def _digest(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()
 
 
-def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
     for name, value in headers:
         if name == b"authorization":
             kind, _, token = value.partition(b" ")
@@ -139,7 +140,7 @@ def authorize(
         if isinstance(required, str) and required in Scope.__members__
         else Scope.admin
     )
-    presented = _bearer(headers)
+    presented = presented_key(headers)
     if presented is None:
         raise Unauthenticated("an API key is needed: Authorization: Bearer <key>")
     scope = keys.scope_of(presented)

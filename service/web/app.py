@@ -26,6 +26,7 @@ from service.web.observe import Observe
 from service.web.openapi import add_discriminators, optional_parameters
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.routes import health
+from service.web.routes.access import access_route
 from service.web.routes.alerts import AlertsController
 from service.web.routes.backtests import BacktestsController
 from service.web.routes.baseline import same_bytes
@@ -74,6 +75,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         AlertsController,
         health.live,
         health.ready,
+        access_route(settings.api_keys),
     ]
     metrics = Metrics(API_VERSION)
     handlers.append(metrics_route(metrics))

@@ -59,6 +59,7 @@ EXPECTED_SCOPES = {
     ("GET", "/health/live"): PUBLIC,
     ("GET", "/health/ready"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
+    ("GET", "/v1/access"): PUBLIC,
 }
 # The dashboard's page and its files: public, and not in the OpenAPI document.
 DASHBOARD_ROUTES = {("GET", "/"): PUBLIC, ("GET", "/dashboard/{file_path}"): PUBLIC}
@@ -241,3 +242,28 @@ def test_a_read_only_key_does_not_wait_for_this_replicas_writes(tmp_path: Path) 
             assert response.status_code == 200
         assert took["writer-key"] >= wait_s
         assert took["reader-key"] < wait_s
+
+
+@pytest.mark.parametrize(
+    ("header", "answer"),
+    [
+        (None, {"keys_required": True, "presented": False, "scope": None}),
+        ("Bearer nobody-key", {"keys_required": True, "presented": True, "scope": None}),
+        ("Bearer reader-key", {"keys_required": True, "presented": True, "scope": "read"}),
+        ("Bearer writer-key", {"keys_required": True, "presented": True, "scope": "write"}),
+        ("Bearer admin-key", {"keys_required": True, "presented": True, "scope": "admin"}),
+    ],
+)
+def test_access_tells_a_client_what_its_key_may_do(
+    keyed: TestClient[Litestar], header: str | None, answer: dict[str, object]
+) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = keyed.get("/v1/access", headers=headers)
+    assert response.status_code == 200
+    assert response.json() == answer
+
+
+def test_without_keys_access_says_everything_is_open(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        answer = client.get("/v1/access", headers={"Authorization": "Bearer anything"}).json()
+    assert answer == {"keys_required": False, "presented": False, "scope": "admin"}

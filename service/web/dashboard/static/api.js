@@ -16,14 +16,19 @@ export function storedKey() {
   return sessionStorage.getItem(KEY);
 }
 
+/** Fired on window whenever the key in this tab changes (session.js listens). */
+export const KEY_CHANGED = "tradewinds:key";
+
 export function forgetKey() {
   sessionStorage.removeItem(KEY);
   document.getElementById("forget-key").hidden = true;
+  window.dispatchEvent(new CustomEvent(KEY_CHANGED));
 }
 
 function keepKey(key) {
   sessionStorage.setItem(KEY, key);
   document.getElementById("forget-key").hidden = false;
+  window.dispatchEvent(new CustomEvent(KEY_CHANGED));
 }
 
 let asking = null;
@@ -78,6 +83,7 @@ export function askForKey(message) {
 
 const SCOPE_MESSAGES = {
   read: "This service needs an API key with the read scope to show its data.",
+  write: "This action needs an API key with the write scope.",
   admin: "This action needs an API key with the admin scope.",
 };
 
@@ -124,4 +130,11 @@ export async function request(path, options = {}, scope = "read") {
 
 export async function get(path) {
   return (await request(path)).data;
+}
+
+/** A write: `method` with a JSON `body`, needing `scope` ("write" or "admin").
+ * Resolves to the answer's data; a 422 rejects with the ApiError, whose
+ * `problem.errors` name the fields. */
+export async function send(path, method, body, scope = "write") {
+  return (await request(path, { method, body }, scope)).data;
 }
