@@ -201,7 +201,13 @@ def plan_lines(plan: Plan, width: int) -> list[str]:
         state = f"unchanged (version {plan.stored.version})"
     else:
         state = f"changed (version {plan.stored.version} -> {plan.stored.version + 1})"
-    heading = textwrap.wrap(f"{name}: {state}", width, subsequent_indent=INDENT * 2)
+    heading = textwrap.wrap(
+        f"{name}: {state}",
+        width,
+        subsequent_indent=INDENT * 2,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     if plan.unchanged:
         return heading
     found = diff(None if plan.stored is None else plan.stored.definition, plan.file.definition)

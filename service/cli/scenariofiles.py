@@ -144,10 +144,11 @@ def _plain(path: Path, parsed: object) -> object:
 
 
 def _id_errors(raw: dict[str, Any]) -> list[FieldError]:
+    only = {"id": raw["id"]} if "id" in raw else {}
     try:
-        msgspec.convert({"id": raw["id"]} if "id" in raw else {}, _Id, strict=True)
+        msgspec.convert(only, _Id, strict=True)
     except msgspec.ValidationError as e:
-        return _in_file(body_errors(_Id, raw, str(e)))
+        return _in_file(body_errors(_Id, only, str(e)))
     return []
 
 
