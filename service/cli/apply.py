@@ -57,9 +57,18 @@ Exit status, as kubectl diff: 0 nothing to change (with --yes: all applied);
 {PENDING} changes pending (without --yes); {FAILED} a file is invalid, or the service or
 store refused: nothing from an invalid set of files is applied."""
 SOURCE_HELP = f"""\
-Without --url, the local store (--data-dir, else $TRADEWINDS_DATA_DIR, else ./data;
-or $TRADEWINDS_DATABASE_URL). With --url, the service there, with the key of
---key or ${KEY_VARIABLE} (apply needs an admin key, get a read key)."""
+Without --url: the local store (--data-dir, else $TRADEWINDS_DATA_DIR, else
+./data; or $TRADEWINDS_DATABASE_URL). With --url: the service there, with the
+key of --key or ${KEY_VARIABLE} (apply --yes needs an admin key; a dry run
+and get, a read key)."""
+APPLY_DESCRIPTION = """\
+Apply scenario files to a running service or the local store, as kubectl apply
+does manifests. Every file is read and checked as a PUT checks its body before
+anything is stored; one invalid file and nothing is applied. Without --yes,
+only show per scenario: new, unchanged, or the diff (fields old -> new; rules
+added, removed, changed, with their Bayes factors). With --yes, store a new
+version of each changed scenario; applying the same files again stores
+nothing."""
 
 
 def add_commands(commands: Any) -> None:
@@ -67,7 +76,7 @@ def add_commands(commands: Any) -> None:
     apply = commands.add_parser(
         "apply",
         help="apply scenario files (YAML/JSON): a diff, then --yes stores them",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        description=APPLY_DESCRIPTION,
         epilog=APPLY_EPILOG + "\n\n" + SOURCE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
