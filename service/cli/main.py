@@ -1,4 +1,4 @@
-"""The ``tradewinds`` command: serve, import, export, replay, backtest."""
+"""The ``tradewinds`` command: serve, import, export, replay, backtest, apply, get."""
 
 import argparse
 import gc
@@ -16,7 +16,7 @@ from domain.backtests import KNOWLEDGE, BacktestRequest, check_request
 from domain.errors import InvalidInput
 from service.access import InvalidKeys
 from service.bootstrap import bootstrap
-from service.cli import calibrate
+from service.cli import apply, calibrate
 from service.cli.serving import is_loopback, serve
 from service.cli.tables import reading, scores_table
 from service.commands.exchange import (
@@ -354,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--port", type=int, help="port of the live service (default 8000)")
     again.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     again.set_defaults(handler=cmd_replay)
+    apply.add_commands(commands)
     return root
 
 
