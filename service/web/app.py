@@ -32,6 +32,7 @@ from service.web.routes.baseline import same_bytes
 from service.web.routes.calibration import get_calibration
 from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
+from service.web.routes.log import get_log
 from service.web.routes.preview import PreviewController
 from service.web.routes.scenarios import ScenariosController
 from service.web.routes.stream import stream_forecasts
@@ -72,6 +73,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         get_calibration,
         stream_forecasts,
         AlertsController,
+        get_log,
         health.live,
         health.ready,
     ]
