@@ -59,13 +59,27 @@ _CONTENT_IDS = uuid5(NAMESPACE_URL, "https://tradewinds.invalid/import")
 # --- export -------------------------------------------------------------------
 
 
+class _Slugs(dict[UUID, str]):
+    """Record id to slug (scenario or alert), filled from each record's first event as
+    the export passes it; a record first met after ``after`` (an export resumed past its
+    first event) is read from the store once."""
+
+    def __init__(self, eventlog: EventLog) -> None:
+        super().__init__()
+        self.eventlog = eventlog
+
+    def __missing__(self, record_id: UUID) -> str:
+        slug: str = self.eventlog.app.repository.get(record_id, version=1).slug
+        self[record_id] = slug
+        return slug
+
+
 def export_entries(
-    eventlog: EventLog, page: int = 1000, *, with_secrets: bool = False
+    eventlog: EventLog, page: int = 1000, *, with_secrets: bool = False, after: int = 0
 ) -> Iterator[LogEntry]:
-    """Every record of the log, in position order (alerts' webhook secrets only
-    ``with_secrets``)."""
-    slugs: dict[UUID, str] = {}
-    after = 0
+    """Every record of the log after position ``after``, in position order (alerts'
+    webhook secrets only ``with_secrets``), read ``page`` records at a time."""
+    slugs = _Slugs(eventlog)
     while True:
         notifications = eventlog.app.recorder.select_notifications(
             after, page, inclusive_of_start=False

@@ -18,6 +18,7 @@ from service.bootstrap import bootstrap
 from service.persistence.eventlog import utc_now
 from service.queries.stream import end_streams_on_signals
 from service.settings import Settings
+from service.web.apidocs import docs_assets, docs_plugin
 from service.web.authorize import Authorize
 from service.web.dashboard import dashboard_routes
 from service.web.httpedges import install as install_http_edges
@@ -33,6 +34,7 @@ from service.web.routes.baseline import same_bytes
 from service.web.routes.calibration import get_calibration
 from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
+from service.web.routes.log import get_log
 from service.web.routes.preview import PreviewController
 from service.web.routes.scenarios import ScenariosController
 from service.web.routes.stream import stream_forecasts
@@ -73,6 +75,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
         get_calibration,
         stream_forecasts,
         AlertsController,
+        get_log,
+        docs_assets(),
         health.live,
         health.ready,
         access_route(settings.api_keys),
@@ -122,7 +126,7 @@ def openapi_config() -> OpenAPIConfig:
         openapi_router=Router(
             "/schema", route_handlers=[], include_in_schema=False, opt=needs(PUBLIC)
         ),
-        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), docs_plugin()],
     )
 
 

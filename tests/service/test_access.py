@@ -51,6 +51,7 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/alerts/{alert_id}"): "admin",
     ("DELETE", "/v1/alerts/{alert_id}"): "admin",
     ("GET", "/v1/alerts/{alert_id}/deliveries"): "admin",
+    ("GET", "/v1/log"): "admin",
     ("POST", "/v1/backtests"): "admin",
     ("GET", "/v1/backtests"): "read",
     ("GET", "/v1/backtests/{backtest_id}"): "read",
