@@ -58,7 +58,7 @@ function panel() {
   const formSlot = h("div", { class: "alert-form-slot" });
   const status = h("p", { class: "count", role: "status" }, "Loading…");
   const list = h("ul", { class: "alert-list", "aria-label": "Alerts" });
-  const create = h("button", { type: "button", "data-write": "admin", onclick: () => openForm(null, create) }, "New alert");
+  const create = h("button", { type: "button", id: "alert-new", "data-write": "admin", onclick: () => openForm(null, create) }, "New alert");
   let scenarios = null;
   let alive = true;
 
