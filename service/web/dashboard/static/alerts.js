@@ -63,7 +63,7 @@ function panel() {
   let alive = true;
 
   async function openForm(alert, from) {
-    scenarios ??= (await get("/v1/scenarios")).scenarios;
+    ({ scenarios } = await get("/v1/scenarios")); // fresh: one defined a moment ago is offered
     const close = (focusTo) => { put(formSlot); if (focusTo && focusTo.isConnected) focusTo.focus(); };
     const form = alertForm({
       alert, scenarios,
@@ -125,7 +125,11 @@ function panel() {
   async function load() {
     let alerts;
     try {
-      [{ alerts }, scenarios] = await Promise.all([get("/v1/alerts"), get("/v1/scenarios").then((r) => r.scenarios)]);
+      ({ alerts } = await get("/v1/alerts"));
+      const named = new Set((scenarios || []).map((s) => s.id));
+      if (!scenarios || alerts.some((a) => (a.scenario_ids || []).some((id) => !named.has(id)))) {
+        ({ scenarios } = await get("/v1/scenarios")); // for the titles of the scenarios watched
+      }
     } catch (err) {
       status.textContent = `Could not load alerts: ${err.message}`;
       return;
