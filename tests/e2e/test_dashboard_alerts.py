@@ -153,14 +153,20 @@ def test_an_alert_made_by_keyboard_delivers_and_is_changed_and_deleted_on_the_pa
     assert changed["version"] == 2
     assert changed["condition"] == {"moves_by": 0.125, "within": "P2D"}
 
-    # Delete: a confirm step first ("Keep it" keeps it), then it is gone.
-    card.get_by_role("button", name="Delete").click()
+    # Delete, by keyboard: a confirm step first ("Keep it" keeps it), then it is gone.
+    tab_to(page, "li[data-alert-id='manus-watch'] [data-action=delete]")
+    page.keyboard.press("Enter")
     expect(card.locator(".confirm")).to_contain_text("Delete alert manus-watch?")
-    card.get_by_role("button", name="Keep it").click()
+    expect(card.locator("[data-action=confirm-delete]")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(card.locator("[data-action=keep]")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.locator("[data-action=delete]")).to_be_focused()
     assert "manus-watch" in alerts_served(demo)
-    card.get_by_role("button", name="Delete").click()
-    card.get_by_role("button", name="Delete manus-watch").click()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # on "Delete manus-watch", focused by the confirm step
     expect(page.locator("li[data-alert-id='manus-watch']")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.locator("#alert-new")).to_be_focused()
     assert "manus-watch" not in alerts_served(demo)
     expect(page.locator("#main .count")).to_have_text("No alerts yet.")
 

@@ -83,15 +83,16 @@ function panel() {
   function actions(alert, item) {
     const box = h("div", { class: "actions", "data-write": "admin" });
     const normal = () => put(box,
-      h("button", { type: "button", onclick: (e) => openForm(alert, e.currentTarget) }, "Edit"),
-      h("button", { type: "button", class: "quiet", onclick: confirm }, "Delete"));
+      h("button", { type: "button", "data-action": "edit", onclick: (e) => openForm(alert, e.currentTarget) }, "Edit"),
+      h("button", { type: "button", class: "quiet", "data-action": "delete", onclick: confirm }, "Delete"));
     function confirm() {
-      const yes = h("button", { type: "button", class: "danger", onclick: remove }, `Delete ${alert.id}`);
+      const yes = h("button", { type: "button", class: "danger", "data-action": "confirm-delete", onclick: remove }, `Delete ${alert.id}`);
       put(box,
         h("p", { class: "confirm", role: "alert" },
           `Delete alert ${alert.id}? Its pending deliveries are given up; its delivery log stays readable by id.`),
         yes,
-        h("button", { type: "button", class: "quiet", onclick: () => { normal(); box.querySelector("button").focus(); } }, "Keep it"));
+        h("button", { type: "button", class: "quiet", "data-action": "keep",
+          onclick: () => { normal(); box.querySelector("[data-action=delete]").focus(); } }, "Keep it"));
       yes.focus();
     }
     async function remove() {
