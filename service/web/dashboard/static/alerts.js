@@ -54,7 +54,7 @@ function deliveries(alertId) {
 
 /** Everything an admin key sees: the list, the form, the deliveries. */
 function panel() {
-  const items = new Map(); // alert id -> {li, facts, actions, deliveries}
+  const items = new Map(); // alert id -> {li, version, deliveries}
   const formSlot = h("div", { class: "alert-form-slot" });
   const status = h("p", { class: "count", role: "status" }, "Loading…");
   const list = h("ul", { class: "alert-list", "aria-label": "Alerts" });
@@ -63,7 +63,12 @@ function panel() {
   let alive = true;
 
   async function openForm(alert, from) {
-    ({ scenarios } = await get("/v1/scenarios")); // fresh: one defined a moment ago is offered
+    try {
+      ({ scenarios } = await get("/v1/scenarios")); // fresh: one defined a moment ago is offered
+    } catch (err) {
+      put(formSlot, h("p", { class: "error", role: "alert" }, `Could not load the scenarios to choose from: ${err.message}`));
+      return;
+    }
     const close = (focusTo) => { put(formSlot); if (focusTo && focusTo.isConnected) focusTo.focus(); };
     const form = alertForm({
       alert, scenarios,
@@ -80,7 +85,7 @@ function panel() {
     form.querySelector(alert ? "input[name=alert-scope]:checked" : "#alert-id").focus();
   }
 
-  function actions(alert, item) {
+  function actions(alert) {
     const box = h("div", { class: "actions", "data-write": "admin" });
     const normal = () => put(box,
       h("button", { type: "button", "data-action": "edit", onclick: (e) => openForm(alert, e.currentTarget) }, "Edit"),
@@ -89,7 +94,7 @@ function panel() {
       const yes = h("button", { type: "button", class: "danger", "data-action": "confirm-delete", onclick: remove }, `Delete ${alert.id}`);
       put(box,
         h("p", { class: "confirm", role: "alert" },
-          `Delete alert ${alert.id}? Its pending deliveries are given up; its delivery log stays readable by id.`),
+          `Delete alert ${alert.id}? Its pending deliveries are given up; the deletion is recorded in the log.`),
         yes,
         h("button", { type: "button", class: "quiet", "data-action": "keep",
           onclick: () => { normal(); box.querySelector("[data-action=delete]").focus(); } }, "Keep it"));
@@ -107,7 +112,6 @@ function panel() {
       }
     }
     normal();
-    item.alert = alert;
     return box;
   }
 
@@ -148,7 +152,7 @@ function panel() {
       if (item.version === alert.version && item.li.isConnected) continue;
       item.version = alert.version;
       keepingFocus(item.li, () => put(item.li,
-        h("h2", { tabindex: "-1" }, alert.id), facts(alert, titles), actions(alert, item), item.deliveries.node));
+        h("h2", { tabindex: "-1" }, alert.id), facts(alert, titles), actions(alert), item.deliveries.node));
     }
     for (const [id, item] of items) {
       if (seen.has(id)) continue;
