@@ -2,12 +2,14 @@
 // the key button. Views are modules exporting a function (main, ...params)
 // that renders into <main> and returns {destroy}.
 
+import { alerts } from "./alerts.js";
 import { askForKey, forgetKey, storedKey } from "./api.js";
 import { backtests } from "./backtests.js";
 import { events } from "./events.js";
 import * as live from "./live.js";
 import { overview } from "./overview.js";
 import { scenario } from "./scenario.js";
+import { access, allows, onAccessChange } from "./session.js";
 import { trackRecord } from "./trackrecord.js";
 
 const ROUTES = [
@@ -16,6 +18,7 @@ const ROUTES = [
   [/^#\/events$/, "events", events],
   [/^#\/backtests(?:\/([^/]+))?$/, "backtests", backtests],
   [/^#\/track-record$/, "track-record", trackRecord],
+  [/^#\/alerts$/, "alerts", alerts],
 ];
 
 const main = document.getElementById("main");
@@ -50,6 +53,10 @@ document.getElementById("enter-key").addEventListener("click", async () => {
     route();
   }
 });
+// Alerts are admin-only: their nav entry shows only for a key that may see them.
+const showAdminNav = (answer) => { document.getElementById("nav-alerts").hidden = !allows(answer, "admin"); };
+access().then(showAdminNav);
+onAccessChange(showAdminNav);
 window.addEventListener("hashchange", route);
 live.start();
 route();

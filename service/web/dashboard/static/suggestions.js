@@ -102,7 +102,7 @@ export function suggestionsSection(body) {
         "Trying the suggestions in a backtest needs an API key with the admin scope; this one can only read."));
       return;
     }
-    const button = h("button", { type: "button", "data-try-suggestions": "" }, "Try the suggestions");
+    const button = h("button", { type: "button", "data-try-suggestions": "", "data-write": "admin" }, "Try the suggestions");
     button.addEventListener("click", () => start(button, cal));
     put(action,
       button,
