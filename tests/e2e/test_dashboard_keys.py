@@ -38,13 +38,6 @@ WRITE_WORDS = re.compile(
     r"^(save|delete|retract|resolve|create|edit|new |start backtest|compute it again|try the)",
     re.IGNORECASE,
 )
-# Where no view has an unmarked write control yet: on main these two are shown to a
-# read key (test_dashboard.py's backtest test and test_dashboard_trackrecord.py's
-# "Compute it again now" test expect them to be, and to ask for a key when used).
-UNGATED = {
-    "backtests": "backtests.js draws its Start backtest form for any key",
-    "track-record": "trackrecord.js shows Compute it again now for any key",
-}
 
 # Every [data-write] element; visible forms in <main> other than filters; visible
 # write-sounding buttons that are not ask-key buttons.
@@ -118,15 +111,7 @@ def write_controls(page: Page) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "view",
-    [
-        pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=UNGATED[v]))
-        if v in UNGATED
-        else v
-        for v in VIEWS
-    ],
-)
+@pytest.mark.parametrize("view", list(VIEWS))
 def test_a_read_key_sees_no_write_control_on_any_view(
     keyed: ServerProcess, page: Page, view: str
 ) -> None:
@@ -134,7 +119,7 @@ def test_a_read_key_sees_no_write_control_on_any_view(
     assert write_controls(page) == []
     for gate in page.locator(".write-gate").all():
         expect(gate.locator("> *")).to_have_count(1)
-        expect(gate.locator("button.ask-key")).to_have_text(re.compile(r"^Enter a \w+ key to "))
+        expect(gate.locator("button.ask-key")).to_have_text(re.compile(r"^Enter an? \w+ key to "))
     expect(page.locator("#nav-alerts")).to_be_hidden()
 
 
@@ -147,7 +132,7 @@ def test_a_write_key_is_not_shown_the_alerts_but_asked_for_an_admin_key(
     expect(page.locator("[data-write='admin']")).to_have_count(0)
     expect(page.locator(f"[data-alert-id='{ALERT}']")).to_have_count(0)
     ask = page.locator(".write-gate button.ask-key")
-    expect(ask).to_have_text("Enter a admin key to see and edit alerts")
+    expect(ask).to_have_text("Enter an admin key to see and edit alerts")
     assert write_controls(page) == []
 
 

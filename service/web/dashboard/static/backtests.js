@@ -3,6 +3,7 @@
 
 import { get, request } from "./api.js";
 import { h, put } from "./dom.js";
+import { writeGate } from "./session.js";
 import { dayTime } from "./format.js";
 
 const POLL_MS = 1000;
@@ -132,7 +133,7 @@ export function backtests(main, id) {
     const submit = h("button", { type: "submit" }, "Start backtest");
     const form = h("form", { class: "card", "aria-labelledby": "h-start", onsubmit: start },
       h("h2", { id: "h-start" }, "Start a backtest"),
-      h("p", { class: "hint" }, "Scores the forecasts the log would have given at each step against how the scenarios resolved. Starting one needs a key with the admin scope."),
+      h("p", { class: "hint" }, "Scores the forecasts the log would have given at each step against how the scenarios resolved. "),
       h("div", { class: "form-grid" },
         h("div", { class: "field" }, h("label", { for: "bt-from" }, "From"), h("input", { id: "bt-from", type: "date", required: true, value: "2025-01-01" })),
         h("div", { class: "field" }, h("label", { for: "bt-to" }, "To"), h("input", { id: "bt-to", type: "date", required: true, value: new Date().toISOString().slice(0, 10) })),
@@ -143,7 +144,7 @@ export function backtests(main, id) {
         h("div", { class: "field" }, submit)),
       error);
     const recent = h("div", {}, h("p", { class: "hint" }, "Loading…"));
-    put(body, form, h("section", { "aria-labelledby": "h-recent" }, h("h2", { id: "h-recent" }, "Recent backtests"), recent));
+    put(body, writeGate("admin", "start a backtest", () => form), h("section", { "aria-labelledby": "h-recent" }, h("h2", { id: "h-recent" }, "Recent backtests"), recent));
 
     async function start(e) {
       e.preventDefault();

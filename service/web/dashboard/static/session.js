@@ -85,13 +85,14 @@ export function writeGate(scope, label, draw) {
           if (await requireScope(scope)) render();
         },
       },
-      `Enter a ${scope} key to ${label}`,
+      `Enter ${scope === "admin" ? "an" : "a"} ${scope} key to ${label}`,
     );
     box.replaceChildren(ask);
   };
   render();
-  onAccessChange(() => {
+  const stop = onAccessChange(() => {
     if (box.isConnected) render();
+    else stop(); // the view that drew it is gone
   });
   return box;
 }

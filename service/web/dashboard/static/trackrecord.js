@@ -9,6 +9,7 @@
 import { ApiError, get, request, storedKey } from "./api.js";
 import { h, put, s } from "./dom.js";
 import { day, dayTime, pct } from "./format.js";
+import { writeGate } from "./session.js";
 
 const POLL_MS = 1000;
 const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
@@ -184,7 +185,7 @@ export function trackRecord(main) {
   put(main, title,
     h("p", { class: "lede" },
       "What this service actually said each day about each scenario, as it was served then (the rules, events and resolutions known that day), scored against how the scenarios turned out. Not what today's rules would say with hindsight."),
-    status, note, h("p", {}, run), results);
+    status, note, h("p", {}, writeGate("admin", "compute the track record again", () => run)), results);
 
   async function load() {
     let list;
