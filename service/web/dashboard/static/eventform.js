@@ -4,7 +4,7 @@
 // with POST /v1/events. A 422's messages go next to their fields.
 
 import { ApiError, get, send } from "./api.js";
-import { announce, h } from "./dom.js";
+import { announce, h, put } from "./dom.js";
 import { day } from "./format.js";
 import { field, flatten } from "./fields.js";
 
@@ -48,7 +48,7 @@ export function eventForm(kinds, { onSaved, reveal }) {
     h("p", { class: "hint" }, "Fields marked * are required. Times are entered in your time and stored in UTC."),
     problems,
     h("div", { class: "field" },
-      h("label", { for: "new-event-kind" }, "Kind", h("span", { class: "required", "aria-hidden": "true" }, " *")),
+      h("label", { for: "new-event-kind" }, "Type of event", h("span", { class: "required", "aria-hidden": "true" }, " *")),
       kindSelect, kindHint, kindError),
     box,
     looks,
@@ -152,7 +152,7 @@ export function eventForm(kinds, { onSaved, reveal }) {
     try {
       const receipt = await send("/v1/events", "POST", body(), "write");
       const ids = receipt.possible_duplicates || [];
-      saved.replaceChildren(
+      put(saved,
         h("p", {}, `Saved at position ${receipt.position} as event `, h("code", {}, receipt.event_id), "."),
         ids.length ? [h("p", { class: "error duplicate" }, `Possible duplicate of ${ids.length === 1 ? "an earlier event" : `${ids.length} earlier events`}:`), await lookAlikes(ids, reveal)] : null);
       announce(`Event saved at position ${receipt.position}${ids.length ? `, a possible duplicate of ${ids.length}` : ""}`);
