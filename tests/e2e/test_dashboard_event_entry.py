@@ -135,9 +135,7 @@ def test_the_form_has_each_kinds_fields_from_the_served_schema(
     expect(page.locator("#ev-rate_after_pct")).to_have_attribute("type", "number")
     expect(page.locator("#ev-rate_after_pct")).to_have_attribute("max", str(rate["maximum"]))
     expect(page.locator("#ev-occurred_at")).to_have_attribute("type", "datetime-local")
-    expect(page.locator('[data-field="occurred_at"] .offset')).to_have_text(
-        "your time, UTC+05:30"
-    )
+    expect(page.locator('[data-field="occurred_at"] .offset')).to_have_text("your time, UTC+05:30")
     screenshots(page, "event-entry-form")
 
 
@@ -174,7 +172,9 @@ def test_an_event_typed_into_the_form_is_stored_in_utc_and_moves_the_forecast(
 
     saved = page.locator("#event-saved")
     expect(saved).to_contain_text("Saved at position", timeout=WAIT_MS)
-    stored = [e for e in all_events(server) if e["summary"] == "Commerce clears B30A sales to China"]
+    stored = [
+        e for e in all_events(server) if e["summary"] == "Commerce clears B30A sales to China"
+    ]
     assert len(stored) == 1
     event = stored[0]
     expect(saved).to_contain_text(event["event_id"])
@@ -205,7 +205,9 @@ def head(server: ServerProcess) -> tuple[int, int]:
 def test_a_possible_duplicate_is_shown_before_saving_and_the_check_stores_nothing(
     page: Page, server: ServerProcess
 ) -> None:
-    first = post(server, approval("Commerce clears H100 sales to China", "2025-11-03T20:00:00Z", "H100"))
+    first = post(
+        server, approval("Commerce clears H100 sales to China", "2025-11-03T20:00:00Z", "H100")
+    )
     open_events(page, server)
     at_start = head(server)
     fill_approval(page, "Reuters: US to allow H100 exports", "2025-11-04T09:00", "h100 ")
@@ -264,3 +266,147 @@ def test_a_refused_event_shows_each_message_next_to_its_field(
     expect(page.locator("#ev-target")).to_be_focused()
     screenshots(page, "event-entry-refused")
     assert len(all_events(server)) == count
+
+
+def listed_ids(page: Page, ids: list[str]) -> list[str]:
+    """The order in which the page lists these events (others left out)."""
+    shown: list[str] = page.locator("ol.event-list > li").evaluate_all(
+        "(lis) => lis.map((li) => li.dataset.eventId)"
+    )
+    return [i for i in shown if i in ids]
+
+
+def test_the_list_sorts_by_recording_or_by_occurrence(page: Page, server: ServerProcess) -> None:
+    # recorded in this order, occurred in another
+    occurred = ["2025-03-02T00:00:00Z", "2025-03-05T00:00:00Z", "2025-03-01T00:00:00Z"]
+    receipts = [
+        post(
+            server, {"kind": "signal", "occurred_at": at, "summary": f"sort {i}", "label": f"s{i}"}
+        )
+        for i, at in enumerate(occurred)
+    ]
+    ids = [r["event_id"] for r in receipts]
+    open_events(page, server)
+    expect(page.locator(f'li[data-event-id="{ids[2]}"]')).to_be_visible(timeout=WAIT_MS)
+    assert listed_ids(page, ids) == [ids[2], ids[1], ids[0]]  # newest recorded first (default)
+    expect(page.locator("#event-sort")).to_have_value("recorded")
+    page.get_by_label("Order").select_option("occurred")
+    expect(page.locator("ol.event-list")).to_have_attribute(
+        "aria-label", "Events, latest occurred first"
+    )
+    assert listed_ids(page, ids) == [ids[1], ids[0], ids[2]]
+    expect(page.locator("p.count")).to_contain_text("latest occurred first")
+    page.get_by_label("Order").select_option("recorded")
+    assert listed_ids(page, ids) == [ids[2], ids[1], ids[0]]
+
+
+def test_an_event_is_retracted_from_the_list(page: Page, server: ServerProcess) -> None:
+    receipt = post(
+        server,
+        {
+            "kind": "signal",
+            "occurred_at": "2025-04-01T00:00:00Z",
+            "summary": "to retract",
+            "label": "r",
+        },
+    )
+    open_events(page, server)
+    item = page.locator(f'li[data-event-id="{receipt["event_id"]}"]')
+    expect(item).to_be_visible(timeout=WAIT_MS)
+    item.get_by_role("button", name="Retract").click()
+    reason = item.get_by_label("Reason for the retraction")
+    expect(reason).to_be_focused()
+    reason.press("Enter")  # no reason: refused on the page, nothing sent
+    expect(item.locator(".field-error")).to_have_text("Say why the event is retracted.")
+    reason.fill("misreported: the agency denied it")
+    screenshots(page, "event-entry-retract")
+    reason.press("Enter")
+    expect(item.locator("h2")).to_have_class("retracted", timeout=WAIT_MS)
+    expect(item).to_contain_text("Retracted")
+    expect(item).to_contain_text("misreported: the agency denied it")
+    expect(item.get_by_role("button", name="Retract")).to_have_count(0)
+    stored = httpx.get(f"{server.base_url}/v1/events/{receipt['event_id']}").json()
+    assert stored["retracted"]["reason"] == "misreported: the agency denied it"
+
+
+def tab_to(page: Page, element_id: str) -> None:
+    """Press Tab until the element with this id has the focus."""
+    for _ in range(60):
+        if page.evaluate("() => document.activeElement && document.activeElement.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"Tab never reached #{element_id}")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_form_works_by_keyboard_alone(page: Page, server: ServerProcess, size: str) -> None:
+    page.set_viewport_size(SIZES[size])
+    open_events(page, server)
+    page.locator("#view-title").focus()
+    summary = f"Keyboard-only negotiation ({size})"
+    tab_to(page, "new-event-kind")
+    page.keyboard.type("negotiation")  # a closed <select> picks by typing
+    expect(page.locator("#new-event-kind")).to_have_value("negotiation")
+    tab_to(page, "ev-summary")
+    page.keyboard.type(summary)
+    tab_to(page, "ev-parties")
+    page.keyboard.type("United States")
+    page.keyboard.press("Enter")  # adds a party, does not submit
+    page.keyboard.type("China,")
+    expect(page.locator('[data-field="parties"] .chips li')).to_have_count(2)
+    page.keyboard.type("Mexico")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")  # back to the last chip's remove button
+    expect(page.locator(":focus")).to_have_attribute("aria-label", "Remove Mexico")
+    page.keyboard.press("Space")
+    expect(page.locator('[data-field="parties"] .chips li')).to_have_count(2)
+    tab_to(page, "ev-stage")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#ev-stage")).to_have_value("breakdown")
+    tab_to(page, "ev-venue")
+    page.keyboard.type("Geneva")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= SIZES[size]["width"]
+    page.keyboard.press("Enter")  # submits
+    expect(page.locator("#event-saved")).to_contain_text("Saved at position", timeout=WAIT_MS)
+    stored = [e for e in all_events(server) if e["summary"] == summary]
+    assert len(stored) == 1
+    assert (stored[0]["parties"], stored[0]["stage"], stored[0]["venue"]) == (
+        ["United States", "China"],
+        "breakdown",
+        "Geneva",
+    )
+    if size == "phone":
+        screenshots(page, "event-entry-keyboard")
+
+
+def test_a_read_key_sees_no_write_control_and_a_write_key_gets_the_form(
+    page: Page, keyed: ServerProcess
+) -> None:
+    post(
+        keyed,
+        {"kind": "signal", "occurred_at": "2025-05-01T00:00:00Z", "summary": "keyed", "label": "k"},
+        WRITE_KEY,
+    )
+    page.goto(f"{keyed.base_url}/?poll=1000#/events")
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible(timeout=WAIT_MS)
+    page.get_by_label("API key", exact=True).fill(READ_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    items = page.locator("ol.event-list > li")
+    expect(items).to_have_count(1, timeout=WAIT_MS)
+    ask = page.get_by_role("button", name="Enter a write key to add an event")
+    expect(ask).to_be_visible()
+    expect(page.locator("#event-form")).to_have_count(0)
+    expect(page.locator("[data-write]")).to_have_count(0)
+    expect(page.get_by_role("button", name="Retract")).to_have_count(0)
+    screenshots(page, "event-entry-read-key")
+
+    ask.click()
+    expect(dialog).to_be_visible()
+    page.get_by_label("API key", exact=True).fill(WRITE_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    expect(page.locator("#event-form")).to_be_visible(timeout=WAIT_MS)
+    expect(items.first.get_by_role("button", name="Retract")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator('[data-write="write"]')).to_have_count(2)

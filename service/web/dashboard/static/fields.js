@@ -40,7 +40,9 @@ function datalist(id, values) {
 
 function slot(id, spec, control, extra = []) {
   const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
-  const hint = spec.description || extra.length ? h("p", { class: "hint", id: `${id}-hint` }, spec.description, extra) : null;
+  const said = spec.control === "datetime" ? null : spec.description; // the offset says it better
+  const parts = [said, ...extra].filter((x) => x !== null && x !== undefined);
+  const hint = parts.length ? h("p", { class: "hint", id: `${id}-hint` }, parts.flatMap((x, i) => (i && typeof x === "string" && !x.startsWith(" ") && !x.startsWith(";") ? ["; ", x] : [x]))) : null;
   const describe = [hint ? hint.id : null, error.id].filter(Boolean).join(" ");
   control.setAttribute("aria-describedby", describe);
   if (spec.required) control.setAttribute("aria-required", "true");
@@ -85,13 +87,16 @@ function scalar(spec, id, onChange) {
     control = h("input", { id, name: spec.path, type: "datetime-local", value: localNow(), ...events });
     const offset = h("span", { class: "offset" }, offsetText());
     control.addEventListener("input", () => { offset.textContent = offsetText(control.value ? new Date(control.value) : new Date()); });
-    extra.push(offset, ", stored in UTC");
+    extra.push(offset, "; stored in UTC");
   } else if (spec.control === "json") {
     control = h("textarea", { id, name: spec.path, rows: 3, spellcheck: "false", class: "code", ...events });
     extra.push("a JSON object");
   } else {
     const tag = spec.control === "textarea" ? "textarea" : "input";
-    control = h(tag, { id, name: spec.path, maxlength: spec.maxLength, rows: tag === "textarea" ? 3 : null, ...events });
+    control = h(tag, {
+      id, name: spec.path, maxlength: spec.maxLength, rows: tag === "textarea" ? 3 : null,
+      type: tag === "input" ? (spec.url ? "url" : "text") : null, ...events,
+    });
   }
   const { error, hint } = slot(id, spec, control, extra);
   const node = h("div", { class: `field field-${spec.control}`, "data-field": spec.path },

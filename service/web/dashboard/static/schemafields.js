@@ -49,6 +49,11 @@ function pick(s, ...names) {
   return Object.fromEntries(names.filter((n) => s[n] !== undefined).map((n) => [n, s[n]]));
 }
 
+/** A schema description as a sentence on the page (docstring markup dropped). */
+function prose(text) {
+  return text ? text.replaceAll("``", "").replace(/\s+/g, " ").trim() : null;
+}
+
 /** What control a property gets. */
 function controlOf(s, resolve) {
   if (s.enum) return { control: "enum", values: s.enum };
@@ -63,7 +68,8 @@ function controlOf(s, resolve) {
   if (s.type === "object" && s.properties) return { control: "group" };
   if (s.type === "object" || s.anyOf) return { control: "json" };
   if (s.format === "date-time") return { control: "datetime" };
-  return { control: s.maxLength > 500 ? "textarea" : "text", maxLength: s.maxLength, minLength: s.minLength };
+  const url = typeof s.pattern === "string" && s.pattern.startsWith("^https?://");
+  return { control: s.maxLength > 500 && !s.pattern ? "textarea" : "text", url, maxLength: s.maxLength, minLength: s.minLength };
 }
 
 /** The fields of an object schema, as specs {name, path, required, control, ...}. */
@@ -79,7 +85,7 @@ function fieldsOf(objectSchema, resolve, prefix, skip) {
     .map((f) => {
       const spec = {
         name: f.name, path: f.path, required: f.required,
-        label: f.name.replaceAll("_", " "), description: f.schema.description || null,
+        label: f.name.replaceAll("_", " "), description: prose(f.schema.description),
         ...controlOf(f.schema, resolve),
       };
       if (spec.control === "group") spec.fields = fieldsOf(f.schema, resolve, f.path, new Set());
@@ -110,7 +116,7 @@ export async function eventKinds() {
   return schemas.map(({ kind, schema }) => ({
     kind,
     title: kind.replaceAll("_", " "),
-    description: schema.description || null,
+    description: prose(schema.description),
     fields: ordered(fieldsOf(schema, resolve, "", new Set([tag])), common),
   }));
 }
