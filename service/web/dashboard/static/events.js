@@ -89,7 +89,7 @@ export function events(main) {
   const more = h("button", { type: "button", class: "quiet", onclick: () => { count += PAGE; load(); } }, "Show older events");
   put(main,
     h("h1", { id: "view-title", tabindex: "-1" }, "Events"),
-    h("p", { class: "lede" }, "The latest world events in the log, newest first, with the forecasts each one moved (in log-odds)."),
+    h("p", { class: "lede" }, "The latest world events recorded in the log, with the forecasts each one moved (in log-odds). Order them by when they were recorded or when they occurred."),
     adding,
     h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
       h("div", { class: "field" }, h("label", { for: "event-kind" }, "Kind"), kindSelect),
@@ -190,7 +190,7 @@ export function events(main) {
     keepingFocus(list, () => put(list, found.map((ev) => item(ev, shownMoved, shown))));
     if (!loaded) return;
     const which = found.length === 1 ? "event" : "events";
-    status.textContent = `The ${found.length} latest recorded ${which}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, ${order}.`;
+    status.textContent = found.length === 0 ? `No events${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""} yet.` : `The ${found.length} latest recorded ${which}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, ${order}.`;
   }
 
   let loading = 0;
