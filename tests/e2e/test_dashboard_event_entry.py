@@ -300,7 +300,7 @@ def test_the_list_sorts_by_recording_or_by_occurrence(page: Page, server: Server
     assert listed_ids(page, ids) == [ids[2], ids[1], ids[0]]
 
 
-def test_an_event_is_retracted_from_the_list(page: Page, server: ServerProcess) -> None:
+def test_an_event_is_retracted_from_the_list_by_keyboard(page: Page, server: ServerProcess) -> None:
     receipt = post(
         server,
         {
@@ -313,29 +313,44 @@ def test_an_event_is_retracted_from_the_list(page: Page, server: ServerProcess) 
     open_events(page, server)
     item = page.locator(f'li[data-event-id="{receipt["event_id"]}"]')
     expect(item).to_be_visible(timeout=WAIT_MS)
-    item.get_by_role("button", name="Retract").click()
+    retract = item.get_by_role("button", name="Retract")
+    page.locator("#view-title").focus()
+    tab_until(page, "document.activeElement.getAttribute('aria-label')", "Retract “to retract”")
+    page.keyboard.press("Enter")
     reason = item.get_by_label("Reason for the retraction")
     expect(reason).to_be_focused()
-    reason.press("Enter")  # no reason: refused on the page, nothing sent
+    page.keyboard.press("Escape")  # changed my mind: the form closes, the focus goes back
+    expect(reason).to_have_count(0)
+    expect(retract).to_be_focused()
+    page.keyboard.press("Space")
+    expect(reason).to_be_focused()
+    page.keyboard.press("Enter")  # no reason: refused on the page, nothing sent
     expect(item.locator(".field-error")).to_have_text("Say why the event is retracted.")
-    reason.fill("misreported: the agency denied it")
+    page.keyboard.type("misreported: the agency denied it")
     screenshots(page, "event-entry-retract")
-    reason.press("Enter")
+    reason.focus()
+    page.keyboard.press("Enter")
     expect(item.locator("h2")).to_have_class("retracted", timeout=WAIT_MS)
     expect(item).to_contain_text("Retracted")
     expect(item).to_contain_text("misreported: the agency denied it")
-    expect(item.get_by_role("button", name="Retract")).to_have_count(0)
+    expect(retract).to_have_count(0)
     stored = httpx.get(f"{server.base_url}/v1/events/{receipt['event_id']}").json()
     assert stored["retracted"]["reason"] == "misreported: the agency denied it"
 
 
-def tab_to(page: Page, element_id: str) -> None:
-    """Press Tab until the element with this id has the focus."""
-    for _ in range(60):
-        if page.evaluate("() => document.activeElement && document.activeElement.id") == element_id:
+def tab_until(page: Page, probe: str, wanted: str) -> None:
+    """Press Tab until ``probe`` (a script expression about the focused element) gives
+    ``wanted``."""
+    for _ in range(80):
+        if page.evaluate(f"() => document.activeElement && ({probe})") == wanted:
             return
         page.keyboard.press("Tab")
-    pytest.fail(f"Tab never reached #{element_id}")
+    pytest.fail(f"Tab never reached {wanted}")
+
+
+def tab_to(page: Page, element_id: str) -> None:
+    """Press Tab until the element with this id has the focus."""
+    tab_until(page, "document.activeElement.id", element_id)
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
