@@ -265,6 +265,13 @@ def test_a_refused_event_shows_each_message_next_to_its_field(
     expect(page.locator("#ev-target-error")).to_contain_text("got `ZZ`", timeout=WAIT_MS)
     expect(page.locator("#ev-target")).to_be_focused()
     screenshots(page, "event-entry-refused")
+
+    page.get_by_role("button", name="Remove ZZ").click()
+    page.locator("#ev-source-url").fill("ftp://example.org/tariffs")
+    page.locator("#ev-sector").press("Enter")
+    expect(page.locator("#ev-source-url-error")).to_contain_text("http:// or https://")
+    expect(page.locator("#ev-source-url")).to_be_focused()
+    expect(page.locator("#ev-target-error")).to_be_hidden()
     assert len(all_events(server)) == count
 
 
