@@ -158,6 +158,17 @@ class Tradewinds:
         new was stored (False: the request had been made before)."""
         return await event_commands.append_events(self.eventlog, events, key, batch=batch)
 
+    async def possible_duplicates(self, event: BaseEvent) -> list[UUID]:
+        """The events a draft would name as its possible duplicates were it appended
+        now, storing nothing: the append's rule (``domain.duplicates``, through the
+        duplicates index) over the log as this replica has it, own writes included,
+        leaving out retracted events; refused as an append would be."""
+        event_commands.check_not_future([event], self.eventlog.committer.now(), batch=False)
+        await self.await_own_writes()
+        duplicates = self._index.table.duplicates
+        before = self._index.position + 1
+        return await to_thread.run_sync(lambda: duplicates.look_alikes(event, before, now=True))
+
     async def retract_event(self, event_id: UUID, reason: str) -> Receipt:
         return await event_commands.retract_event(self.eventlog, event_id, reason)
 

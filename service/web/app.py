@@ -32,6 +32,7 @@ from service.web.routes.alerts import AlertsController
 from service.web.routes.backtests import BacktestsController
 from service.web.routes.baseline import same_bytes
 from service.web.routes.calibration import get_calibration
+from service.web.routes.eventdrafts import EventDraftsController
 from service.web.routes.events import EventsController
 from service.web.routes.forecasts import ForecastsController
 from service.web.routes.log import get_log
@@ -68,6 +69,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
 
     handlers: list[ControllerRouterHandler] = [
         EventsController,
+        EventDraftsController,
         ScenariosController,
         PreviewController,
         Router("/", route_handlers=[ForecastsController], opt=needs(Scope.read)),

@@ -30,6 +30,7 @@ CREDENTIALS: dict[str, str | None] = {
 EXPECTED_SCOPES = {
     ("POST", "/v1/events"): "write",
     ("POST", "/v1/events/batch"): "write",
+    ("POST", "/v1/events/duplicates"): "write",
     ("GET", "/v1/events"): "read",
     ("GET", "/v1/events/{event_id}"): "read",
     ("POST", "/v1/events/{event_id}/retraction"): "write",

@@ -1,17 +1,25 @@
-// Events: the latest world events first, filterable by kind, each with what it
-// moved (the contributions of the forecast details reference event ids) and the
-// earlier events it looks like (`possible_duplicates` of the listing).
+// Events: the latest world events first, filterable by kind (the kinds the
+// OpenAPI schema names), each with what it moved (the contributions of the
+// forecast details reference event ids) and the earlier events it looks like
+// (`possible_duplicates` of the listing). A key with the write scope also gets
+// the "Add an event" form (eventform.js) and a Retract control per event.
 
 import { get } from "./api.js";
-import { h, keepingFocus, put } from "./dom.js";
+import { announce, h, keepingFocus, put } from "./dom.js";
+import { eventForm } from "./eventform.js";
 import { day, dayTime, logOdds } from "./format.js";
-import { state, subscribe } from "./live.js";
+import { refresh, state, subscribe } from "./live.js";
+import { retractControl } from "./retract.js";
+import { eventKinds } from "./schemafields.js";
+import { access, allows, onAccessChange, writeGate } from "./session.js";
 
-const KINDS = [
-  "export_approval", "export_restriction", "purchase_ban", "tariff_change", "licensing_deal",
-  "material_export_control", "joint_venture", "negotiation", "acquisition", "regulatory_action",
-  "market_share_report", "signal",
-];
+const SORTS = {
+  recorded: { label: "Newest recorded first", compare: (a, b) => b.position - a.position },
+  occurred: {
+    label: "Latest occurred first",
+    compare: (a, b) => Date.parse(b.occurred_at) - Date.parse(a.occurred_at) || b.position - a.position,
+  },
+};
 const PAGE = 50;
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
 
@@ -68,19 +76,75 @@ async function movedBy() {
 export function events(main) {
   let count = PAGE;
   let kind = "";
-  const list = h("ol", { class: "event-list", "aria-label": "Events, newest first" });
+  let sort = "recorded";
+  let shownEvents = [];
+  let shownMoved = new Map();
+  let canWrite = false;
+  const retracting = { id: null, reason: "", focus: false };
+  const list = h("ol", { class: "event-list", "aria-label": "Events, newest recorded first" });
+  const kindSelect = h("select", { id: "event-kind", onchange: (e) => { kind = e.target.value; count = PAGE; load(); } },
+    h("option", { value: "" }, "All kinds"));
+  const adding = h("section", { class: "event-entry", "aria-label": "Add an event" });
   const status = h("p", { class: "count", role: "status" }, "Loading…");
   const more = h("button", { type: "button", class: "quiet", onclick: () => { count += PAGE; load(); } }, "Show older events");
   put(main,
     h("h1", { id: "view-title", tabindex: "-1" }, "Events"),
-    h("p", { class: "lede" }, "The latest world events in the log, newest first, with the forecasts each one moved (in log-odds)."),
+    h("p", { class: "lede" }, "The latest world events recorded in the log, with the forecasts each one moved (in log-odds). Order them by when they were recorded or when they occurred."),
+    adding,
     h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+      h("div", { class: "field" }, h("label", { for: "event-kind" }, "Kind"), kindSelect),
       h("div", { class: "field" },
-        h("label", { for: "event-kind" }, "Kind"),
-        h("select", { id: "event-kind", onchange: (e) => { kind = e.target.value; count = PAGE; load(); } },
-          h("option", { value: "" }, "All kinds"),
-          KINDS.map((k) => h("option", { value: k }, k.replaceAll("_", " ")))))),
+        h("label", { for: "event-sort" }, "Order"),
+        h("select", { id: "event-sort", onchange: (e) => { sort = e.target.value; draw(); } },
+          Object.entries(SORTS).map(([value, s]) => h("option", { value }, s.label))))),
     status, list, h("p", {}, more));
+
+  /** Bring a listed event into view (from the form's look-alikes). */
+  function reveal(id) {
+    const item = list.querySelector(`li[data-event-id="${CSS.escape(id)}"] h2`);
+    if (!item) {
+      announce("That event is not among the events shown: show older events to find it.");
+      return;
+    }
+    item.scrollIntoView({ block: "center" });
+    item.focus();
+  }
+
+  eventKinds().then((kinds) => {
+    kindSelect.append(...kinds.map((k) => h("option", { value: k.kind }, k.title)));
+    adding.replaceChildren(writeGate("write", "add an event", () => eventForm(kinds, {
+      reveal,
+      onSaved: () => { refresh(); load(); },
+    })));
+  }).catch((error) => {
+    adding.replaceChildren(h("p", { class: "error" }, `Could not read the event kinds: ${error.message}`));
+  });
+
+  function toggle(id) {
+    const closing = retracting.id;
+    retracting.id = id;
+    retracting.focus = id !== null;
+    if (id === null) retracting.reason = "";
+    draw();
+    if (id === null && closing) {
+      const again = list.querySelector(`li[data-event-id="${CSS.escape(closing)}"] .retract button`);
+      if (again) again.focus();
+    }
+  }
+  const retractOptions = (ev) => ({
+    open: retracting.id === ev.event_id,
+    state: retracting,
+    toggle,
+    done: () => { retracting.id = null; refresh(); load(); },
+  });
+
+  async function checkAccess(answer) {
+    canWrite = allows(answer || (await access()), "write");
+    if (!canWrite) retracting.id = null;
+    draw();
+  }
+  checkAccess();
+  const stopAccess = onAccessChange(checkAccess);
 
   /** "Possible duplicate of …": each earlier look-alike by its summary when it is
    * shown, else by the start of its id (the full id in the tooltip). */
@@ -99,7 +163,7 @@ export function events(main) {
   function item(ev, moved, shown) {
     const effects = moved.get(ev.event_id) || [];
     return h("li", { "data-event-id": ev.event_id, "data-key": ev.event_id },
-      h("h2", { class: ev.retracted ? "retracted" : null }, ev.summary),
+      h("h2", { class: ev.retracted ? "retracted" : null, tabindex: "-1" }, ev.summary),
       h("p", { class: "meta" },
         h("span", { class: "kind" }, ev.kind.replaceAll("_", " ")), " · occurred ",
         h("time", { datetime: ev.occurred_at }, day(ev.occurred_at)),
@@ -107,6 +171,7 @@ export function events(main) {
         ev.source ? ` · ${ev.source.name}` : "",
         (ev.tags || []).length ? ` · tags: ${ev.tags.join(", ")}` : ""),
       duplicateMark(ev, shown),
+      canWrite ? retractControl(ev, retractOptions(ev)) : null,
       ev.retracted ? h("p", { class: "error" }, `Retracted ${dayTime(ev.retracted.recorded_at)}: ${ev.retracted.reason}`) : null,
       effects.length
         ? h("ul", { class: "moved-list", "aria-label": "What it moved" }, effects.map((m) =>
@@ -117,15 +182,28 @@ export function events(main) {
         : h("p", { class: "meta" }, "Moved no forecast."));
   }
 
+  function draw() {
+    const found = [...shownEvents].sort(SORTS[sort].compare);
+    const shown = new Map(found.map((ev) => [ev.event_id, ev]));
+    const order = SORTS[sort].label.toLowerCase();
+    list.setAttribute("aria-label", `Events, ${order}`);
+    keepingFocus(list, () => put(list, found.map((ev) => item(ev, shownMoved, shown))));
+    if (!loaded) return;
+    const which = found.length === 1 ? "event" : "events";
+    status.textContent = found.length === 0 ? `No events${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""} yet.` : `The ${found.length} latest recorded ${which}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, ${order}.`;
+  }
+
   let loading = 0;
+  let loaded = false;
   async function load() {
     const ticket = ++loading;
     try {
       const [found, moved] = await Promise.all([latest(count, kind), movedBy()]);
       if (ticket !== loading) return;
-      const shown = new Map(found.map((ev) => [ev.event_id, ev]));
-      keepingFocus(list, () => put(list, found.map((ev) => item(ev, moved, shown))));
-      status.textContent = `${found.length} ${found.length === 1 ? "event" : "events"}${kind ? ` of kind ${kind.replaceAll("_", " ")}` : ""}, newest first.`;
+      shownEvents = found;
+      loaded = true;
+      shownMoved = moved;
+      draw();
       more.hidden = found.length < count;
     } catch (error) {
       if (ticket === loading) status.textContent = `Could not load events: ${error.message}`;
@@ -136,5 +214,5 @@ export function events(main) {
     if (!previous) load();
     else if (data.position !== previous.position) load();
   });
-  return { destroy: unsubscribe };
+  return { destroy: () => { unsubscribe(); stopAccess(); } };
 }
