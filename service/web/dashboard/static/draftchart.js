@@ -24,7 +24,7 @@ export function drawComparison(box, draft, saved) {
       saved ? [h("span", {}, "Saved version: "), h("strong", { "data-saved-probability": String(saved.forecast.probability ?? "") }, pct(saved.forecast.probability)), " · "] : null,
       h("span", {}, "Draft: "), h("strong", { "data-draft-probability": String(fc.probability ?? "") }, pct(fc.probability)),
       moved === null ? "" : ` (${ppText(moved)})`,
-      h("span", { class: "hint" }, ` as of ${fc.as_of.slice(0, 16).replace("T", " ")} UTC`)),
+      h("span", { class: "hint", "data-as-of": fc.as_of }, ` as of ${fc.as_of.slice(0, 16).replace("T", " ")} UTC`)),
     draft.before_opens ? h("p", { class: "hint", "data-before-opens": String(draft.before_opens) },
       `${draft.before_opens} matching event${draft.before_opens === 1 ? "" : "s"} occurred before opens_at and are not counted (they belong in the prior).`) : null,
     h("ul", { class: "legend" },
