@@ -9,8 +9,9 @@ import { waterfall } from "./waterfall.js";
 
 const marksOf = (fc) => (fc.contributions || []).filter((c) => c.kind === "event").map((c, i) => ({ ...c, number: i + 1 }));
 
-/** Draw into `box` the `draft` preview answer beside `saved` (null for a new scenario). */
-export function drawComparison(box, draft, saved) {
+/** Draw the `draft` preview answer beside `saved` (null for a new scenario): the
+ * headline and the chart into `box`, the two waterfalls into `waterfalls`. */
+export function drawComparison(box, waterfalls, draft, saved) {
   const fc = draft.forecast;
   const points = draft.history.points;
   const last = [...points].reverse().find((p) => p.probability !== null);
@@ -36,7 +37,8 @@ export function drawComparison(box, draft, saved) {
       label,
       compare: saved ? saved.history.points : null,
       width: Math.round(Math.min(760, Math.max(320, box.clientWidth || 760))),
-    }),
+    }));
+  put(waterfalls,
     h("div", { class: "side-by-side" },
       saved ? h("section", { class: "saved-waterfall", "aria-labelledby": "wf-saved" },
         h("h3", { id: "wf-saved" }, `Saved version: ${pct(saved.forecast.probability)}`),

@@ -72,6 +72,7 @@ export function editor(main, id) {
     const summary = h("div", { class: "form-errors", role: "alert", tabindex: "-1" });
     const status = h("p", { class: "hint preview-status", role: "status", "data-preview-status": "idle" });
     const comparison = h("div", { class: "comparison", "data-comparison": "" });
+    const waterfalls = h("div", { class: "comparison", "data-waterfalls": "" });
     let saved = null; // the saved version's preview answer
     let current = null; // the draft's last preview answer
     let newId = "";
@@ -109,43 +110,46 @@ export function editor(main, id) {
 
     const form = h("form", { class: "editor", novalidate: true, "data-write": "admin", onsubmit: (e) => { e.preventDefault(); save(); } },
       summary,
-      h("fieldset", {}, h("legend", {}, "The question"),
-        isNew ? field("id", "Id (the scenario's address)", input("id", { type: "text", required: true, pattern: SLUG.source, hint: true, value: "" }, (v) => { newId = v.trim(); }),
-          "3 to 80 characters: lowercase letters, digits and dashes") : null,
-        field("title", "Title", input("title", { type: "text", required: true, maxlength: 200, value: draft.title }, (v) => { draft.title = v; })),
-        field("question", "Question", h("textarea", {
-          id: "ed-question", name: "question", "data-field": "question", rows: 2, maxlength: 2000, required: true,
-          oninput: (e) => { draft.question = e.target.value; changed(); },
-        }, draft.question)),
-        field("deadline", "Deadline", input("deadline", { type: "datetime-local", required: true, value: toLocalInput(draft.deadline), hint: true }, (v) => {
-          draft.deadline = fromLocalInput(v) ?? "";
-          deadlineHint.textContent = offsetHint(v);
-        }), deadlineHint),
-        field("opens_at", "Opens at (optional)", input("opens_at", { type: "datetime-local", value: toLocalInput(draft.opens_at), hint: true }, (v) => {
-          setOrDrop("opens_at", fromLocalInput(v));
-          opensHint.textContent = v ? offsetHint(v) : "your time; empty: the default";
-        }), opensHint)),
-      h("fieldset", {}, h("legend", {}, "Prior and timing"),
-        field("prior", "Prior probability (0 to 1)", input("prior", { type: "number", step: "any", min: prior.min, max: prior.max, required: true, value: draft.prior, hint: true }, (v) => {
-          draft.prior = number(v);
-          priorHint.textContent = priorSentence(draft.prior);
-          rules.refresh();
-        }), priorHint),
-        field("timing", "Timing", h("select", {
-          id: "ed-timing", name: "timing", "data-field": "timing", "aria-describedby": "ed-timing-hint",
-          onchange: (e) => { draft.timing = e.target.value; changed(); },
-        }, schema.properties.timing.enum.map((t) => h("option", { value: t, selected: (draft.timing || schema.properties.timing.default) === t }, t))),
-        "uniform: every day without the outcome lowers the odds; none: silence means nothing"),
-        field("timing_shape", `Timing shape a (${shape.min} to ${shape.max})`, input("timing_shape", {
-          type: "number", step: "any", min: shape.min, max: shape.max, value: draft.timing_shape ?? schema.properties.timing_shape.default, hint: true,
-        }, (v) => setOrDrop("timing_shape", number(v))), "1: any day alike; above 1: the outcome tends to come late; below 1: early")),
-      h("fieldset", {}, h("legend", {}, "Rules"),
-        h("p", { class: "hint" }, "Each match multiplies the odds by the rule's Bayes factor. Suggested factors come from the calibration, when 5 scenarios have closed."),
-        rules.el),
-      h("section", { class: "preview", "aria-labelledby": "h-preview" },
+      h("div", { class: "editor-fields" },
+        h("fieldset", {}, h("legend", {}, "The question"),
+          isNew ? field("id", "Id (the scenario's address)", input("id", { type: "text", required: true, pattern: SLUG.source, hint: true, value: "" }, (v) => { newId = v.trim(); }),
+            "3 to 80 characters: lowercase letters, digits and dashes") : null,
+          field("title", "Title", input("title", { type: "text", required: true, maxlength: 200, value: draft.title }, (v) => { draft.title = v; })),
+          field("question", "Question", h("textarea", {
+            id: "ed-question", name: "question", "data-field": "question", rows: 2, maxlength: 2000, required: true,
+            oninput: (e) => { draft.question = e.target.value; changed(); },
+          }, draft.question)),
+          field("deadline", "Deadline", input("deadline", { type: "datetime-local", required: true, value: toLocalInput(draft.deadline), hint: true }, (v) => {
+            draft.deadline = fromLocalInput(v) ?? "";
+            deadlineHint.textContent = offsetHint(v);
+          }), deadlineHint),
+          field("opens_at", "Opens at (optional)", input("opens_at", { type: "datetime-local", value: toLocalInput(draft.opens_at), hint: true }, (v) => {
+            setOrDrop("opens_at", fromLocalInput(v));
+            opensHint.textContent = v ? offsetHint(v) : "your time; empty: the default";
+          }), opensHint)),
+        h("fieldset", {}, h("legend", {}, "Prior and timing"),
+          field("prior", "Prior probability (0 to 1)", input("prior", { type: "number", step: "any", min: prior.min, max: prior.max, required: true, value: draft.prior, hint: true }, (v) => {
+            draft.prior = number(v);
+            priorHint.textContent = priorSentence(draft.prior);
+            rules.refresh();
+          }), priorHint),
+          field("timing", "Timing", h("select", {
+            id: "ed-timing", name: "timing", "data-field": "timing", "aria-describedby": "ed-timing-hint",
+            onchange: (e) => { draft.timing = e.target.value; changed(); },
+          }, schema.properties.timing.enum.map((t) => h("option", { value: t, selected: (draft.timing || schema.properties.timing.default) === t }, t))),
+          "uniform: every day without the outcome lowers the odds; none: silence means nothing"),
+          field("timing_shape", `Timing shape a (${shape.min} to ${shape.max})`, input("timing_shape", {
+            type: "number", step: "any", min: shape.min, max: shape.max, value: draft.timing_shape ?? schema.properties.timing_shape.default, hint: true,
+          }, (v) => setOrDrop("timing_shape", number(v))), "1: any day alike; above 1: the outcome tends to come late; below 1: early")),
+        h("fieldset", {}, h("legend", {}, "Rules"),
+          h("p", { class: "hint" }, "Each match multiplies the odds by the rule's Bayes factor. Suggested factors come from the calibration, when 5 scenarios have closed."),
+          rules.el)),
+      h("section", { class: "preview editor-preview", "aria-labelledby": "h-preview" },
         h("h2", { id: "h-preview" }, sc ? "The draft beside the saved version" : "The draft"),
         h("p", { class: "hint" }, "Every change is previewed; nothing is stored until you save."),
         status, comparison),
+      h("section", { class: "editor-waterfalls", "aria-labelledby": "h-waterfalls" },
+        h("h2", { id: "h-waterfalls" }, "Why it moved: contributions"), waterfalls),
       h("div", { class: "actions" },
         h("button", { type: "submit", "data-save": "" }, sc ? `Save as version ${sc.version + 1}` : "Save the scenario"),
         h("span", { class: "hint" }, "Each rule's reasoning is kept with the version; the API has no separate note for a version.")));
@@ -186,7 +190,7 @@ export function editor(main, id) {
       status.textContent = `Previewed: ${pct(answer.forecast.probability)}${saved ? ` (saved version ${pct(saved.forecast.probability)})` : ""}.`;
       status.dataset.previewStatus = "done";
       status.dataset.seq = String(mine);
-      drawComparison(comparison, answer, saved);
+      drawComparison(comparison, waterfalls, answer, saved);
       rules.showPreview(answer.rules);
     }
 

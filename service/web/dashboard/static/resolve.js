@@ -31,16 +31,15 @@ function resolveForm(path, done) {
     oninput: (e) => { hint.textContent = offsetHint(e.target.value); },
   });
   const hint = h("span", { class: "hint", id: "res-at-hint" }, offsetHint(when.value));
-  const outcome = h("fieldset", { class: "outcomes", "data-field": "outcome" }, h("legend", {}, "Outcome"),
-    OUTCOMES.map(([value, label], i) => h("label", { class: "check" },
-      h("input", { type: "radio", name: "outcome", value, checked: i === 0, id: `res-outcome-${value}` }), ` ${label}`)));
+  const outcome = h("select", { id: "res-outcome", name: "outcome", "data-field": "outcome" },
+    OUTCOMES.map(([value, label]) => h("option", { value }, label)));
   const note = h("textarea", { id: "res-note", name: "note", rows: 2, maxlength: 2000, "data-field": "note" });
   const button = h("button", { type: "submit", "data-resolve": "" }, "Resolve");
   const form = h("form", {
     class: "resolve", novalidate: true, "data-write": "admin",
     onsubmit: async (e) => {
       e.preventDefault();
-      const body = { outcome: form.elements.outcome.value, resolved_at: fromLocalInput(when.value) ?? "" };
+      const body = { outcome: outcome.value, resolved_at: fromLocalInput(when.value) ?? "" };
       if (note.value.trim()) body.note = note.value.trim();
       button.disabled = true;
       try {
@@ -49,14 +48,14 @@ function resolveForm(path, done) {
         done();
       } catch (error) {
         const first = showErrors(form, summary, placed(error, "outcome"), "Not resolved:");
-        const target = first && (first.matches("input, textarea") ? first : first.querySelector("input:checked, input"));
-        (target || summary).focus();
+        (first || summary).focus();
       } finally {
         button.disabled = false;
       }
     },
   },
-  summary, outcome,
+  summary,
+  h("div", { class: "cell" }, h("label", { for: "res-outcome" }, "Outcome"), outcome),
   h("div", { class: "cell" }, h("label", { for: "res-at" }, "Resolved at"), when, hint),
   h("div", { class: "cell" }, h("label", { for: "res-note" }, "Note (optional)"), note),
   h("div", { class: "actions" }, button));

@@ -57,7 +57,7 @@ export function scenario(main, id) {
   const edit = writeGate("admin", "edit this scenario", () =>
     h("p", { class: "edit-link", "data-write": "admin" }, h("a", { href: `#/scenario/${path}/edit`, "data-edit-scenario": "" }, "Edit this scenario (preview, then save a new version)")));
   put(main, h("p", { class: "back" }, h("a", { href: "#/" }, "← All scenarios")),
-    heading, question, headline, edit, resolution.el, learning.el, history.el, why.el, rules.el, suggestions.el, versions.el);
+    heading, question, headline, edit, learning.el, history.el, why.el, rules.el, suggestions.el, versions.el, resolution.el);
 
   let shown = null; // {probability, version} last drawn
   let resolved = null; // the resolution state the panel was drawn for
