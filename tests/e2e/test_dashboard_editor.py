@@ -219,3 +219,31 @@ def test_a_new_scenario_is_defined_by_keyboard_alone_at_390_px(
     assert definition["rules"] == [
         {"name": "any signal", "match": {"kind": "signal"}, "bayes_factor": 3}
     ]
+
+
+def test_rules_are_removed_and_reordered_and_the_preview_follows(
+    page: Page, demo: ServerProcess
+) -> None:
+    with httpx.Client(base_url=demo.base_url, timeout=30) as client:
+        definition = client.get(f"/v1/scenarios/{NVIDIA}").json()["definition"]
+        rules = definition["rules"]
+        assert len(rules) >= 3
+        open_editor(page, demo, NVIDIA)
+        names = page.locator("fieldset.rule")
+        expect(names).to_have_count(len(rules))
+        page.locator(f"fieldset.rule[data-rule='{rules[0]['name']}'] [data-remove-rule]").click()
+        first = page.locator(f"fieldset.rule[data-rule='{rules[1]['name']}']")
+        first.get_by_role("button", name=f"Move down {rules[1]['name']}").click()
+        expect(names).to_have_count(len(rules) - 1)
+        expect(names.nth(1)).to_have_attribute("data-rule", rules[1]["name"])
+        expect(page.locator("[data-preview-status=done]")).to_be_visible(timeout=WAIT_MS)
+        as_of = page.locator("[data-comparison] [data-as-of]").get_attribute("data-as-of")
+        draft = {**definition, "rules": [rules[2], rules[1], *rules[3:]]}
+        expected = previewed(client, NVIDIA, draft, as_of or "")
+        expect(page.locator("[data-draft-probability]")).to_have_attribute(
+            "data-draft-probability", str(expected["forecast"]["probability"]), timeout=WAIT_MS
+        )
+        for i, rule in enumerate(expected["rules"]):
+            expect(names.nth(i).locator("[data-match-count]")).to_have_attribute(
+                "data-match-count", str(len(rule["matches"]))
+            )
