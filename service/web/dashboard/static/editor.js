@@ -172,12 +172,14 @@ export function editor(main, id) {
       const mine = ++state.seq;
       let answer;
       try {
-        answer = await previewOf(draft);
+        // A title and a question do not move the numbers: a new draft is previewed before they are written.
+        answer = await previewOf({ ...draft, title: draft.title || "(untitled draft)", question: draft.question || "(no question yet)" });
       } catch (error) {
         if (error.name === "AbortError" || mine !== state.seq || !state.alive) return;
         status.dataset.previewStatus = "invalid";
+        comparison.classList.add("stale");
         if (error.status === 422) {
-          status.textContent = "The draft cannot be previewed until these are fixed:";
+          status.textContent = "The draft cannot be previewed until the fields marked are fixed; the last valid draft is shown dimmed.";
           showErrors(form, summary, errorsOf(error), "The draft is not valid yet:");
         } else {
           status.textContent = `No preview: ${error.message}`;
@@ -186,6 +188,7 @@ export function editor(main, id) {
       }
       if (mine !== state.seq || !state.alive) return; // a newer edit has been sent since
       current = answer;
+      comparison.classList.remove("stale");
       clearErrors(form, summary);
       status.textContent = `Previewed: ${pct(answer.forecast.probability)}${saved ? ` (saved version ${pct(saved.forecast.probability)})` : ""}.`;
       status.dataset.previewStatus = "done";
