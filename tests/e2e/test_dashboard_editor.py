@@ -247,3 +247,29 @@ def test_rules_are_removed_and_reordered_and_the_preview_follows(
             expect(names.nth(i).locator("[data-match-count]")).to_have_attribute(
                 "data-match-count", str(len(rule["matches"]))
             )
+
+
+def test_the_preview_shown_is_the_last_value_typed(page: Page, demo: ServerProcess) -> None:
+    """Keystrokes slower than the debounce send a preview each; earlier answers are
+    dropped (cancelled or ignored), so the page ends on the last value's preview."""
+    with httpx.Client(base_url=demo.base_url, timeout=30) as client:
+        definition = client.get(f"/v1/scenarios/{NVIDIA}").json()["definition"]
+        rule = next(
+            r
+            for r in previewed(client, NVIDIA, definition, "2026-12-01T00:00:00Z")["rules"]
+            if r["matches"]
+        )
+        open_editor(page, demo, NVIDIA)
+        bf = page.locator(f"fieldset.rule[data-rule='{rule['name']}'] input[id$='-bf']")
+        bf.fill("")
+        bf.press_sequentially("125", delay=300)
+        expect(page.locator("[data-preview-status=done]")).to_be_visible(timeout=WAIT_MS)
+        as_of = page.locator("[data-comparison] [data-as-of]").get_attribute("data-as-of")
+        rules = [
+            {**r, "bayes_factor": 125} if r["name"] == rule["name"] else r
+            for r in definition["rules"]
+        ]
+        expected = previewed(client, NVIDIA, {**definition, "rules": rules}, as_of or "")
+        expect(page.locator("[data-draft-probability]")).to_have_attribute(
+            "data-draft-probability", str(expected["forecast"]["probability"]), timeout=WAIT_MS
+        )

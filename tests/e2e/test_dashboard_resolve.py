@@ -15,7 +15,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.helpers import SCENARIO
-from tests.e2e.test_dashboard import POLL_MS, SIZES, WAIT_MS, browser, screenshots
+from tests.e2e.test_dashboard import (
+    ADMIN_KEY,
+    POLL_MS,
+    READ_KEY,
+    SIZES,
+    WAIT_MS,
+    browser,
+    screenshots,
+)
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -134,3 +142,32 @@ def test_the_services_checks_are_shown_at_their_fields(page: Page, server: Serve
     conflict = page.locator(".field-error[data-error-for='outcome']")
     expect(conflict).to_contain_text(re.compile(r"resolv", re.IGNORECASE), timeout=WAIT_MS)
     expect(page.locator("form.resolve .form-errors[role=alert]")).to_be_visible()
+
+
+@pytest.mark.parametrize("key", [READ_KEY, ADMIN_KEY])
+def test_a_read_key_sees_no_edit_link_nor_resolution_form(
+    page: Page, tmp_path: Path, key: str
+) -> None:
+    keys = f"{READ_KEY}:read,{ADMIN_KEY}:admin"
+    env = {"TRADEWINDS_API_KEYS": keys}
+    with ServerProcess(tmp_path / "data", env=env) as server:
+        with httpx.Client(base_url=server.base_url) as client:
+            auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            assert client.put("/v1/scenarios/alpha", json=SCENARIO, headers=auth).status_code == 201
+        page.add_init_script(f"sessionStorage.setItem('tradewinds.apiKey', {key!r})")
+        page.goto(f"{server.base_url}/?poll={POLL_MS}#/scenario/alpha")
+        expect(page.locator(".facts")).to_be_visible(timeout=WAIT_MS)
+        if key == ADMIN_KEY:
+            expect(page.locator("[data-edit-scenario]")).to_be_visible(timeout=WAIT_MS)
+            expect(page.locator("form.resolve")).to_be_visible()
+            return
+        asks = page.locator("button.ask-key")
+        expect(asks).to_have_count(2, timeout=WAIT_MS)
+        expect(asks.nth(0)).to_have_text("Enter a admin key to edit this scenario")
+        expect(asks.nth(1)).to_have_text("Enter a admin key to resolve this scenario")
+        expect(page.locator("[data-edit-scenario], form.resolve, form.retract")).to_have_count(0)
+        page.goto(f"{server.base_url}/?poll={POLL_MS}#/scenario/alpha/edit")
+        expect(page.locator("button.ask-key")).to_have_text(
+            "Enter a admin key to edit this scenario", timeout=WAIT_MS
+        )
+        expect(page.locator("form.editor")).to_have_count(0)
