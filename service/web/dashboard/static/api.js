@@ -87,7 +87,7 @@ const SCOPE_MESSAGES = {
   admin: "This action needs an API key with the admin scope.",
 };
 
-async function once(path, { method = "GET", body, etag, accept } = {}) {
+async function once(path, { method = "GET", body, etag, accept, signal } = {}) {
   const headers = { Accept: accept || "application/json" };
   const key = storedKey();
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -97,6 +97,7 @@ async function once(path, { method = "GET", body, etag, accept } = {}) {
     method,
     headers,
     cache: "no-store", // we send If-None-Match ourselves and want to see the 304
+    signal,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 304) return { status: 304, etag, data: null };

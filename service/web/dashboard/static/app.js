@@ -5,6 +5,7 @@
 import { alerts } from "./alerts.js";
 import { askForKey, forgetKey, storedKey } from "./api.js";
 import { backtests } from "./backtests.js";
+import { editor } from "./editor.js";
 import { events } from "./events.js";
 import * as live from "./live.js";
 import { overview } from "./overview.js";
@@ -15,6 +16,8 @@ import { trackRecord } from "./trackrecord.js";
 const ROUTES = [
   [/^#?\/?$/, "overview", overview],
   [/^#\/scenario\/([^/]+)$/, "overview", scenario],
+  [/^#\/scenario\/([^/]+)\/edit$/, "overview", editor],
+  [/^#\/scenarios\/new$/, "overview", editor],
   [/^#\/events$/, "events", events],
   [/^#\/backtests(?:\/([^/]+))?$/, "backtests", backtests],
   [/^#\/track-record$/, "track-record", trackRecord],

@@ -72,8 +72,9 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 
 /** The history chart: 95% and 80% bands, the line, and a mark under the time
  * axis for each event (▲ raised the odds, ▼ lowered them), numbered to match
- * the table of events. */
-export function historyChart(points, marks, { label = "", width = 760 } = {}) {
+ * the table of events. `compare` (points on the same times: the saved version
+ * beside a draft) is drawn as a dashed line. */
+export function historyChart(points, marks, { label = "", width = 760, compare = null } = {}) {
   const height = 300;
   const m = { left: 44, right: 12, top: 12, bottom: 70 };
   const svg = s("svg", {
@@ -122,6 +123,8 @@ export function historyChart(points, marks, { label = "", width = 760 } = {}) {
       s("path", { class: "band80", d: bandPath(band, x, y, (p) => p.interval80[0], (p) => p.interval80[1]) }),
     );
   }
+  const compared = compare ? withValue(compare) : [];
+  if (compared.length > 1) svg.append(s("path", { class: "line compare", "data-compare": "", d: linePath(compared, x, y) }));
   svg.append(s("path", { class: "line", d: linePath(values, x, y) }));
 
   const axisY = m.top + plotH + 20;

@@ -10,6 +10,7 @@ import { sparkline } from "./charts.js";
 import { announce, h, put } from "./dom.js";
 import { day, pct, points, range, relative, STATUS } from "./format.js";
 import { subscribe } from "./live.js";
+import { writeGate } from "./session.js";
 
 const DAY_MS = 86400000;
 const SPARK_DAYS = 180;
@@ -89,6 +90,7 @@ export function overview(main) {
     h("h1", { id: "view-title", tabindex: "-1" }, "Scenarios"),
     h("p", { class: "lede" }, "Probability now, with its 80% interval; the line shows the last ",
       `${SPARK_DAYS} days with the 80% band.`),
+    writeGate("admin", "define a scenario", () => h("p", { "data-write": "admin" }, h("a", { href: "#/scenarios/new", "data-new-scenario": "" }, "New scenario"))),
     form, count, list, closed);
 
   function makeRow(f) {

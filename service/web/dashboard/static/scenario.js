@@ -4,21 +4,17 @@
 
 import { get } from "./api.js";
 import { calibratedFacts, calibrationSection } from "./calibration.js";
-import { historyChart, waterfallBar } from "./charts.js";
+import { historyChart } from "./charts.js";
 import { h, keepingFocus, put } from "./dom.js";
-import { day, dayTime, logOdds, pct, points as ppText, range, relative, STATUS } from "./format.js";
+import { day, dayTime, logOdds, pct, range, relative, STATUS } from "./format.js";
 import { subscribe } from "./live.js";
+import { resolutionPanel } from "./resolve.js";
+import { writeGate } from "./session.js";
+import { waterfall } from "./waterfall.js";
 import { suggestionsSection } from "./suggestions.js";
 
 const DAY_MS = 86400000;
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
-const exactTime = (at) => `${at.slice(0, 10)} ${at.slice(11, 19)} UTC`;
-const CLOSED_AS = {
-  resolved_yes: "resolved yes",
-  resolved_no: "resolved no",
-  annulled: "annulled",
-  expired: "expired at its deadline",
-};
 
 const OPERATORS = { eq: "=", ne: "≠", in: "in", nin: "not in", lt: "<", le: "≤", gt: ">", ge: "≥", contains: "contains" };
 
@@ -57,10 +53,14 @@ export function scenario(main, id) {
   const suggestions = section("h-suggestions", "Suggested Bayes factors");
   const suggesting = suggestionsSection(suggestions.body);
   const versions = section("h-versions", "Versions");
+  const resolution = section("h-resolution", "Resolution");
+  const edit = writeGate("admin", "edit this scenario", () =>
+    h("p", { class: "edit-link", "data-write": "admin" }, h("a", { href: `#/scenario/${path}/edit`, "data-edit-scenario": "" }, "Edit this scenario (preview, then save a new version)")));
   put(main, h("p", { class: "back" }, h("a", { href: "#/" }, "← All scenarios")),
-    heading, question, headline, learning.el, history.el, why.el, rules.el, suggestions.el, versions.el);
+    heading, question, headline, edit, learning.el, history.el, why.el, rules.el, suggestions.el, versions.el, resolution.el);
 
   let shown = null; // {probability, version} last drawn
+  let resolved = null; // the resolution state the panel was drawn for
 
   async function load() {
     let fc, sc, vs, suggested;
@@ -92,11 +92,16 @@ export function scenario(main, id) {
     const closedAt = fc.explained ? fc.explained.closed_at : null;
 
     drawHeadline(fc, sc, suggested.calibration);
+    const state = JSON.stringify([sc.resolution, (sc.retracted_resolutions || []).length]);
+    if (state !== resolved) {
+      resolved = state;
+      put(resolution.body, resolutionPanel(sc, load));
+    }
     put(learning.body, suggested.error
       ? h("p", { class: "error" }, `Could not load the calibration: ${suggested.error.message}`)
       : calibrationSection(suggested.calibration));
     await drawHistory(fc, def, closedAt);
-    keepingFocus(why.el, () => drawWaterfall(fc));
+    keepingFocus(why.el, () => put(why.body, waterfall(fc)));
     if (revised) {
       drawRules(def);
       drawVersions(vs.versions);
@@ -161,82 +166,6 @@ export function scenario(main, id) {
 
   function eventContributions(fc) {
     return (fc.contributions || []).filter((c) => c.kind === "event");
-  }
-
-  function drawWaterfall(fc) {
-    const contributions = fc.contributions || [];
-    if (!contributions.length) {
-      put(why.body, h("p", {}, "No contributions to show."));
-      return;
-    }
-    const explained = fc.explained || { probability: fc.probability, logit: fc.logit };
-    // pp (percentage points) of each contribution along the waterfall: the probability
-    // goes from 0 to the prior, then moves by each one's pp in the listed order.
-    let running = 0;
-    let runningLogit = 0;
-    let eventNumber = 0;
-    const steps = contributions.map((c) => {
-      const before = running;
-      running += c.pp / 100;
-      runningLogit += c.log_odds;
-      if (c.kind === "event") eventNumber += 1;
-      return { c, before, after: running, number: c.kind === "event" ? eventNumber : null };
-    });
-    const reach = steps.flatMap((st) => [st.after, st.before + (st.c.pp_then ?? 0) / 100]);
-    const scale = { min: 0, max: Math.min(1, Math.max(0.05, ...reach)) };
-    const describe = (c) => {
-      if (c.kind === "prior") return "Prior";
-      if (c.kind === "time") return "Time remaining (less time left, lower odds)";
-      return c.summary;
-    };
-    const arrow = (x) => (x >= 0 ? "▲ " : "▼ ");
-    const sign = (x) => (x >= 0 ? "up" : "down");
-    put(why.body,
-      fc.explained ? h("p", { class: "explained", "data-explained-at": fc.explained.at },
-        `Explained at ${exactTime(fc.explained.at)}, just before it closed (${CLOSED_AS[fc.explained.closed_as] || fc.explained.closed_as}), when it was ${pct(explained.probability)}.`) : null,
-      h("p", { class: "hint" },
-        "Each row moves the probability by its percentage points (pp), in the order counted: the bars add up from the prior to the ",
-        fc.explained ? "probability explained" : "forecast",
-        ". A solid bar is an event's effect now (decayed, discounted); the outline, its effect when it happened, the jump the history chart shows on that day."),
-      h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Contributions, scrollable" },
-        h("table", { class: "waterfall stack" },
-          h("caption", {}, fc.explained ? "Contributions from the prior to the probability just before it closed" : "Contributions from the prior to the current probability"),
-          h("thead", {}, h("tr", {},
-            h("th", { scope: "col" }, "#"),
-            h("th", { scope: "col" }, "What"),
-            h("th", { scope: "col" }, "Date"),
-            h("th", { scope: "col" }, "Rule"),
-            h("th", { scope: "col", class: "num" }, "When it happened"),
-            h("th", { scope: "col", class: "num" }, fc.explained ? "At close" : "Now"),
-            h("th", { scope: "col", class: "num" }, "Probability"),
-            h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Bar"), h("span", { "aria-hidden": "true" }, "")))),
-          h("tbody", {}, steps.map((st) => h("tr", { "data-kind": st.c.kind, "data-log-odds": String(st.c.log_odds), "data-pp": String(st.c.pp) },
-            h("td", { "data-label": "Event" }, st.number ?? ""),
-            h("th", { scope: "row" }, describe(st.c)),
-            h("td", { class: "date", "data-label": "Date" }, st.c.occurred_at ? day(st.c.occurred_at) : ""),
-            h("td", { "data-label": "Rule" }, st.c.rule || ""),
-            st.c.kind === "event"
-              ? h("td", { class: `num ${sign(st.c.log_odds_then)}`, "data-then": "", "data-label": "When it happened" },
-                h("span", { class: "pp" }, ppText(st.c.pp_then / 100)),
-                h("span", { class: "lo" }, logOdds(st.c.log_odds_then)))
-              : h("td", {}),
-            h("td", { class: `num ${st.c.kind === "prior" ? "" : sign(st.c.log_odds)}`, "data-label": fc.explained ? "At close" : "Now" },
-              h("span", { class: "pp" }, st.c.kind === "prior" ? pct(st.after) : ppText(st.c.pp / 100)),
-              h("span", { class: "lo", "data-effect": "" }, `${st.c.kind === "prior" ? "" : arrow(st.c.log_odds)}${logOdds(st.c.log_odds)}`)),
-            h("td", { class: "num", "data-label": "Probability" }, pct(st.after)),
-            h("td", {}, waterfallBar(st.before, st.after, scale, {
-              kind: st.c.kind === "prior" ? "prior" : "step",
-              then: st.c.kind === "event" ? st.before + st.c.pp_then / 100 : null,
-            }))))),
-          h("tfoot", {}, h("tr", {},
-            h("td", {}),
-            h("th", { scope: "row", colspan: "3" }, "Sum of the contributions"),
-            h("td", {}),
-            h("td", { class: "num", "data-label": "Sum" },
-              h("span", { class: "pp" }, `${(running * 100).toFixed(1)} pp`),
-              h("span", { class: "lo", "data-logit-sum": String(runningLogit) }, logOdds(runningLogit))),
-            h("td", { class: "num", "data-final-probability": "", "data-logit": String(explained.logit), "data-label": "Probability" }, pct(explained.probability)),
-            h("td", {}, waterfallBar(0, running, scale, { kind: "total" })))))));
   }
 
   /** The timing in words: with uniform timing, its shape a (when the outcome tends to come). */
