@@ -431,4 +431,5 @@ def test_a_read_key_sees_no_write_control_and_a_write_key_gets_the_form(
     page.get_by_role("button", name="Use this key").click()
     expect(page.locator("#event-form")).to_be_visible(timeout=WAIT_MS)
     expect(items.first.get_by_role("button", name="Retract")).to_be_visible(timeout=WAIT_MS)
-    expect(page.locator('[data-write="write"]')).to_have_count(2)
+    expect(page.locator('.write-gate[data-write="write"]')).to_have_count(1)
+    expect(page.locator('[data-write="write"]:not(.write-gate)')).to_have_count(2)

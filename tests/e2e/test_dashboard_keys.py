@@ -32,6 +32,8 @@ VIEWS = {
     "backtests": ("#/backtests", "#h-recent"),
     "track-record": ("#/track-record", "#tr-status"),
     "alerts": ("#/alerts", ".write-gate"),
+    "editor": (f"#/scenario/{MANUS}/edit", ".write-gate"),
+    "new-scenario": ("#/scenarios/new", ".write-gate"),
 }
 # Buttons that write (or open a form that does), whatever view they are on.
 WRITE_WORDS = re.compile(
@@ -188,3 +190,17 @@ def test_an_admin_key_is_never_asked_for_a_key_on_any_view(
     row = page.locator(f"[data-alert-id='{ALERT}'] [data-write='admin']")
     expect(row.get_by_role("button", name="Edit")).to_be_visible()
     expect(row.get_by_role("button", name="Delete")).to_be_visible()
+
+
+def test_a_write_key_gets_event_entry_but_not_the_editor_or_resolutions(
+    keyed: ServerProcess, page: Page
+) -> None:
+    open_with(page, keyed, WRITE, "events")
+    expect(page.locator("#event-form")).to_be_visible()
+    for view in ("scenario", "editor", "new-scenario", "backtests", "track-record"):
+        go(page, view)
+        expect(page.locator("[data-write='admin']")).to_have_count(0)
+        for gate in page.locator(".write-gate[data-scope='admin']").all():
+            expect(gate.locator("button.ask-key")).to_have_text(re.compile(r"^Enter an admin key"))
+    go(page, "scenario")
+    expect(page.get_by_role("button", name=re.compile("^(Resolve|Retract)"))).to_have_count(0)

@@ -163,11 +163,11 @@ def test_a_read_key_sees_no_edit_link_nor_resolution_form(
             return
         asks = page.locator("button.ask-key")
         expect(asks).to_have_count(2, timeout=WAIT_MS)
-        expect(asks.nth(0)).to_have_text("Enter a admin key to edit this scenario")
-        expect(asks.nth(1)).to_have_text("Enter a admin key to resolve this scenario")
+        expect(asks.nth(0)).to_have_text("Enter an admin key to edit this scenario")
+        expect(asks.nth(1)).to_have_text("Enter an admin key to resolve this scenario")
         expect(page.locator("[data-edit-scenario], form.resolve, form.retract")).to_have_count(0)
         page.goto(f"{server.base_url}/?poll={POLL_MS}#/scenario/alpha/edit")
         expect(page.locator("button.ask-key")).to_have_text(
-            "Enter a admin key to edit this scenario", timeout=WAIT_MS
+            "Enter an admin key to edit this scenario", timeout=WAIT_MS
         )
         expect(page.locator("form.editor")).to_have_count(0)
