@@ -79,7 +79,7 @@ def event_body(event: BaseEvent) -> str:
     return msgspec.json.encode(msgspec.structs.replace(event, event_id=None)).decode()
 
 
-def _recorded(event_id: UUID, body: str, recorded_at: datetime) -> EventRecord.Recorded:
+def creation_event(event_id: UUID, body: str, recorded_at: datetime) -> EventRecord.Recorded:
     """The event ``EventRecord.record`` creates its record with, without the record."""
     return EventRecord.Recorded(  # type: ignore[call-arg]  # a dataclass at run time
         originator_topic=_EVENT_RECORD_TOPIC,
@@ -144,7 +144,7 @@ async def _store(
             recorded_at: datetime, pending: list[UUID] = pending
         ) -> list[Aggregate | NewRecords]:
             records: list[Aggregate | NewRecords] = [
-                NewRecords([_recorded(i, bodies[i], recorded_at) for i in pending])
+                NewRecords([creation_event(i, bodies[i], recorded_at) for i in pending])
             ]
             if key is not None and fingerprint is not None:
                 records.append(RequestRecord.record(key, fingerprint, recorded_at))
