@@ -18,19 +18,24 @@ MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "overlay-tmpfs", "devtmpfs"})
 
 @dataclass(frozen=True)
 class Target:
-    """What counts as good: ``value`` (or ``ratio``) at least ``minimum``."""
+    """What counts as good: ``value`` (or ``ratio``) at least ``minimum`` (with
+    ``at_most``: at most it, for costs)."""
 
     minimum: float
     on: str = "ratio"  # "ratio" or "value"
+    at_most: bool = False
 
     def met(self, metric: "Metric") -> bool | None:
         measured = metric.ratio if self.on == "ratio" else metric.value
-        return None if measured is None else measured >= self.minimum
+        if measured is None:
+            return None
+        return measured <= self.minimum if self.at_most else measured >= self.minimum
 
     def describe(self, unit: str) -> str:
+        sign = "<=" if self.at_most else ">="
         if self.on == "ratio":
-            return f"ratio >= {self.minimum:g}"
-        return f">= {self.minimum:,.0f} {unit}"
+            return f"ratio {sign} {self.minimum:g}"
+        return f"{sign} {self.minimum:,.0f} {unit}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Context:
     scratch: Path
     quick: bool = False
     results: dict[str, Metric] = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)  # tables printed after the metrics
 
     def value(self, name: str) -> float | None:
         metric = self.results.get(name)

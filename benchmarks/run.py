@@ -33,10 +33,14 @@ from benchmarks.postgres import POSTGRES_BENCHMARKS
 from benchmarks.preview import PREVIEW_BENCHMARKS
 from benchmarks.underload import UNDER_LOAD_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
+from benchmarks.writestages import write_stages
 
 BUSY_WARNING = 0.15
+WRITE_SIDE: tuple[Benchmark, ...] = (WRITE_BENCHMARKS[0], write_stages, *WRITE_BENCHMARKS[1:])
+GROUPS: dict[str, tuple[Benchmark, ...]] = {"write": WRITE_SIDE}
+"""Names ``--only`` also takes: each runs a group of benchmarks, in order."""
 BENCHMARKS: tuple[Benchmark, ...] = (
-    *WRITE_BENCHMARKS,
+    *WRITE_SIDE,
     *FORECAST_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
     *CALIBRATION_BENCHMARKS,
@@ -115,10 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and shorter repetitions")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument(
-        "--only", action="append", default=[], help="run only benchmarks with this name"
+        "--only",
+        action="append",
+        default=[],
+        help="run only benchmarks with this name, or a group of them (write)",
     )
     args = parser.parse_args(argv)
-    selected = [b for b in BENCHMARKS if not args.only or b.__name__ in args.only]
+    chosen = {b for name in args.only for b in GROUPS.get(name, ())}
+    selected = [b for b in BENCHMARKS if not args.only or b.__name__ in args.only or b in chosen]
     started = time.perf_counter()
     with scratch_dir(SCRATCH_PARENT, keep=args.keep) as scratch:
         mount, fstype, device = filesystem_of(scratch)
@@ -128,9 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        metrics = run(selected, Context(scratch=scratch, quick=args.quick))
+        ctx = Context(scratch=scratch, quick=args.quick)
+        metrics = run(selected, ctx)
     print()
     print(table(metrics))
+    for report in ctx.reports:
+        print()
+        print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     found = {m.name: m.as_json() for m in metrics}
     if args.only and args.output.exists():  # a partial run updates its own figures only

@@ -27,6 +27,11 @@ from tests.support.server import ServerProcess
 HOST = "127.0.0.1"
 BATCH_SIZE = 1000
 CONCURRENT_CLIENTS = 32
+# Issue 19's goals: server CPU per single append and per batch of 1000, and the
+# batch rate against the recorder's raw insert.
+ISSUE_19_APPEND_CPU_US = 300
+ISSUE_19_BATCH_CPU_MS = 20
+ISSUE_19_BATCH_VS_INSERT = 0.5
 
 # About 200 bytes on the wire and in the store; %07d keeps every event distinct.
 _EVENT_TEMPLATE = (
@@ -103,6 +108,17 @@ def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, flo
     return result, (process_cpu_seconds(pid) - cpu0) / max(1, result.requests)
 
 
+def _floor_cpu_us(port: int, pid: int, seconds: float) -> Metric:
+    """The server's CPU per ``GET /health/live`` (uvicorn, litestar, the middleware,
+    the access log): what any request costs, measured on the same server."""
+    raw = f"GET /health/live HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    sequential(HOST, port, lambda _: raw, seconds=0.3, expect=200)  # warm-up
+    _, cpu = _measured(
+        pid, lambda: sequential(HOST, port, lambda _: raw, seconds=seconds, expect=200)
+    )
+    return Metric("http_get_1c_server_cpu_us", cpu * 1e6, "us", note="the floor: GET /health/live")
+
+
 def http_single_appends(ctx: Context) -> Sequence[Metric]:
     """POST /v1/events, one ~200-byte signal per request: 1 client, then 32 at once."""
     seconds, reps = ctx.seconds(2.0), ctx.reps(3)
@@ -118,6 +134,10 @@ def http_single_appends(ctx: Context) -> Sequence[Metric]:
             if clients == 1:
                 return sequential(HOST, port, make, seconds=length)
             return concurrent(HOST, port, make, clients=clients, seconds=length)
+
+        floor = _floor_cpu_us(port, pid, seconds)
+        ctx.results[floor.name] = floor  # the baseline of the CPU per append
+        metrics.append(floor)
 
         for clients, baseline_name, target in (
             (1, "fsync_rate", 0.5),
@@ -141,8 +161,17 @@ def http_single_appends(ctx: Context) -> Sequence[Metric]:
             metrics += [rate, *_latency_metrics(prefix, runs)]
             server_cpu = median([c for _, c in measured]) * 1e6
             client_cpu = median([r.client_cpu_s / r.elapsed_s for r in runs])
+            cpu_goal = (Target(ISSUE_19_APPEND_CPU_US, on="value", at_most=True),)
             metrics += [
-                Metric(f"{prefix}_server_cpu_us", server_cpu, "us", note="server CPU per append"),
+                Metric(
+                    f"{prefix}_server_cpu_us",
+                    server_cpu,
+                    "us",
+                    baseline=ctx.value("http_get_1c_server_cpu_us"),
+                    baseline_name="http_get_1c_server_cpu_us",
+                    targets=cpu_goal if clients == 1 else (),
+                    note="server CPU per append",
+                ),
                 Metric(f"{prefix}_client_cpu", client_cpu, "cores", note="load generator's CPU"),
             ]
     return metrics
@@ -249,12 +278,14 @@ def http_batches(ctx: Context) -> Sequence[Metric]:
             "events/s",
             baseline=insert,
             baseline_name="inprocess_insert_1000_rate",
+            targets=(Target(ISSUE_19_BATCH_VS_INSERT),),
         ),
         Metric("http_batch_1000_p50_ms", median(latencies), "ms", note="per 1000-event request"),
         Metric(
             "http_batch_1000_server_cpu_ms",
             median(server_cpu),
             "ms",
+            targets=(Target(ISSUE_19_BATCH_CPU_MS, on="value", at_most=True),),
             note="server CPU (all threads) per 1000-event request",
         ),
     ]

@@ -8,6 +8,7 @@ receipt names its possible duplicates (``domain.duplicates``): the events before
 in the log, not retracted, that it looks like, including earlier ones of its batch.
 """
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ import msgspec
 from anyio import to_thread
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.errors import AlreadyRetracted, EventConflict, FieldError, InvalidInput, NotFound
@@ -24,14 +26,21 @@ from domain.events import BaseEvent
 from domain.records import EventRecord, RequestRecord
 from service.commands.commit import ATTEMPTS, commit, recorded_at_of
 from service.commands.idempotency import assign_ids, replay_of, request_fingerprint
+from service.persistence.committer import NewRecords
 from service.persistence.eventlog import EventLog
 from service.persistence.stores import SharedStore
 from service.projection.index import LogIndex
 from service.wire import Wire
 
 _FIRST_PAUSE_S, _LAST_PAUSE_S = 0.0002, 0.005
+_EVENT_RECORD_TOPIC = get_topic(EventRecord)
 FUTURE_SLACK = timedelta(minutes=1)
 """How far after the service clock an event may be dated (clocks differ a little)."""
+NAMED_ON_THE_LOOP = 10
+"""Appends of at most this many events name their look-alikes on the event loop (tens
+of microseconds per event); larger ones in a worker thread, so that the loop is never
+held for long. A hand-off to a worker thread and back costs more CPU than a single
+event's lookup."""
 
 
 class Receipt(Wire):
@@ -70,6 +79,17 @@ def event_body(event: BaseEvent) -> str:
     return msgspec.json.encode(msgspec.structs.replace(event, event_id=None)).decode()
 
 
+def creation_event(event_id: UUID, body: str, recorded_at: datetime) -> EventRecord.Recorded:
+    """The event ``EventRecord.record`` creates its record with, without the record."""
+    return EventRecord.Recorded(  # type: ignore[call-arg]  # a dataclass at run time
+        originator_topic=_EVENT_RECORD_TOPIC,
+        originator_id=event_id,
+        originator_version=EventRecord.INITIAL_VERSION,
+        timestamp=recorded_at,
+        body=body,
+    )
+
+
 def _stored_versions(
     eventlog: EventLog, ids: Sequence[UUID]
 ) -> dict[UUID, tuple[BaseEvent, datetime]]:
@@ -97,8 +117,13 @@ async def append_events(
     whether anything new was stored (False: the request had been made before)."""
     check_not_future(events, eventlog.committer.now(), batch=batch)
     receipts, created = await _store(eventlog, events, key, batch=batch)
-    named = await to_thread.run_sync(_name_duplicates, eventlog, events, receipts)
-    return named, created
+    if len(events) > NAMED_ON_THE_LOOP:
+        named = await to_thread.run_sync(_name_duplicates, eventlog, events, receipts)
+        return named, created
+    await _applied(
+        eventlog.index, max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s
+    )
+    return _named(eventlog.index, events, receipts), created
 
 
 async def _store(
@@ -115,9 +140,11 @@ async def _store(
     for _ in range(ATTEMPTS):
         pending = todo
 
-        def build(recorded_at: datetime, pending: list[UUID] = pending) -> list[Aggregate]:
-            records: list[Aggregate] = [
-                EventRecord.record(i, bodies[i], recorded_at) for i in pending
+        def build(
+            recorded_at: datetime, pending: list[UUID] = pending
+        ) -> list[Aggregate | NewRecords]:
+            records: list[Aggregate | NewRecords] = [
+                NewRecords([creation_event(i, bodies[i], recorded_at) for i in pending])
             ]
             if key is not None and fingerprint is not None:
                 records.append(RequestRecord.record(key, fingerprint, recorded_at))
@@ -168,6 +195,13 @@ def _name_duplicates(
     _await_applied(
         index, max(r.position for r in receipts), eventlog.settings.read_your_writes_wait_s
     )
+    return _named(index, events, receipts)
+
+
+def _named(
+    index: LogIndex, events: Sequence[BaseEvent], receipts: list[Receipt]
+) -> list[AppendReceipt]:
+    """The receipts with each event's look-alikes, from the rows the index has applied."""
     duplicates = index.table.duplicates
     return [
         AppendReceipt(
@@ -189,6 +223,16 @@ def _await_applied(index: LogIndex, position: int, timeout: float) -> None:
     pause = _FIRST_PAUSE_S
     while index.position < position and time.monotonic() < deadline:
         time.sleep(pause)
+        pause = min(2 * pause, _LAST_PAUSE_S)
+
+
+async def _applied(index: LogIndex, position: int, wait_s: float) -> None:
+    """``_await_applied`` on the event loop: the same bounded poll, with the loop's
+    timers instead of a worker thread's sleeps."""
+    deadline = time.monotonic() + wait_s
+    pause = _FIRST_PAUSE_S
+    while index.position < position and time.monotonic() < deadline:
+        await asyncio.sleep(pause)
         pause = min(2 * pause, _LAST_PAUSE_S)
 
 

@@ -17,6 +17,7 @@ from eventsourcing.utils import EnvType
 
 from service.persistence.committer import GroupCommitter
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
+from service.persistence.sqlitestore import NotifyingSQLiteRecorder
 from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
 from service.projection.catchup import catch_up
@@ -43,10 +44,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Waker:
+    """What a SQLite commit in this process calls: it sets the follower's event."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+
+    def wake(self) -> None:
+        self._event.set()
+
+
 class EventLog:
     """Started, it catches up with the store in bulk (in a background thread, so
-    the service answers ``/health/live`` meanwhile), then follows it with
-    eventsourcing's projection runner from the position reached.
+    the service answers ``/health/live`` meanwhile), then follows it from the
+    position reached: on SQLite by catching up again after each commit of this
+    process (and every poll interval, for other processes' commits), in this one
+    thread; on PostgreSQL with eventsourcing's projection runner (its LISTEN
+    subscription). On SQLite the runner would hand every commit across two more
+    threads (its subscription's puller, then its processor), and waking a thread
+    costs more CPU here than the projection's own work for a single append.
 
     The follower thread supervises the runner: when its subscription fails because
     the store cannot be reached (the server restarted: the LISTEN connection
@@ -76,6 +92,8 @@ class EventLog:
         self.projection_problem: StoreUnavailable | None = None
         self._closed = threading.Event()
         self._frozen = False
+        self._woken = threading.Event()
+        self._waker = _Waker(self._woken)
         self.workers = workers
 
     @property
@@ -123,6 +141,10 @@ class EventLog:
         if self.settings.freeze_after_catch_up and not self._frozen:
             self._frozen = True
             gc.freeze()  # the loaded index is long-lived: keep it out of collections
+        recorder = self.app.recorder
+        if isinstance(recorder, NotifyingSQLiteRecorder):
+            self._follow_commits(recorder, backoff)
+            return
         runner = BaseProjectionRunner(
             projection=self._projection,
             application_class=TradewindsStore,
@@ -134,12 +156,27 @@ class EventLog:
         with runner:
             if self._closed.is_set():
                 return
-            if self.projection_problem is not None:
-                logger.warning("the projection follows the store again")
-                self._check_connections()
-            self.projection_problem = None
-            backoff.reset()
+            self._following(backoff)
             runner.run_forever()
+
+    def _following(self, backoff: Backoff) -> None:
+        """The projection follows the store (again)."""
+        if self.projection_problem is not None:
+            logger.warning("the projection follows the store again")
+            self._check_connections()
+        self.projection_problem = None
+        backoff.reset()
+
+    def _follow_commits(self, recorder: NotifyingSQLiteRecorder, backoff: Backoff) -> None:
+        """Catch up after every commit to the file in this process, and at least every
+        poll interval; until closed. A commit that comes while catching up sets the
+        event again, so nothing committed is left waiting for the next poll."""
+        recorder.wake_on_commit(self._waker)
+        self._following(backoff)
+        while not self._closed.is_set():
+            self._woken.wait(recorder.poll_interval)
+            self._woken.clear()
+            catch_up(self.app, self._projection, self.index)
 
     def _check_connections(self) -> None:
         """The store is back: have the pool of the app (the writer's and the requests')
@@ -154,6 +191,7 @@ class EventLog:
         if self._closed.is_set():
             return
         self._closed.set()
+        self._woken.set()
         self.workers.stopping()
         self.committer.stop()
         runner = self._runner

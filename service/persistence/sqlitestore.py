@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
@@ -47,6 +47,10 @@ class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
             self.stop()
 
 
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
+
+
 class _Subscribers:
     """The subscriptions in this process to each database file, so that a commit
     through any recorder instance (the writer's, the projection runner's) wakes
@@ -54,9 +58,9 @@ class _Subscribers:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_file: dict[str, weakref.WeakSet[PollingSubscription]] = {}
+        self._by_file: dict[str, weakref.WeakSet[Wakeable]] = {}
 
-    def add(self, db_name: str, subscription: PollingSubscription) -> None:
+    def add(self, db_name: str, subscription: Wakeable) -> None:
         with self._lock:
             self._by_file.setdefault(db_name, weakref.WeakSet()).add(subscription)
 
@@ -86,6 +90,11 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
         subscription = PollingSubscription(self, gt, topics, self.poll_interval)
         _subscribers.add(self.datastore.pool.db_name, subscription)
         return subscription
+
+    def wake_on_commit(self, waker: Wakeable) -> None:
+        """Call ``waker.wake()`` after each commit to this database file in this process
+        (held weakly: the caller keeps it)."""
+        _subscribers.add(self.datastore.pool.db_name, waker)
 
     @contextmanager
     def commit_lock(self) -> Iterator[int]:

@@ -21,6 +21,7 @@ from service.settings import Settings
 from service.web.apidocs import docs_assets, docs_plugin
 from service.web.authorize import Authorize
 from service.web.dashboard import dashboard_routes
+from service.web.deps import TradewindsDep
 from service.web.httpedges import install as install_http_edges
 from service.web.metrics import Metrics, metrics_route
 from service.web.observe import Observe
@@ -87,7 +88,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> L
     handlers.append(metrics_route(metrics))
     handlers.extend(dashboard_routes())
 
-    def provide_metrics() -> Metrics:
+    def provide_metrics(tradewinds: TradewindsDep) -> Metrics:
+        """Depends on ``tradewinds`` so that litestar resolves the two one after the
+        other: independent dependencies are resolved in an anyio task group, two new
+        tasks per request (about 80 us of an append's CPU)."""
         return metrics
 
     if settings.benchmark_routes:

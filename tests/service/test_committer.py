@@ -14,6 +14,8 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.records import EventRecord
 from service.bootstrap import open_eventlog
+from service.commands.events import creation_event
+from service.persistence.committer import NewRecords
 from service.persistence.errors import StoreUnavailable
 from service.persistence.eventlog import EventLog
 from service.settings import Settings
@@ -85,6 +87,43 @@ def test_a_job_that_fails_to_build_does_not_stop_the_others(log: EventLog) -> No
     with pytest.raises(ValueError, match="broken"):
         bad.result(timeout=5)
     assert len(good.result(timeout=5)) == 1
+
+
+def created(*ids: UUID):  # type: ignore[no-untyped-def]
+    """A job of new records given as their creation events alone (``NewRecords``), as
+    an append builds them."""
+    return lambda recorded_at: [NewRecords([creation_event(i, BODY, recorded_at) for i in ids])]
+
+
+def test_new_records_are_stored_as_their_aggregates_are(log: EventLog) -> None:
+    bare, built = uuid4(), uuid4()
+    (first,) = log.committer.submit(created(bare)).result(timeout=5)
+    (second,) = log.committer.submit(records(built)).result(timeout=5)
+    stored_bare = log.app.recorder.select_events(bare)[0]
+    stored_built = log.app.recorder.select_events(built)[0]
+    assert stored_bare.topic == stored_built.topic
+    assert stored_bare.originator_version == stored_built.originator_version == 1
+    stamped = first.domain_event.timestamp  # type: ignore[attr-defined]
+    assert stored_bare.state == stored_built.state.replace(
+        second.domain_event.timestamp.isoformat().encode(),  # type: ignore[attr-defined]
+        stamped.isoformat().encode(),
+    )
+    record = log.get(bare)
+    assert isinstance(record, EventRecord)
+    assert record.body == BODY
+    assert log.catch_up(5)
+    assert log.index.table.position(bare) == first.notification.id
+
+
+def test_new_records_with_a_taken_id_store_none_of_their_job(log: EventLog) -> None:
+    taken = uuid4()
+    log.committer.submit(records(taken)).result(timeout=5)
+    fresh = uuid4()
+    with pytest.raises(IntegrityError):
+        log.committer.submit(created(fresh, taken)).result(timeout=5)
+    assert log.get(fresh) is None
+    assert log.catch_up(5)
+    assert len(log.index.table) == 1
 
 
 def test_recorded_at_never_goes_back_when_the_clock_does(

@@ -3,6 +3,8 @@ its answer names the look-alikes (``possible_duplicates``), as does the listing.
 
 from typing import Any
 
+import pytest
+from anyio import to_thread
 from litestar.testing import TestClient
 
 from service.settings import Settings
@@ -149,3 +151,27 @@ def test_a_repeated_append_answers_as_first_though_the_look_alike_was_retracted_
     assert (again.status_code, again.json()) == (200, keyed.json())
     shown = client.get(f"/v1/events/{keyed.json()['event_id']}").json()
     assert shown["possible_duplicates"] == []
+
+
+@pytest.mark.timeout(60)
+def test_a_single_append_names_its_look_alikes_without_a_worker_thread(client: Client) -> None:
+    """A hand-off to a worker thread costs more than a single event's lookup: with every
+    worker thread of the app's loop taken, single appends still answer, and in full."""
+    first = post(client, signal("port strike"))
+    limiter_tokens = 1
+
+    async def take_the_workers() -> None:
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = limiter_tokens
+        await limiter.acquire_on_behalf_of(client)
+
+    async def give_them_back() -> None:
+        to_thread.current_default_thread_limiter().release_on_behalf_of(client)
+
+    assert client.blocking_portal is not None
+    client.blocking_portal.call(take_the_workers)
+    try:
+        second = post(client, signal("Port Strike"))
+    finally:
+        client.blocking_portal.call(give_them_back)
+    assert second["possible_duplicates"] == [first["event_id"]]
