@@ -20,6 +20,8 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
+from service.persistence.stores import Row
+
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     def __init__(
@@ -94,6 +96,19 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
 
     def probe(self) -> int:
         return self.max_notification_id() or 0
+
+    def read_rows(self, after: int, limit: int) -> list[Row]:
+        """The recorder's own connection and table, a tuple cursor, ids left as text."""
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None  # tuples, not the connection's ``sqlite3.Row``
+            plain.execute(statement, (after, limit))
+            rows: list[Row] = plain.fetchall()
+            return rows
 
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}
