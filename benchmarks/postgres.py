@@ -1,7 +1,9 @@
 """PostgreSQL against SQLite on the same machine, in the same run, and replicas.
 
 - single appends over HTTP (1 client; 32 clients) and batches of 1000, on each store;
-- replay: the time a new process takes to catch up with a store of ``REPLAY_EVENTS``;
+- replay: the time a new process takes to catch up with a store of ``REPLAY_EVENTS``,
+  against a raw read of the same store in the same run (eventsourcing's
+  ``select_notifications`` in pages of 1000, as for SQLite in ``benchmarks.forecasts``);
 - two replicas on one PostgreSQL database appending at once, against one;
 - how long an event appended on replica A takes to be served by replica B
   (``min_position`` on B, timed from A's 201): LISTEN/NOTIFY in practice.
@@ -23,7 +25,7 @@ from uuid import uuid4
 
 import msgspec
 
-from benchmarks.core import Context, Metric, median, percentile
+from benchmarks.core import Context, Metric, Target, median, percentile
 from benchmarks.httpload import HttpConnection, LoadResult, concurrent, post_request, sequential
 from benchmarks.readload import get_request
 from benchmarks.write import BATCH_SIZE, HOST, batch_json, event_json, stored_bodies
@@ -128,6 +130,20 @@ def _fill(settings: Settings, events: int) -> None:
         app.close()
 
 
+def _raw_read_rate(settings: Settings) -> float:
+    """eventsourcing's own read of the whole log, in pages of 1000 notifications."""
+    app = TradewindsStore(eventsourcing_env(settings))
+    try:
+        count, last = 0, 0
+        started = time.perf_counter()
+        while page := app.recorder.select_notifications(last, 1000, inclusive_of_start=False):
+            count += len(page)
+            last = page[-1].id
+        return count / (time.perf_counter() - started)
+    finally:
+        app.close()
+
+
 def _replay_rate(settings: Settings) -> float:
     started = time.perf_counter()
     with bootstrap(settings, background=False) as tradewinds:
@@ -176,15 +192,23 @@ def postgres_and_replicas(ctx: Context) -> Sequence[Metric]:
             url = env_of(store).get("TRADEWINDS_DATABASE_URL")
             settings = Settings(data_dir=ctx.scratch / f"{store}-replay", database_url=url)
             _fill(settings, REPLAY_EVENTS)
-            rates = [_replay_rate(settings) for _ in range(ctx.reps(3))]
-            metrics.append(
+            raws, rates = [], []
+            for _ in range(ctx.reps(3)):  # interleaved: the same load on both
+                raws.append(_raw_read_rate(settings))
+                rates.append(_replay_rate(settings))
+            raw = median(raws)
+            metrics += [
+                Metric(f"{store}_raw_read_rate", raw, "events/s", note="select_notifications"),
                 Metric(
                     f"{store}_replay_rate",
                     median(rates),
                     "events/s",
-                    note=f"a new process catching up with {REPLAY_EVENTS:,} events",
-                )
-            )
+                    baseline=raw,
+                    baseline_name=f"{store}_raw_read_rate",
+                    targets=(Target(0.8),),
+                    note=f"a new server catching up with {REPLAY_EVENTS:,} events",
+                ),
+            ]
 
         seconds = ctx.seconds(3.0)
         with _servers(ctx, "replicas", env_of("postgresql"), 2) as (a, b):

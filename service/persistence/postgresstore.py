@@ -87,6 +87,10 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             "FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
+        self._states_statement = SQL(
+            "SELECT notification_id, state FROM {0}.{1} WHERE notification_id = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
     @contextmanager
     def _advisory_lock(self, key: str) -> Iterator[None]:
         """A session advisory lock on a connection of its own: released by the
@@ -137,6 +141,16 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         ):
             curs.execute(self._rows_statement, (after, limit), prepare=True)
             return curs.fetchall()
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The stored states at these positions (``service.projection.storedbodies``)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(self._states_statement, (list(positions),), prepare=True)
+            return dict(curs.fetchall())
 
     def probe(self) -> int:
         """psycopg_pool's own check of every idle connection (the dead ones, after a

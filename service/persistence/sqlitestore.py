@@ -22,6 +22,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
 from service.persistence.stores import Row
 
+_IN_AT_MOST = 500
+"""Positions per ``IN (...)`` query (SQLite allows 32,766 parameters)."""
+
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     def __init__(
@@ -109,6 +112,22 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
             plain.execute(statement, (after, limit))
             rows: list[Row] = plain.fetchall()
             return rows
+
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The stored states at these positions (``service.projection.storedbodies``)."""
+        found: dict[int, bytes] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            for start in range(0, len(positions), _IN_AT_MOST):
+                chunk = positions[start : start + _IN_AT_MOST]
+                marks = ",".join("?" * len(chunk))
+                plain.execute(
+                    f"SELECT rowid, state FROM {self.events_table_name} WHERE rowid IN ({marks})",
+                    tuple(chunk),
+                )
+                found.update(plain.fetchall())
+        return found
 
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}

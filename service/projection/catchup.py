@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
 from eventsourcing.utils import get_topic
@@ -29,23 +28,10 @@ from domain.records import EventRecord
 from service.persistence.stores import Row, RowReader
 from service.projection.index import LogIndex
 from service.projection.logprojection import LogProjection
+from service.projection.storedbodies import recorded_decoder
 
 _RECORDED = get_topic(EventRecord.Recorded)
 PAGE = 2000
-
-
-class _Stamp(msgspec.Struct):
-    value: datetime = msgspec.field(name="_data_")
-
-
-class _RecordedState(msgspec.Struct):
-    """The stored state of ``EventRecord.Recorded`` (eventsourcing's JSON layout)."""
-
-    timestamp: _Stamp
-    body: str
-
-
-_recorded_decoder = msgspec.json.Decoder(_RecordedState)
 
 
 def _notification_reader(recorder: ApplicationRecorder) -> Callable[[int, int], list[Row]]:
@@ -98,7 +84,7 @@ def _catch_up(app: Application[UUID], projection: LogProjection, view: LogIndex)
         run: list[tuple[bytes, str, datetime, int]] = []
         for position, record_id, version, topic, state in page:
             if topic == _RECORDED:
-                recorded = _recorded_decoder.decode(state)
+                recorded = recorded_decoder.decode(state)
                 run.append((id_bytes(record_id), recorded.body, recorded.timestamp.value, position))
                 continue
             if run:

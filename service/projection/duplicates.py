@@ -3,7 +3,7 @@ found without scanning the log.
 
 Per event the index keeps one small entry: the hash of its identity (kind and
 identifying fields) and the day it occurred on, mapped to its row in the event
-table (a list of rows, in log order, once several share it). Look-alikes occurred
+table (a ``KeyIndex``: 12 bytes per event; rows in log order). Look-alikes occurred
 at most a day apart, so a lookup reads the rows of three days (the event's and
 either side) from the newest back, checks the time window, and confirms the few it
 names by the identity of the stored body: a hash collision costs a decode, never a
@@ -13,6 +13,7 @@ no more than ten. Like the rest of the projection, it is rebuilt by replay.
 
 import bisect
 import math
+import sys
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -20,6 +21,7 @@ from uuid import UUID
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.duplicates import WINDOW, identity
 from domain.events import BaseEvent
+from service.projection.keyindex import KeyIndex
 
 if TYPE_CHECKING:
     from service.projection.eventtable import EventTable
@@ -34,19 +36,12 @@ _WINDOW_S = WINDOW.total_seconds()
 class DuplicateIndex:
     def __init__(self, table: "EventTable") -> None:
         self._table = table
-        self._rows: dict[int, int | list[int]] = {}
+        self._rows = KeyIndex()
 
     def add(self, row: int, event: BaseEvent) -> None:
         """Index the event at ``row`` of the table (called by the projection, in
         row order)."""
-        key = _key(identity(event), _day(event.occurred_at.timestamp()))
-        rows = self._rows.get(key)
-        if rows is None:
-            self._rows[key] = row
-        elif isinstance(rows, int):
-            self._rows[key] = [rows, row]
-        else:
-            rows.append(row)
+        self._rows.add(_key(identity(event), _day(event.occurred_at.timestamp())), row)
 
     def look_alikes(self, event: BaseEvent, before: int, *, now: bool = False) -> list[UUID]:
         """The latest ``NAMED_AT_MOST`` events at positions below ``before`` that
@@ -59,27 +54,27 @@ class DuplicateIndex:
         day = _day(occurred)
         candidates: list[int] = []
         for near in (day - 1, day, day + 1):
-            rows = self._rows.get(_key(ident, near))
+            rows = self._rows.rows(_key(ident, near))
             candidates += self._near(rows, occurred, before, math.inf if now else before)
         table = self._table
+        candidates.sort(reverse=True)
         found: list[int] = []
-        for row in sorted(candidates, reverse=True):
-            if identity(_event_decoder.decode(table.bodies[row])) == ident:
+        for row, body in zip(
+            candidates, table.bodies_of(candidates) if candidates else (), strict=True
+        ):
+            if identity(_event_decoder.decode(body)) == ident:
                 found.append(row)
                 if len(found) == NAMED_AT_MOST:
                     break
         return [table.event_id(row) for row in reversed(found)]
 
-    def _near(
-        self, rows: int | list[int] | None, occurred: float, before: int, retracted: float
-    ) -> list[int]:
-        """The newest ``NAMED_AT_MOST`` of ``rows`` below position ``before``, not
+    def _near(self, listed: list[int], occurred: float, before: int, retracted: float) -> list[int]:
+        """The newest ``NAMED_AT_MOST`` of ``listed`` rows below position ``before``, not
         retracted before position ``retracted``, that occurred within the window of
         ``occurred``."""
-        if rows is None:
+        if not listed:
             return []
         table = self._table
-        listed = [rows] if isinstance(rows, int) else rows
         end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
         found: list[int] = []
         for i in range(end - 1, -1, -1):
@@ -97,4 +92,8 @@ def _day(timestamp: float) -> int:
 
 
 def _key(ident: tuple[Hashable, ...], day: int) -> int:
+    """A signed 64-bit key (``hash`` is one on 64-bit builds)."""
     return hash((ident, day))
+
+
+assert sys.hash_info.width == 64, "KeyIndex keys are 64-bit"

@@ -105,7 +105,7 @@ class EventCards:
         row = self.table.row_of(event_id)
         if row is None:
             return None
-        body = self.table.bodies[row]
+        body = self.table.body(row)
         card = Card(moment(self.table.occurred[row]), _summary_decoder.decode(body).summary)
         if len(self._cards) >= self.limit:
             self._cards = {}

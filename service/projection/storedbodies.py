@@ -1,0 +1,94 @@
+"""The world events' bodies, read back from the store when a reader needs them.
+
+The body is most of what an event weighs in memory (about 470 of 780 bytes per
+event at 1M events), and readers need few of them at a time: a page of a
+listing, one event, a forecast's drivers, the look-alikes of an event, the
+events of a new scenario version's kinds. So the index keeps none but the latest
+``CACHE`` (those a listing, a stream or a duplicate check asks for most) and
+reads the others from the store by position (``StateReader.states_at``), decoding
+the stored state as the catch-up does.
+
+``KeptBodies`` keeps every body instead, for an index without a store (the
+write-path benchmarks that drive the index directly).
+"""
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+CACHE = 4096
+"""How many of the latest bodies are kept in memory (about 2 MB)."""
+
+
+class _Stamp(msgspec.Struct):
+    value: datetime = msgspec.field(name="_data_")
+
+
+class RecordedState(msgspec.Struct):
+    """The stored state of ``EventRecord.Recorded`` (eventsourcing's JSON layout)."""
+
+    timestamp: _Stamp
+    body: str
+
+
+recorded_decoder = msgspec.json.Decoder(RecordedState)
+
+
+@runtime_checkable
+class StateReader(Protocol):
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The stored states of the records at these positions."""
+
+
+class Bodies(Protocol):
+    def keep(self, position: int, body: str) -> None:
+        """The body of the event applied at ``position`` (in position order)."""
+
+    def read(self, positions: Sequence[int]) -> list[str]:
+        """The bodies of the events at these positions, in that order."""
+
+
+class KeptBodies:
+    """Every body in memory."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[int, str] = {}
+
+    def keep(self, position: int, body: str) -> None:
+        self._bodies[position] = body
+
+    def read(self, positions: Sequence[int]) -> list[str]:
+        return [self._bodies[p] for p in positions]
+
+
+class StoredBodies:
+    """The latest ``size`` bodies in memory, the others read from the store."""
+
+    def __init__(self, store: StateReader, size: int = CACHE) -> None:
+        self._store = store
+        self._size = size
+        self._latest: OrderedDict[int, str] = OrderedDict()
+
+    def keep(self, position: int, body: str) -> None:
+        latest = self._latest
+        latest[position] = body
+        if len(latest) > self._size:
+            latest.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def read(self, positions: Sequence[int]) -> list[str]:
+        latest = self._latest
+        found = {p: body for p in positions if (body := latest.get(p)) is not None}
+        missing = [p for p in positions if p not in found]
+        if missing:
+            found.update(_decoded(self._store.states_at(missing).items()))
+        return [found[p] for p in positions]
+
+
+def _decoded(states: Iterable[tuple[int, bytes]]) -> dict[int, str]:
+    return {position: recorded_decoder.decode(state).body for position, state in states}
