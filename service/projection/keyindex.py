@@ -31,14 +31,13 @@ class KeyIndex:
         """File ``row`` (greater than every row added before) under ``key`` (a signed
         64-bit integer)."""
         recent = self._state[2]
-        rows = recent.get(key)
-        if rows is None:
-            recent[key] = row
-        elif isinstance(rows, int):
-            recent[key] = [rows, row]
-        else:
-            rows.append(row)
-        if len(recent) >= self._merge_at:
+        rows = recent.setdefault(key, row)
+        if rows is not row:
+            if isinstance(rows, int):
+                recent[key] = [rows, row]
+            else:
+                rows.append(row)
+        elif len(recent) >= self._merge_at:
             self._merge()
 
     def rows(self, key: int) -> list[int]:

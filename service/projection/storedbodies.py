@@ -12,7 +12,6 @@ the stored state as the catch-up does.
 write-path benchmarks that drive the index directly).
 """
 
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -65,25 +64,32 @@ class KeptBodies:
 
 
 class StoredBodies:
-    """The latest ``size`` bodies in memory, the others read from the store."""
+    """The latest bodies in memory (a ring of ``size`` slots, by position), the
+    others read from the store.
+
+    A ring rather than an LRU: keeping a body is one list store (an ``OrderedDict``'s
+    insert and eviction cost a twentieth of a replay), and a reader checks the
+    position in the slot it reads, so a body overwritten meanwhile is read from the
+    store instead, never mistaken."""
 
     def __init__(self, store: StateReader, size: int = CACHE) -> None:
         self._store = store
         self._size = size
-        self._latest: OrderedDict[int, str] = OrderedDict()
+        self._latest: list[tuple[int, str] | None] = [None] * size
 
     def keep(self, position: int, body: str) -> None:
-        latest = self._latest
-        latest[position] = body
-        if len(latest) > self._size:
-            latest.popitem(last=False)
+        self._latest[position % self._size] = (position, body)
 
     def __len__(self) -> int:
-        return len(self._latest)
+        return sum(slot is not None for slot in self._latest)
 
     def read(self, positions: Sequence[int]) -> list[str]:
-        latest = self._latest
-        found = {p: body for p in positions if (body := latest.get(p)) is not None}
+        latest, size = self._latest, self._size
+        found: dict[int, str] = {}
+        for position in positions:
+            slot = latest[position % size]
+            if slot is not None and slot[0] == position:
+                found[position] = slot[1]
         missing = [p for p in positions if p not in found]
         if missing:
             found.update(_decoded(self._store.states_at(missing).items()))
