@@ -14,7 +14,7 @@ no more than ten. Like the rest of the projection, it is rebuilt by replay.
 import bisect
 import math
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -50,6 +50,20 @@ class DuplicateIndex:
         ``before`` (the log as it stood then: an append's answer, the same when the
         append is repeated) or, with ``now``, retracted at all. Safe without the
         index lock, like a listing: rows and buckets are only ever appended to."""
+        return self.all_look_alikes([(event, before)], now=now)[0]
+
+    def all_look_alikes(
+        self, asked: Sequence[tuple[BaseEvent, int]], *, now: bool = False
+    ) -> list[list[UUID]]:
+        """``look_alikes`` of each (event, before), the candidates' bodies read at once
+        (a page of a listing: one read of the store, not one per event)."""
+        plans = [self._candidates(event, before, now) for event, before in asked]
+        rows = sorted({row for _, candidates in plans for row in candidates})
+        bodies = dict(zip(rows, self._table.bodies_of(rows), strict=True))
+        return [self._confirmed(ident, candidates, bodies) for ident, candidates in plans]
+
+    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[Identity, list[int]]:
+        """The event's identity and the rows filed under it near its day, newest first."""
         occurred = event.occurred_at.timestamp()
         ident = key_identity(event)
         day = _day(occurred)
@@ -57,17 +71,21 @@ class DuplicateIndex:
         for near in (day - 1, day, day + 1):
             rows = self._rows.rows(_key(ident, near))
             candidates += self._near(rows, occurred, before, math.inf if now else before)
-        table = self._table
         candidates.sort(reverse=True)
+        return ident, candidates
+
+    def _confirmed(
+        self, ident: Identity, candidates: list[int], bodies: dict[int, str]
+    ) -> list[UUID]:
+        """The candidates whose stored body has this identity (a key's hash can
+        collide), the latest ``NAMED_AT_MOST``, in log order."""
         found: list[int] = []
-        for row, body in zip(
-            candidates, table.bodies_of(candidates) if candidates else (), strict=True
-        ):
-            if identity(_event_decoder.decode(body)) == ident:
+        for row in candidates:
+            if identity(_event_decoder.decode(bodies[row])) == ident:
                 found.append(row)
                 if len(found) == NAMED_AT_MOST:
                     break
-        return [table.event_id(row) for row in reversed(found)]
+        return [self._table.event_id(row) for row in reversed(found)]
 
     def _near(self, listed: list[int], occurred: float, before: int, retracted: float) -> list[int]:
         """The newest ``NAMED_AT_MOST`` of ``listed`` rows below position ``before``, not

@@ -148,10 +148,13 @@ class EventTable:
         return self.all_shown([row])[0]
 
     def all_shown(self, rows: Sequence[int]) -> list[Any]:
-        """``shown`` for each of ``rows``, their bodies read at once."""
+        """``shown`` for each of ``rows``, their bodies and their look-alikes' read at
+        once."""
         events = self.events(rows)
-        for event in events:
-            event.possible_duplicates = self.duplicates.look_alikes(event, event.position, now=True)
+        asked = [(event, event.position) for event in events]
+        found = self.duplicates.all_look_alikes(asked, now=True)
+        for event, alikes in zip(events, found, strict=True):
+            event.possible_duplicates = alikes
         return events
 
     def get_shown(self, event_id: UUID) -> Any:
