@@ -4,7 +4,8 @@ A ``dict`` from a key to a row costs about 100 bytes per entry in Python (the
 entry, the key's ``int``, the row's ``int``); at ten million events that is a
 gigabyte. Here most entries live in two sorted numpy arrays (the keys, and the
 rows in the same order), and only the latest few in a ``dict`` (``recent``),
-merged into the arrays when it holds ``MERGE_AT`` of them (a sorted merge: a
+merged into the arrays when it holds ``MERGE_AT`` rows (rows, not keys: the
+duplicates' keys are shared by many rows) (a sorted merge: a
 copy of the arrays, tens of milliseconds at ten million rows).
 
 Appends come from the projection's single thread; readers read without a lock.
@@ -26,6 +27,8 @@ class KeyIndex:
     def __init__(self, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
         self._state: _State = (np.empty(0, np.int64), np.empty(0, np.int32), {})
+        self._pending = 0
+        """Rows in ``recent`` (keys shared by many rows count each row)."""
 
     def add(self, key: int, row: int) -> None:
         """File ``row`` (greater than every row added before) under ``key`` (a signed
@@ -37,7 +40,8 @@ class KeyIndex:
                 recent[key] = [rows, row]
             else:
                 rows.append(row)
-        elif len(recent) >= self._merge_at:
+        self._pending += 1
+        if self._pending >= self._merge_at:
             self._merge()
 
     def rows(self, key: int) -> list[int]:
@@ -69,3 +73,4 @@ class KeyIndex:
         # after any equal keys already there: their rows are all older
         at = keys.searchsorted(new_keys, "right")
         self._state = (np.insert(keys, at, new_keys), np.insert(rows, at, new_rows), {})
+        self._pending = 0

@@ -33,3 +33,13 @@ def test_merged_rows_sit_in_sorted_arrays_and_few_in_the_dict() -> None:
     assert keys.tolist() == sorted(keys.tolist())
     assert len(keys) == 10 - sum(1 if isinstance(r, int) else len(r) for r in recent.values())
     assert index.rows(0) == [0, 3, 6, 9]
+
+
+def test_rows_sharing_few_keys_are_merged_too() -> None:
+    index = KeyIndex(merge_at=8)
+    for row in range(100):
+        index.add(row % 2, row)
+    keys, _, recent = index._state
+    assert len(keys) == 96
+    assert sum(len(r) for r in recent.values() if isinstance(r, list)) == 4
+    assert index.rows(1) == list(range(1, 100, 2))
