@@ -142,6 +142,12 @@ class EventTable:
         row = self.row_of(event_id)
         return None if row is None else self.event(row)
 
+    def get_all(self, event_ids: Sequence[UUID]) -> list[Any]:
+        """``get`` of each, their bodies read at once (a forecast's contributions)."""
+        rows = [self.row_of(event_id) for event_id in event_ids]
+        found = iter(self.events([row for row in rows if row is not None]))
+        return [None if row is None else next(found) for row in rows]
+
     def shown(self, row: int) -> Any:
         """The event at ``row`` as the events API shows it: with its possible
         duplicates as the log stands now (``service.projection.duplicates``)."""
