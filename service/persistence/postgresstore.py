@@ -87,6 +87,10 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             "FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
+        self._range_statement = SQL(
+            "SELECT notification_id, state FROM {0}.{1} "
+            "WHERE notification_id BETWEEN %s AND %s ORDER BY notification_id"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         self._states_statement = SQL(
             "SELECT notification_id, state FROM {0}.{1} WHERE notification_id = ANY(%s)"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
@@ -151,6 +155,16 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
         ):
             curs.execute(self._states_statement, (list(positions),), prepare=True)
             return dict(curs.fetchall())
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        """Every stored state from position ``first`` to ``last``, in order."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(self._range_statement, (first, last), prepare=True)
+            return curs.fetchall()
 
     def probe(self) -> int:
         """psycopg_pool's own check of every idle connection (the dead ones, after a

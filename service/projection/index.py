@@ -37,7 +37,7 @@ from service.projection.states import (
     ScenarioState,
     ScenarioVersion,
 )
-from service.projection.storedbodies import KeptBodies, StateReader, StoredBodies
+from service.projection.storedbodies import CACHE, KeptBodies, StateReader, StoredBodies
 
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
@@ -45,15 +45,15 @@ of events, before it lets readers in."""
 
 
 class LogIndex(POPOTrackingRecorder):
-    def __init__(self, store: ApplicationRecorder | None = None) -> None:
+    def __init__(self, store: ApplicationRecorder | None = None, cache: int = CACHE) -> None:
         """With the ``store`` the log is read from, event bodies are read back from it
-        (all but the latest few: ``storedbodies``); without, all are kept in memory."""
+        (all but the latest ``cache``: ``storedbodies``); without, all are kept in memory."""
         super().__init__()
         assert store is None or isinstance(store, StateReader)
         self._changed = threading.Condition(self._database_lock)
         self._reader_turn = ReaderTurn(self._database_lock)
         self.position = 0
-        self.table = EventTable(KeptBodies() if store is None else StoredBodies(store))
+        self.table = EventTable(KeptBodies() if store is None else StoredBodies(store, cache))
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
         self.resolution_slugs: dict[UUID, str] = {}

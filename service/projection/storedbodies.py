@@ -21,6 +21,11 @@ import msgspec
 CACHE = 4096
 """How many of the latest bodies are kept in memory (about 2 MB)."""
 
+RANGE_DENSITY = 3
+"""Positions are read as a range when it holds at most this many records per
+position wanted: on SQLite a row of a range read costs about a quarter of a lookup
+by position (1.2 against 4.4 us)."""
+
 
 class _Stamp(msgspec.Struct):
     value: datetime = msgspec.field(name="_data_")
@@ -40,6 +45,9 @@ recorded_decoder = msgspec.json.Decoder(RecordedState)
 class StateReader(Protocol):
     def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
         """The stored states of the records at these positions."""
+
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        """The stored states of every record from ``first`` to ``last``."""
 
 
 class Bodies(Protocol):
@@ -90,10 +98,19 @@ class StoredBodies:
             slot = latest[position % size]
             if slot is not None and slot[0] == position:
                 found[position] = slot[1]
-        missing = [p for p in positions if p not in found]
+        missing = sorted({p for p in positions if p not in found})
         if missing:
-            found.update(_decoded(self._store.states_at(missing).items()))
+            found.update(_decoded(self._states(missing)))
         return [found[p] for p in positions]
+
+    def _states(self, missing: list[int]) -> Iterable[tuple[int, bytes]]:
+        """By range when the positions are dense enough that reading the records
+        between them costs less than looking each up (``RANGE_DENSITY``)."""
+        first, last = missing[0], missing[-1]
+        if last - first + 1 > RANGE_DENSITY * len(missing):
+            return self._store.states_at(missing).items()
+        wanted = set(missing)
+        return [row for row in self._store.states_between(first, last) if row[0] in wanted]
 
 
 def _decoded(states: Iterable[tuple[int, bytes]]) -> dict[int, str]:

@@ -61,7 +61,7 @@ def _fill(app: TradewindsStore, pending: list[Any]) -> None:
 
 
 def _caught_up(app: TradewindsStore) -> LogIndex:
-    index = LogIndex(app.recorder)
+    index = LogIndex(app.recorder, cache=16)
     catch_up(app, LogProjection(index), index)
     return index
 

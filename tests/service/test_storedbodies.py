@@ -57,7 +57,8 @@ def _fill(app: TradewindsStore, bodies: list[str]) -> None:
 
 
 def _index(app: TradewindsStore, store: Any) -> LogIndex:
-    index = LogIndex(store)
+    """Caught up, reading back all but the latest 2 bodies."""
+    index = LogIndex(store, cache=2)
     catch_up(app, LogProjection(index), index)
     return index
 
@@ -75,6 +76,9 @@ def test_the_store_gives_back_each_body_as_stored(app: TradewindsStore) -> None:
     index = _index(app, app.recorder)
     assert [index.table.body(row) for row in range(EVENTS)] == bodies
     assert index.table.bodies_of([7, 3, 7]) == [bodies[7], bodies[3], bodies[7]]
+    dense, sparse = list(range(5, 30)), [0, 20, EVENTS - 1]
+    assert index.table.bodies_of(dense) == bodies[5:30]  # read as a range
+    assert index.table.bodies_of(sparse) == [bodies[i] for i in sparse]  # by position
 
 
 def test_the_cache_keeps_the_latest_bodies_only(app: TradewindsStore) -> None:
