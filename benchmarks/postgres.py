@@ -1,7 +1,9 @@
 """PostgreSQL against SQLite on the same machine, in the same run, and replicas.
 
 - single appends over HTTP (1 client; 32 clients) and batches of 1000, on each store;
-- replay: the time a new process takes to catch up with a store of ``REPLAY_EVENTS``;
+- replay: the time a new process takes to catch up with a store of ``REPLAY_EVENTS``,
+  against a raw read of the same store in the same run (eventsourcing's
+  ``select_notifications`` in pages of 1000, as for SQLite in ``benchmarks.forecasts``);
 - two replicas on one PostgreSQL database appending at once, against one;
 - how long an event appended on replica A takes to be served by replica B
   (``min_position`` on B, timed from A's 201): LISTEN/NOTIFY in practice.
@@ -23,7 +25,7 @@ from uuid import uuid4
 
 import msgspec
 
-from benchmarks.core import Context, Metric, median, percentile
+from benchmarks.core import Context, Metric, Target, median, percentile
 from benchmarks.httpload import HttpConnection, LoadResult, concurrent, post_request, sequential
 from benchmarks.readload import get_request
 from benchmarks.write import BATCH_SIZE, HOST, batch_json, event_json, stored_bodies
@@ -128,8 +130,28 @@ def _fill(settings: Settings, events: int) -> None:
         app.close()
 
 
-def _replay_rate(settings: Settings) -> float:
-    started = time.perf_counter()
+def _timed(run: Callable[[], int]) -> tuple[float, float]:
+    """Events per second of ``run`` (which returns how many it read) by the clock, and
+    by this process's CPU time (steadier on a shared machine)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = run()
+    return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
+
+
+def _raw_read(settings: Settings) -> int:
+    """eventsourcing's own read of the whole log, in pages of 1000 notifications."""
+    app = TradewindsStore(eventsourcing_env(settings))
+    try:
+        count, last = 0, 0
+        while page := app.recorder.select_notifications(last, 1000, inclusive_of_start=False):
+            count += len(page)
+            last = page[-1].id
+        return count
+    finally:
+        app.close()
+
+
+def _replay(settings: Settings) -> int:
     with bootstrap(settings, background=False) as tradewinds:
         eventlog = tradewinds.eventlog
         while not eventlog.ready():
@@ -137,7 +159,32 @@ def _replay_rate(settings: Settings) -> float:
                 msg = "the projection failed during the replay"
                 raise RuntimeError(msg)
             time.sleep(0.01)
-        return REPLAY_EVENTS / (time.perf_counter() - started)
+        return REPLAY_EVENTS
+
+
+def _replay_metrics(ctx: Context, store: str, settings: Settings) -> list[Metric]:
+    """Raw reads and replays interleaved (the same load on both), by the clock and by
+    CPU time; medians."""
+    raws, replays = [], []
+    for _ in range(ctx.reps(3)):
+        raws.append(_timed(lambda: _raw_read(settings)))
+        replays.append(_timed(lambda: _replay(settings)))
+    metrics: list[Metric] = []
+    for i, clock in enumerate(("", "_cpu")):
+        raw = median([r[i] for r in raws])
+        metrics += [
+            Metric(f"{store}_raw_read_rate{clock}", raw, "events/s", note="select_notifications"),
+            Metric(
+                f"{store}_replay_rate{clock}",
+                median([r[i] for r in replays]),
+                "events/s",
+                baseline=raw,
+                baseline_name=f"{store}_raw_read_rate{clock}",
+                targets=(Target(0.8),),
+                note=f"a new server catching up with {REPLAY_EVENTS:,} events",
+            ),
+        ]
+    return metrics
 
 
 def _visibility(a: ServerProcess, b: ServerProcess, samples: int) -> list[float]:
@@ -176,15 +223,7 @@ def postgres_and_replicas(ctx: Context) -> Sequence[Metric]:
             url = env_of(store).get("TRADEWINDS_DATABASE_URL")
             settings = Settings(data_dir=ctx.scratch / f"{store}-replay", database_url=url)
             _fill(settings, REPLAY_EVENTS)
-            rates = [_replay_rate(settings) for _ in range(ctx.reps(3))]
-            metrics.append(
-                Metric(
-                    f"{store}_replay_rate",
-                    median(rates),
-                    "events/s",
-                    note=f"a new process catching up with {REPLAY_EVENTS:,} events",
-                )
-            )
+            metrics += _replay_metrics(ctx, store, settings)
 
         seconds = ctx.seconds(3.0)
         with _servers(ctx, "replicas", env_of("postgresql"), 2) as (a, b):

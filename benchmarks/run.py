@@ -29,6 +29,7 @@ from benchmarks.core import (
     scratch_dir,
 )
 from benchmarks.forecasts import FORECAST_BENCHMARKS
+from benchmarks.memory import MEMORY_BENCHMARKS
 from benchmarks.postgres import POSTGRES_BENCHMARKS
 from benchmarks.preview import PREVIEW_BENCHMARKS
 from benchmarks.underload import UNDER_LOAD_BENCHMARKS
@@ -42,6 +43,7 @@ GROUPS: dict[str, tuple[Benchmark, ...]] = {"write": WRITE_SIDE}
 BENCHMARKS: tuple[Benchmark, ...] = (
     *WRITE_SIDE,
     *FORECAST_BENCHMARKS,
+    *MEMORY_BENCHMARKS,
     *BACKTEST_BENCHMARKS,
     *CALIBRATION_BENCHMARKS,
     *CALIBRATION_POLL_BENCHMARKS,

@@ -35,7 +35,7 @@ def open_eventlog(settings: Settings, clock: Clock = utc_now) -> EventLog:
         commit_timeout_s=settings.commit_timeout_s,
     )
     workers = Workers()
-    eventlog = EventLog(settings, env, store, LogIndex(), committer, workers)
+    eventlog = EventLog(settings, env, store, LogIndex(store.recorder), committer, workers)
     workers.watch("writer", committer.thread)
     workers.watch("projection", eventlog.follower)
     return eventlog

@@ -25,7 +25,10 @@ from eventsourcing.postgres import (
     PostgresSubscription,
 )
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
+
+from service.persistence.stores import Row
 
 logger = logging.getLogger("service.persistence")
 
@@ -79,6 +82,18 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, notification_id FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) AND originator_version = 1"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        self._rows_statement = SQL(
+            "SELECT notification_id, uuid_send(originator_id), originator_version, topic, state "
+            "FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+        self._range_statement = SQL(
+            "SELECT notification_id, state FROM {0}.{1} "
+            "WHERE notification_id BETWEEN %s AND %s ORDER BY notification_id"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        self._states_statement = SQL(
+            "SELECT notification_id, state FROM {0}.{1} WHERE notification_id = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
     @contextmanager
     def _advisory_lock(self, key: str) -> Iterator[None]:
@@ -118,6 +133,38 @@ class SharedPostgresRecorder(PostgresApplicationRecorder):
     select_events = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
         PostgresApplicationRecorder.select_events.__wrapped__
     )
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+    def read_rows(self, after: int, limit: int) -> list[Row]:
+        """Binary results as tuples: the id's 16 bytes (``uuid_send``) and the state as
+        bytes, with no ``dict`` per row (the pool's row factory), ``UUID`` or
+        ``Notification``."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(self._rows_statement, (after, limit), prepare=True)
+            return curs.fetchall()
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The stored states at these positions (``service.projection.storedbodies``)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(self._states_statement, (list(positions),), prepare=True)
+            return dict(curs.fetchall())
+
+    @retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        """Every stored state from position ``first`` to ``last``, in order."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(self._range_statement, (first, last), prepare=True)
+            return curs.fetchall()
 
     def probe(self) -> int:
         """psycopg_pool's own check of every idle connection (the dead ones, after a

@@ -20,6 +20,11 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
+from service.persistence.stores import Row
+
+_IN_AT_MOST = 500
+"""Positions per ``IN (...)`` query (SQLite allows 32,766 parameters)."""
+
 
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     def __init__(
@@ -103,6 +108,49 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
 
     def probe(self) -> int:
         return self.max_notification_id() or 0
+
+    def read_rows(self, after: int, limit: int) -> list[Row]:
+        """The recorder's own connection and table, a tuple cursor, ids left as text."""
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None  # tuples, not the connection's ``sqlite3.Row``
+            plain.execute(statement, (after, limit))
+            rows: list[Row] = plain.fetchall()
+            return rows
+
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The stored states at these positions (``service.projection.storedbodies``)."""
+        found: dict[int, bytes] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            for start in range(0, len(positions), _IN_AT_MOST):
+                chunk = positions[start : start + _IN_AT_MOST]
+                marks = ",".join("?" * len(chunk))
+                plain.execute(
+                    f"SELECT rowid, state FROM {self.events_table_name} WHERE rowid IN ({marks})",
+                    tuple(chunk),
+                )
+                found.update(plain.fetchall())
+        return found
+
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        """Every stored state from position ``first`` to ``last``, in order: a range
+        read costs a quarter of a lookup by position per row."""
+        with self.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            plain.execute(
+                f"SELECT rowid, state FROM {self.events_table_name} "
+                "WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                (first, last),
+            )
+            rows: list[tuple[int, bytes]] = plain.fetchall()
+            return rows
 
     def positions_of(self, record_ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}

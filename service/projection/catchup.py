@@ -9,83 +9,52 @@ record is applied by the same projection methods as when following live, so
 the index is the same either way. The projection runner then follows the log
 from the position reached.
 
-On SQLite the pages are read with the recorder's own connection and table but
-a leaner query than ``select_notifications``: rows as plain tuples and record
-ids left as text until needed (``select_notifications`` builds a ``UUID`` and a
-``Notification`` per row, half of its cost). Other stores use
-``select_notifications``.
+The pages are read as plain tuples (``RowReader.read_rows``, on SQLite and
+PostgreSQL alike): ``select_notifications`` builds a ``UUID`` and a
+``Notification`` per row (and a ``dict`` on PostgreSQL), half of its cost. A
+recorder without it is read with ``select_notifications``.
 """
 
 import gc
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from domain.records import EventRecord
+from service.persistence.stores import Row, RowReader
 from service.projection.index import LogIndex
 from service.projection.logprojection import LogProjection
+from service.projection.storedbodies import recorded_decoder
 
 _RECORDED = get_topic(EventRecord.Recorded)
 PAGE = 2000
-
-Row = tuple[int, Any, int, str, bytes]
-"""A stored record: position, record id (``UUID`` or its text), version, topic, state."""
-
-
-class _Stamp(msgspec.Struct):
-    value: datetime = msgspec.field(name="_data_")
-
-
-class _RecordedState(msgspec.Struct):
-    """The stored state of ``EventRecord.Recorded`` (eventsourcing's JSON layout)."""
-
-    timestamp: _Stamp
-    body: str
-
-
-_recorded_decoder = msgspec.json.Decoder(_RecordedState)
-
-
-def _sqlite_reader(recorder: SQLiteApplicationRecorder) -> Callable[[int, int], list[Row]]:
-    statement = (
-        "SELECT rowid, originator_id, originator_version, topic, state "
-        f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
-    )
-
-    def read(after: int, limit: int) -> list[Row]:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            plain = cursor.sqlite_cursor
-            plain.row_factory = None  # tuples, not the connection's ``sqlite3.Row``
-            plain.execute(statement, (after, limit))
-            rows: list[Row] = plain.fetchall()
-            return rows
-
-    return read
 
 
 def _notification_reader(recorder: ApplicationRecorder) -> Callable[[int, int], list[Row]]:
     def read(after: int, limit: int) -> list[Row]:
         page = recorder.select_notifications(after, limit, inclusive_of_start=False)
-        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
+        return [
+            (n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state) for n in page
+        ]
 
     return read
 
 
 def reader(recorder: ApplicationRecorder) -> Callable[[int, int], list[Row]]:
     """Pages of stored records after a position, in position order."""
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return _sqlite_reader(recorder)
+    if isinstance(recorder, RowReader):
+        return recorder.read_rows
     return _notification_reader(recorder)
 
 
-def id_bytes(record_id: UUID | str) -> bytes:
+def id_bytes(record_id: UUID | str | bytes) -> bytes:
+    """A record id's 16 bytes, from a ``UUID``, its text or its bytes."""
+    if isinstance(record_id, bytes):
+        return record_id
     if isinstance(record_id, UUID):
         return record_id.bytes
     return bytes.fromhex(record_id.replace("-", ""))
@@ -115,7 +84,7 @@ def _catch_up(app: Application[UUID], projection: LogProjection, view: LogIndex)
         run: list[tuple[bytes, str, datetime, int]] = []
         for position, record_id, version, topic, state in page:
             if topic == _RECORDED:
-                recorded = _recorded_decoder.decode(state)
+                recorded = recorded_decoder.decode(state)
                 run.append((id_bytes(record_id), recorded.body, recorded.timestamp.value, position))
                 continue
             if run:
@@ -123,7 +92,7 @@ def _catch_up(app: Application[UUID], projection: LogProjection, view: LogIndex)
                 run = []
             notification = Notification(
                 id=position,
-                originator_id=UUID(str(record_id)),
+                originator_id=UUID(bytes=id_bytes(record_id)),
                 originator_version=version,
                 topic=topic,
                 state=state,

@@ -3,18 +3,19 @@
 The index holds every world event of the log, by the million, and memory is
 also time here: first-touch page faults on this kind of VM cost several
 microseconds per kilobyte, so a replay is as fast as its index is small. An
-event is kept as its stored JSON body plus a few numbers in flat arrays (about
-600 bytes for a 400-byte body, where the decoded struct took 1,400); it is
-decoded again when a reader asks for it (a page of a listing, one event, a
-forecast's drivers) or when a new scenario version scans the events of its
-kinds.
+event is kept as a few numbers in flat arrays: its position, times, kind and
+the 16 bytes of its id, found by id through a ``KeyIndex`` (12 bytes per event
+where a ``dict`` took about 100). Its body is read back (``storedbodies``: the
+latest few are cached, the others come from the store) and decoded when a
+reader asks for it (a page of a listing, one event, a forecast's drivers) or
+when a new scenario version scans the events of its kinds.
 """
 
 from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,9 +23,18 @@ from uuid import UUID
 from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
 from service.projection.duplicates import DuplicateIndex
+from service.projection.keyindex import KeyIndex
+from service.projection.storedbodies import Bodies
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
+SCAN_CHUNK = 1000
+"""Bodies read from the store at once when scanning the events of some kinds."""
+
+
+def id_key(key: bytes) -> int:
+    """An id's first 8 bytes as a signed 64-bit integer (``KeyIndex``)."""
+    return int.from_bytes(key[:8], "little", signed=True)
 
 
 class EventTable:
@@ -35,13 +45,13 @@ class EventTable:
     keep existing items where they are, as far as readers holding the GIL see).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bodies: Bodies) -> None:
         self.positions = array("q")
         self.recorded = array("d")
         self.occurred = array("d")
-        self.bodies: list[str] = []
-        self._ids: list[bytes] = []
-        self._rows: dict[bytes, int] = {}
+        self.bodies = bodies
+        self._ids = bytearray()
+        self._rows = KeyIndex()
         self._rows_of_kind: dict[int, array[int]] = {
             code: array("i") for code in KIND_CODES.values()
         }
@@ -50,7 +60,7 @@ class EventTable:
         self.duplicates = DuplicateIndex(self)
 
     def __len__(self) -> int:
-        return len(self.bodies)
+        return len(self.occurred)
 
     def append(
         self, key: bytes, body: str, kind: str, occurred: float, position: int, recorded: float
@@ -58,19 +68,22 @@ class EventTable:
         """Add the event whose id is ``key`` (the 16 bytes of its ``UUID``); times in
         seconds since the epoch (``datetime.timestamp()``, which ``fromtimestamp``
         turns back into the same microsecond)."""
-        row = len(self.bodies)
+        row = len(self.occurred)
         code = KIND_CODES[kind]
+        self.bodies.keep(position, body)
+        self._ids += key
         self.positions.append(position)
         self.recorded.append(recorded)
+        # a reader takes the length from ``occurred`` (``__len__``): the row is found
+        # by id or kind only once it is complete
         self.occurred.append(occurred)
-        self.bodies.append(body)
-        self._ids.append(key)
-        self._rows[key] = row
+        self._rows.add(id_key(key), row)
         self._rows_of_kind[code].append(row)
 
     def retract(self, event_id: UUID, info: RetractedInfo, position: int = 0) -> None:
         """Mark the event retracted by the record at ``position`` of the log."""
-        row = self._rows[event_id.bytes]
+        row = self.row_of(event_id)
+        assert row is not None, f"retracting {event_id}, not applied"
         self._retracted[row] = info
         self._retracted_by[row] = position
 
@@ -79,17 +92,45 @@ class EventTable:
         return self._retracted_by.get(row, position) < position
 
     def row_of(self, event_id: UUID) -> int | None:
-        return self._rows.get(event_id.bytes)
+        key = event_id.bytes
+        ids = self._ids
+        for row in self._rows.rows(id_key(key)):
+            if ids[16 * row : 16 * row + 16] == key:
+                return row
+        return None
 
     def position(self, event_id: UUID) -> int:
-        return self.positions[self._rows[event_id.bytes]]
+        row = self.row_of(event_id)
+        if row is None:
+            raise KeyError(event_id)
+        return self.positions[row]
 
     def event_id(self, row: int) -> UUID:
-        return UUID(bytes=self._ids[row])
+        return UUID(bytes=bytes(self._ids[16 * row : 16 * row + 16]))
+
+    def body(self, row: int) -> str:
+        """The stored JSON body of the event at ``row``."""
+        return self.bodies.read([self.positions[row]])[0]
+
+    def bodies_of(self, rows: Sequence[int]) -> list[str]:
+        """The stored JSON bodies of the events at ``rows``, in that order (one read of
+        the store for those not cached)."""
+        positions = self.positions
+        return self.bodies.read([positions[row] for row in rows])
 
     def event(self, row: int) -> Any:
         """The event at ``row`` as the API shows it (a ``LoggedEvent``)."""
-        event = _logged_decoder.decode(self.bodies[row])
+        return self.events([row])[0]
+
+    def events(self, rows: Sequence[int]) -> list[Any]:
+        """The events at ``rows`` as the API shows them, in that order."""
+        return [
+            self._shown_as_logged(row, body)
+            for row, body in zip(rows, self.bodies_of(rows), strict=True)
+        ]
+
+    def _shown_as_logged(self, row: int, body: str) -> Any:
+        event = _logged_decoder.decode(body)
         event.event_id = self.event_id(row)
         event.position = self.positions[row]
         event.recorded_at = datetime.fromtimestamp(self.recorded[row], UTC)
@@ -101,12 +142,26 @@ class EventTable:
         row = self.row_of(event_id)
         return None if row is None else self.event(row)
 
+    def get_all(self, event_ids: Sequence[UUID]) -> list[Any]:
+        """``get`` of each, their bodies read at once (a forecast's contributions)."""
+        rows = [self.row_of(event_id) for event_id in event_ids]
+        found = iter(self.events([row for row in rows if row is not None]))
+        return [None if row is None else next(found) for row in rows]
+
     def shown(self, row: int) -> Any:
         """The event at ``row`` as the events API shows it: with its possible
         duplicates as the log stands now (``service.projection.duplicates``)."""
-        event = self.event(row)
-        event.possible_duplicates = self.duplicates.look_alikes(event, event.position, now=True)
-        return event
+        return self.all_shown([row])[0]
+
+    def all_shown(self, rows: Sequence[int]) -> list[Any]:
+        """``shown`` for each of ``rows``, their bodies and their look-alikes' read at
+        once."""
+        events = self.events(rows)
+        asked = [(event, event.position) for event in events]
+        found = self.duplicates.all_look_alikes(asked, now=True)
+        for event, alikes in zip(events, found, strict=True):
+            event.possible_duplicates = alikes
+        return events
 
     def get_shown(self, event_id: UUID) -> Any:
         """``get`` with the possible duplicates, or None."""
@@ -124,20 +179,23 @@ class EventTable:
         """Events after a position (filtered by kind and occurrence time), at most
         ``limit``, and the cursor of the next page (None when nothing more matches).
         Each names its possible duplicates (``service.projection.duplicates``)."""
-        page: list[Any] = []
+        rows: list[int] = []
+        more = False
         for row in self._rows_after(after, kind):
             occurred = self.occurred[row]
             if occurred_from is not None and occurred < occurred_from:
                 continue
             if occurred_to is not None and occurred > occurred_to:
                 continue
-            if len(page) == limit:
-                return page, page[-1].position
-            page.append(self.shown(row))
-        return page, None
+            if len(rows) == limit:
+                more = True
+                break
+            rows.append(row)
+        page = self.all_shown(rows)
+        return page, page[-1].position if more else None
 
     def _rows_after(self, position: int, kind: str | None) -> Iterator[int]:
-        count = len(self.bodies)
+        count = len(self)
         if kind is None:
             yield from range(bisect.bisect_right(self.positions, position, 0, count), count)
             return
@@ -150,20 +208,22 @@ class EventTable:
 
     def count_of_kinds(self, kinds: frozenset[str]) -> int:
         """How many events of these kinds, without decoding them."""
-        count = len(self.bodies)
+        count = len(self)
         return sum(bisect.bisect_left(self._rows_of_kind[KIND_CODES[k]], count) for k in kinds)
 
     def of_kinds(self, kinds: frozenset[str]) -> Iterator[tuple[BaseEvent, UUID, int, float]]:
         """Every event of these kinds, decoded: (event, id, position, recorded_at in
         seconds), kind by kind (callers sort what they find)."""
-        count = len(self.bodies)
+        count = len(self)
         for kind in sorted(kinds):
             rows = self._rows_of_kind[KIND_CODES[kind]]
-            for i in range(bisect.bisect_left(rows, count)):
-                row = rows[i]
-                yield (
-                    _logged_decoder.decode(self.bodies[row]),
-                    self.event_id(row),
-                    self.positions[row],
-                    self.recorded[row],
-                )
+            end = bisect.bisect_left(rows, count)
+            for start in range(0, end, SCAN_CHUNK):
+                chunk = rows[start : min(end, start + SCAN_CHUNK)]
+                for row, body in zip(chunk, self.bodies_of(chunk), strict=True):
+                    yield (
+                        _logged_decoder.decode(body),
+                        self.event_id(row),
+                        self.positions[row],
+                        self.recorded[row],
+                    )

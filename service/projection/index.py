@@ -19,7 +19,7 @@ from threading import Event
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
 from domain.codecs import resolution_decoder, stored_definition
@@ -37,6 +37,7 @@ from service.projection.states import (
     ScenarioState,
     ScenarioVersion,
 )
+from service.projection.storedbodies import CACHE, KeptBodies, StateReader, StoredBodies
 
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
@@ -44,12 +45,15 @@ of events, before it lets readers in."""
 
 
 class LogIndex(POPOTrackingRecorder):
-    def __init__(self) -> None:
+    def __init__(self, store: ApplicationRecorder | None = None, cache: int = CACHE) -> None:
+        """With the ``store`` the log is read from, event bodies are read back from it
+        (all but the latest ``cache``: ``storedbodies``); without, all are kept in memory."""
         super().__init__()
+        assert store is None or isinstance(store, StateReader)
         self._changed = threading.Condition(self._database_lock)
         self._reader_turn = ReaderTurn(self._database_lock)
         self.position = 0
-        self.table = EventTable()
+        self.table = EventTable(KeptBodies() if store is None else StoredBodies(store, cache))
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
         self.resolution_slugs: dict[UUID, str] = {}

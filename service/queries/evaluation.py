@@ -8,6 +8,7 @@ up); every answer names its drivers, the ``DRIVERS`` largest events by |ln odds|
 picked with numpy, not from the list.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -27,7 +28,9 @@ class EventLookup(Protocol):
     """Where contributions find their events' ``occurred_at`` and ``summary``: the
     event table, or a cache of them (the preview's)."""
 
-    def get(self, event_id: UUID) -> Any: ...
+    def get_all(self, event_ids: Sequence[UUID]) -> list[Any]:
+        """The events with these ids, in that order (bodies read at once)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -187,10 +190,10 @@ def contributions_of(
     without the index lock)."""
     rules = snapshot.version.model.rules
     found: list[Contribution] = []
-    for i in indices.tolist():
+    listed = indices.tolist()
+    event_ids = [snapshot.event_ids[int(events.rule[i])][int(events.match[i])] for i in listed]
+    for i, event_id, event in zip(listed, event_ids, table.get_all(event_ids), strict=True):
         r = int(events.rule[i])
-        event_id = snapshot.event_ids[r][int(events.match[i])]
-        event = table.get(event_id)
         found.append(
             Contribution(
                 kind="event",

@@ -14,7 +14,7 @@ As for a revision, the stored scenario's first recorded time is the draft's
 ``opens_at`` default and its resolutions apply; an unknown id is a new draft.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -98,19 +98,19 @@ class EventCards:
         self._cards: dict[int, Card] = {}
         """By the id's ``int`` (a ``UUID`` hashes in Python code: a microsecond)."""
 
-    def get(self, event_id: UUID) -> Card | None:
-        card = self._cards.get(event_id.int)
-        if card is not None:
-            return card
-        row = self.table.row_of(event_id)
-        if row is None:
-            return None
-        body = self.table.bodies[row]
-        card = Card(moment(self.table.occurred[row]), _summary_decoder.decode(body).summary)
-        if len(self._cards) >= self.limit:
-            self._cards = {}
-        self._cards[event_id.int] = card
-        return card
+    def get_all(self, event_ids: Sequence[UUID]) -> list[Card | None]:
+        """The cards of these events; those not kept yet are made from bodies read at
+        once (``EventTable.bodies_of``)."""
+        cards = self._cards
+        missing = [i for i in event_ids if i.int not in cards]
+        rows = {i.int: row for i in missing if (row := self.table.row_of(i)) is not None}
+        made = dict(zip(rows, self.table.bodies_of(list(rows.values())), strict=True))
+        if len(cards) + len(made) > self.limit:
+            cards = self._cards = {}
+        for key, body in made.items():
+            occurred = moment(self.table.occurred[rows[key]])
+            cards[key] = Card(occurred, _summary_decoder.decode(body).summary)
+        return [cards.get(i.int) for i in event_ids]
 
 
 @dataclass(frozen=True)
@@ -273,8 +273,10 @@ def rules_of(snapshot: Snapshot, query: Query, cards: EventCards) -> list[Previe
         shown = ~np.isfinite(arrays.retracted) | (arrays.retracted > query.known)
         log_odds = (rule.ln_b * found.weights[r][0])[shown].tolist()
         matches = []
-        for event_id, contribution in zip(ids[shown].tolist(), log_odds, strict=True):
-            card = cards.get(event_id)
+        listed = ids[shown].tolist()
+        for event_id, contribution, card in zip(
+            listed, log_odds, cards.get_all(listed), strict=True
+        ):
             assert card is not None
             matches.append(
                 PreviewMatch(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from domain.events import RetractedInfo, WorldEvent
 from service.projection.eventtable import EventTable
+from service.projection.storedbodies import KeptBodies
 
 _decoder = msgspec.json.Decoder(WorldEvent)
 
@@ -23,7 +24,7 @@ def _body(kind: str, occurred: str, label: str = "x") -> str:
 
 
 def _table(rows: list[tuple[str, str]]) -> tuple[EventTable, list[UUID]]:
-    table, ids = EventTable(), []
+    table, ids = EventTable(KeptBodies()), []
     for i, (kind, occurred) in enumerate(rows):
         event_id = uuid4()
         body = _body(kind, occurred, str(i))
@@ -107,7 +108,7 @@ def test_scans_by_kind_decode_every_event_of_those_kinds() -> None:
     )
 )
 def test_recorded_at_survives_being_kept_as_seconds(moment: datetime) -> None:
-    table = EventTable()
+    table = EventTable(KeptBodies())
     event_id = uuid4()
     table.append(
         event_id.bytes,

@@ -1,0 +1,45 @@
+"""The compact key index answers as a dict of lists would, across merges."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.projection.keyindex import KeyIndex
+
+_keys = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@given(
+    keys=st.lists(st.one_of(_keys, st.sampled_from([0, 1, -1, 2**63 - 1])), max_size=200),
+    merge_at=st.integers(min_value=1, max_value=8),
+)
+def test_rows_are_those_filed_under_the_key_in_order(keys: list[int], merge_at: int) -> None:
+    index, expected = KeyIndex(merge_at), {}
+    for row, key in enumerate(keys):
+        index.add(key, row)
+        expected.setdefault(key, []).append(row)
+        assert index.rows(key) == expected[key]
+    for key, rows in expected.items():
+        assert index.rows(key) == rows
+    assert index.rows(12345678901) == expected.get(12345678901, [])
+    assert len(index) == len(keys)
+
+
+def test_merged_rows_sit_in_sorted_arrays_and_few_in_the_dict() -> None:
+    index = KeyIndex(merge_at=4)
+    for row in range(10):
+        index.add(row % 3, row)
+    keys, rows, recent = index._state
+    assert len(rows) == len(keys)
+    assert keys.tolist() == sorted(keys.tolist())
+    assert len(keys) == 10 - sum(1 if isinstance(r, int) else len(r) for r in recent.values())
+    assert index.rows(0) == [0, 3, 6, 9]
+
+
+def test_rows_sharing_few_keys_are_merged_too() -> None:
+    index = KeyIndex(merge_at=8)
+    for row in range(100):
+        index.add(row % 2, row)
+    keys, _, recent = index._state
+    assert len(keys) == 96
+    assert sum(len(r) for r in recent.values() if isinstance(r, list)) == 4
+    assert index.rows(1) == list(range(1, 100, 2))
