@@ -1,20 +1,28 @@
 """TRADEWINDS_DATABASE_URL: the eventsourcing settings it stands for."""
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from domain.records import EventRecord
 from service.bootstrap import open_eventlog
 from service.persistence.environment import DatabaseUrlError, eventsourcing_env, postgres_env
 from service.persistence.errors import StoreFull, as_store_error
 from service.persistence.eventlog import EventLog
 from service.persistence.postgresstore import SharedPostgresRecorder
+from service.persistence.sqlitestore import NotifyingSQLiteRecorder
 from service.settings import Settings, settings_from_env
 from tests.support.postgres import PostgresCluster
+
+BODY = '{"kind":"signal","occurred_at":"2025-01-01T00:00:00Z","summary":"s","label":"x"}'
 
 
 def test_the_url_gives_every_connection_setting() -> None:
@@ -123,3 +131,70 @@ def test_a_full_sqlite_database_is_store_full(tmp_path: Path) -> None:
 def test_a_conflict_or_a_bug_is_not_an_outage() -> None:
     assert as_store_error(IntegrityError("duplicate")) is None
     assert as_store_error(ValueError("bug")) is None
+
+
+# --- the SQLite commit lock ---------------------------------------------------------------
+
+
+def _open_lock_files(lock_path: Path) -> list[str]:
+    """This process's file descriptors open on ``lock_path``."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            if Path(os.readlink(fd)) == lock_path:
+                found.append(fd.name)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def sqlite_logs(tmp_path: Path) -> Iterator[tuple[EventLog, EventLog]]:
+    settings = Settings(data_dir=tmp_path / "data")
+    with open_eventlog(settings) as first, open_eventlog(settings) as second:
+        yield first, second
+
+
+def test_the_sqlite_commit_lock_keeps_its_file_open_between_commits(
+    sqlite_logs: tuple[EventLog, EventLog],
+) -> None:
+    """Opening the lock file for every commit cost CPU on each append (issue 19): the
+    file stays open, the ``flock`` on it is still taken per commit."""
+    recorder = sqlite_logs[0].app.recorder
+    assert isinstance(recorder, NotifyingSQLiteRecorder)
+    lock_path = Path(recorder.datastore.pool.db_name + ".lock").resolve()
+    with recorder.commit_lock():
+        pass
+    held_open = _open_lock_files(lock_path)
+    with recorder.commit_lock():
+        pass
+    assert len(held_open) == 1
+    assert _open_lock_files(lock_path) == held_open
+
+
+def test_two_sqlite_recorders_take_the_lock_in_turn_and_see_each_other_s_head(
+    sqlite_logs: tuple[EventLog, EventLog],
+) -> None:
+    """Each replica holds its own lock file open: they still exclude each other, and the
+    head read under the lock is the other's last commit."""
+    first, second = (log.app.recorder for log in sqlite_logs)
+    assert isinstance(first, NotifyingSQLiteRecorder)
+    assert isinstance(second, NotifyingSQLiteRecorder)
+    heads: list[int] = []
+    taken = threading.Event()
+
+    def take_second() -> None:
+        with second.commit_lock() as head:
+            heads.append(head)
+            taken.set()
+
+    with first.commit_lock() as head:
+        assert head == 0
+        waiting = threading.Thread(target=take_second)
+        waiting.start()
+        assert not taken.wait(0.3)
+        sqlite_logs[0].app.save(EventRecord.record(uuid4(), BODY, datetime.now(UTC)))
+    assert taken.wait(10)
+    waiting.join(10)
+    assert heads == [1]
