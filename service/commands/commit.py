@@ -10,6 +10,7 @@ Blocking reads run in worker threads, never on the event loop.
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -29,13 +30,43 @@ T = TypeVar("T")
 
 async def commit(eventlog: EventLog, build: Build) -> list[Recording[UUID]]:
     """Submit ``build`` and wait for its commit, at most the commit timeout: then
-    ``StoreUnavailable`` (a 503), never a request that hangs."""
+    ``StoreUnavailable`` (a 503), never a request that hangs. A caller cancelled while
+    waiting cancels the job (not committed unless the writer has taken it already)."""
     committer = eventlog.committer
     future = committer.submit(build)
+    if not await _settled(future, committer.commit_timeout_s):
+        raise committer.timed_out(future)
+    return future.result()
+
+
+async def _settled(future: "Future[Any]", timeout_s: float) -> bool:
+    """Whether ``future`` (completed in another thread) is done within ``timeout_s``.
+
+    One loop future woken by the writer and one timer: what ``asyncio.wait_for``
+    around ``asyncio.wrap_future`` does with two futures, a callback each way and a
+    timer (issue 19: the loop's side of a commit)."""
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+
+    def wake(_: "Future[Any]") -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_release, woken)
+
+    timer = loop.call_later(timeout_s, _release, woken)
+    future.add_done_callback(wake)
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), committer.commit_timeout_s)
-    except TimeoutError:
-        raise committer.timed_out(future) from None
+        await woken
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    finally:
+        timer.cancel()
+    return future.done()
+
+
+def _release(woken: "asyncio.Future[None]") -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 def recorded_at_of(recording: Recording[UUID]) -> datetime:

@@ -1,5 +1,6 @@
 """Group commit: concurrent jobs share a transaction, each stays all-or-nothing."""
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -14,6 +15,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.records import EventRecord
 from service.bootstrap import open_eventlog
+from service.commands.commit import commit
 from service.commands.events import creation_event
 from service.persistence.committer import NewRecords
 from service.persistence.errors import StoreUnavailable
@@ -244,3 +246,54 @@ def test_an_update_waits_for_its_commit_no_longer_than_the_commit_timeout(
         finally:
             gate.set()
         assert log.get(record_id).retraction is None
+
+
+# --- a command's wait for its commit, on the event loop -----------------------------------
+
+
+def test_a_command_is_answered_with_its_commit(log: EventLog) -> None:
+    record_id = uuid4()
+    (recording,) = asyncio.run(commit(log, records(record_id)))
+    assert recording.domain_event.originator_id == record_id
+    assert log.get(record_id) is not None
+
+
+def test_a_command_waits_no_longer_than_the_commit_timeout_and_its_job_is_dropped(
+    settings: Settings,
+) -> None:
+    quick = msgspec.structs.replace(settings, commit_timeout_s=0.3)
+    with open_eventlog(quick) as event_log:
+        entered, gate = threading.Event(), threading.Event()
+        event_log.committer.submit(lambda t: entered.set() or (gate.wait(10) and []))
+        assert entered.wait(5)
+        record_id = uuid4()
+        try:
+            with pytest.raises(StoreUnavailable):
+                asyncio.run(commit(event_log, records(record_id)))
+        finally:
+            gate.set()
+        assert event_log.index.reached(commit_eventually(event_log, 5), 10)
+        assert event_log.get(record_id) is None
+
+
+def test_a_command_cancelled_while_waiting_drops_its_job(log: EventLog) -> None:
+    """A request whose client went away (its task cancelled) is not committed if the
+    writer had not taken it yet."""
+    entered, gate = threading.Event(), threading.Event()
+    log.committer.submit(lambda t: entered.set() or (gate.wait(10) and []))
+    assert entered.wait(5)
+    record_id = uuid4()
+
+    async def cancel_while_waiting() -> None:
+        waiting = asyncio.create_task(commit(log, records(record_id)))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    try:
+        asyncio.run(cancel_while_waiting())
+    finally:
+        gate.set()
+    assert log.index.reached(commit_eventually(log, 5), 10)
+    assert log.get(record_id) is None
