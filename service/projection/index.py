@@ -51,6 +51,7 @@ class LogIndex(POPOTrackingRecorder):
         super().__init__()
         assert store is None or isinstance(store, StateReader)
         self._changed = threading.Condition(self._database_lock)
+        self._alerts_changed = threading.Condition(self._database_lock)
         self._reader_turn = ReaderTurn(self._database_lock)
         self.position = 0
         self.table = EventTable(KeptBodies() if store is None else StoredBodies(store, cache))
@@ -227,6 +228,7 @@ class LogIndex(POPOTrackingRecorder):
         with self._database_lock:
             ALERT_HANDLERS[type(record)](self.alerts, record, tracking.notification_id)
             self._track(tracking)
+            self._alerts_changed.notify_all()
 
     def skip(self, tracking: Tracking) -> None:
         with self._database_lock:
@@ -275,10 +277,17 @@ class LogIndex(POPOTrackingRecorder):
         with self._changed:
             return self._changed.wait_for(condition, timeout)
 
+    def wait_for_alerts(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """``wait_until``, checked only when an alert or delivery record is applied (or
+        on ``wake``): not woken by every record (issue 19)."""
+        with self._alerts_changed:
+            return self._alerts_changed.wait_for(condition, timeout)
+
     def wake(self) -> None:
         """Have every waiter check its condition again."""
         with self._changed:
             self._changed.notify_all()
+            self._alerts_changed.notify_all()
 
     # --- reading --------------------------------------------------------------
 

@@ -142,7 +142,7 @@ class DeliveryWorker:
         def moved() -> bool:
             return self._index.alerts.generation != generation or self._stopping.is_set()
 
-        self._index.wait_until(moved, timeout)
+        self._index.wait_for_alerts(moved, timeout)
 
     def _record(
         self, record: DeliveryRecord, change: Callable[[DeliveryRecord, datetime], None]
