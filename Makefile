@@ -33,8 +33,12 @@ lint:
 typecheck:
 	$(BIN)/mypy domain forecasts service
 
+# Two workers (pytest-xdist), each test file on one worker so that its module fixtures
+# (demo servers, Chromium) start once; PYTEST_JOBS=0 runs the suite in one process.
+PYTEST_JOBS ?= 2
+
 pytest:
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 openapi: $(BIN)/tradewinds
 	$(BIN)/python -m service.cli.openapi_export openapi/openapi.json

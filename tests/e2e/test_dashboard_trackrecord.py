@@ -7,6 +7,7 @@ says why it cannot compute one and shows the stored one. Screenshots at 1280 and
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -60,8 +61,19 @@ def lived_data(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(lived_data(tmp_path_factory.mktemp("trackrecord"))) as server:
+def lived_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lived store, imported once per module; each server gets its own copy."""
+    return lived_data(tmp_path_factory.mktemp("trackrecord-lived"))
+
+
+def copy_of(store: Path, root: Path) -> Path:
+    """A copy of ``store``'s data directory (no server has opened it)."""
+    return Path(shutil.copytree(store, root / "data"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, lived_store: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(copy_of(lived_store, tmp_path_factory.mktemp("trackrecord"))) as server:
         yield server
 
 
@@ -156,8 +168,8 @@ def test_the_latest_track_record_is_reused_not_computed_again(
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = lived_data(tmp_path_factory.mktemp("trackrecord-keys"))
+def keyed(tmp_path_factory: pytest.TempPathFactory, lived_store: Path) -> Iterator[ServerProcess]:
+    data = copy_of(lived_store, tmp_path_factory.mktemp("trackrecord-keys"))
     keys = f"{READ_KEY}:read,{ADMIN_KEY}:admin"
     with ServerProcess(data, env={"TRADEWINDS_API_KEYS": keys}) as server:
         yield server

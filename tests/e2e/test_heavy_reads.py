@@ -19,7 +19,7 @@ from tests.e2e.helpers import SCENARIO, Json, http
 from tests.e2e.helpers import signal as event
 from tests.support.records import store_scenario, unchecked
 from tests.support.server import ServerProcess
-from tests.support.stores import Store
+from tests.support.stores import Store, sqlite_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -139,6 +139,7 @@ def test_the_frozen_history_case_is_answered_promptly(data_dir: Path, store: Sto
         assert {status for _, _, _, status in poller.answers} == {200}
 
 
+@sqlite_only
 def test_health_and_cached_reads_answer_while_a_heavy_read_works(
     data_dir: Path, store: Store
 ) -> None:
@@ -178,6 +179,7 @@ def test_health_and_cached_reads_answer_while_a_heavy_read_works(
         assert {status for _, _, _, status in poller.answers} == {200}
 
 
+@sqlite_only
 def test_a_read_past_its_budget_is_503_with_retry_after_not_a_hang(
     data_dir: Path, store: Store
 ) -> None:
@@ -199,6 +201,7 @@ def test_a_read_past_its_budget_is_503_with_retry_after_not_a_hang(
         assert client.get("/health/live").status_code == 200
 
 
+@sqlite_only
 def test_a_history_over_the_default_cost_cap_is_422_saying_how_to_reduce_it(
     data_dir: Path, store: Store
 ) -> None:

@@ -25,6 +25,7 @@ from service.web.app import create_app
 from service.workers import backtestinputs as backtests
 from tests.service.events_data import signal
 from tests.support.postgres import APP_ROLE, TEST_DATABASE, PostgresCluster
+from tests.support.stores import sqlite_only
 
 Client = TestClient  # type: ignore[type-arg]
 WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "step": "P15D"}
@@ -77,6 +78,7 @@ def test_post_answers_202_with_an_id_and_a_location(demo: Client) -> None:
     assert response.headers["location"] == f"/v1/backtests/{body['id']}"
 
 
+@sqlite_only
 def test_a_finished_backtest_has_the_shapes_of_the_contract(demo: Client) -> None:
     body = run(demo)
     assert body["status"] == "done"
@@ -96,6 +98,7 @@ def test_a_finished_backtest_has_the_shapes_of_the_contract(demo: Client) -> Non
     assert set(scores["calibration"][0]) == {"lo", "hi", "mean_forecast", "observed_rate", "count"}
 
 
+@sqlite_only
 def test_every_score_equals_a_recomputation_from_served_forecasts(demo: Client) -> None:
     """Sample each resolved scenario's served forecasts on the grid, as an outside
     client would, and score them by model.md."""
@@ -137,6 +140,7 @@ def test_every_score_equals_a_recomputation_from_served_forecasts(demo: Client) 
     assert overall["skill"] == pytest.approx(1 - sum(briers) / sum(priors), abs=1e-12)
 
 
+@sqlite_only
 def test_annulled_and_unresolved_scenarios_are_not_scored(demo: Client) -> None:
     scenarios = demo.get("/v1/scenarios").json()["scenarios"]
     unresolved = {s["id"] for s in scenarios if s["resolution"] is None}
@@ -154,6 +158,7 @@ def test_annulled_and_unresolved_scenarios_are_not_scored(demo: Client) -> None:
     assert not unresolved & scored
 
 
+@sqlite_only
 def test_scenario_ids_limit_what_is_scored(demo: Client) -> None:
     body = run(demo, scenario_ids=["us-h20-approval-2025"])
     assert [s["scenario_id"] for s in body["scores"]["scenarios"]] == ["us-h20-approval-2025"]
@@ -208,6 +213,7 @@ def test_a_backtest_is_blind_to_events_appended_after_it_was_requested(
     assert second["scores"]["overall"]["brier"] < 0.25
 
 
+@sqlite_only
 def test_the_reliability_diagram_is_svg_with_one_mark_per_non_empty_bin(demo: Client) -> None:
     body = run(demo)
     response = demo.get(f"/v1/backtests/{body['id']}/reliability.svg")
@@ -231,6 +237,7 @@ def test_backtests_are_listed_newest_first(demo: Client) -> None:
     assert [b["id"] for b in listed[:2]] == [second["id"], first["id"]]
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -267,6 +274,7 @@ def test_a_bad_request_is_422_and_starts_nothing(
     assert demo.get("/v1/backtests").json()["backtests"] == []
 
 
+@sqlite_only
 def test_an_unknown_backtest_is_404(demo: Client) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     assert demo.get(f"/v1/backtests/{missing}").status_code == 404
@@ -287,6 +295,7 @@ def stored_result(client: Client, backtest_id: str) -> str:
     return result
 
 
+@sqlite_only
 @pytest.mark.parametrize("chunk_work", [1, backtests.CHUNK_WORK])
 def test_the_worker_process_scores_exactly_as_an_in_process_run(
     demo: Client, monkeypatch: pytest.MonkeyPatch, chunk_work: int
@@ -308,6 +317,7 @@ def test_the_worker_process_scores_exactly_as_an_in_process_run(
         assert body["scores"]["overall"]["n_scenarios"] >= 2
 
 
+@sqlite_only
 def test_a_backtest_over_the_work_cap_is_422_saying_the_cap_and_how_to_shrink_it(
     settings: Settings,
 ) -> None:
@@ -451,6 +461,7 @@ def test_the_runner_rides_out_a_store_that_refuses_its_writes(
     assert sum(isinstance(e, BacktestRecord.Claimed) for e in events) == 1
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     "request_body",
     [

@@ -29,6 +29,7 @@ from service.settings import Settings, settings_from_env
 from service.web.app import create_app
 from tests.service.events_data import signal
 from tests.support.records import store_scenario, unchecked
+from tests.support.stores import sqlite_only
 
 Client = TestClient  # type: ignore[type-arg]
 OPENS = "2025-01-01T00:00:00Z"
@@ -126,6 +127,7 @@ def test_check_1_served_probability_is_the_exact_bayes_posterior(settings: Setti
         check()
 
 
+@sqlite_only
 def test_check_2_simulation_is_exact_and_calibrated(settings: Settings) -> None:
     """Outcomes drawn from the priors; per signal one event per scenario, kind A with
     probability q1 under yes and q0 under no, else B; rules B_A = q1/q0 and
@@ -203,6 +205,7 @@ def test_check_3_replay_from_scratch_is_bit_identical(settings: Settings, clock:
     assert before[0] == live_bodies[0]
 
 
+@sqlite_only
 def test_check_4_contributions_sum_to_the_served_logit(settings: Settings) -> None:
     import_lines(settings, demo_lines())
     with TestClient(create_app(settings)) as client:

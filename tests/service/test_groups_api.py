@@ -16,6 +16,7 @@ from service.settings import Settings
 from service.web.app import create_app
 from tests.service.events_data import signal
 from tests.service.test_forecasts_api import Client, define, forecast
+from tests.support.stores import sqlite_only
 
 OPENS, AS_OF, DEADLINE = "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"
 U_AT_AS_OF = 0.5  # 365 of 730 days
@@ -168,6 +169,7 @@ def resolved_at(opens: datetime, u: float) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@sqlite_only
 def test_simulation_with_a_grouped_pair_and_timing_shapes_is_exact_and_calibrated(
     settings: Settings,
 ) -> None:

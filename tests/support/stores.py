@@ -12,6 +12,12 @@ from service.settings import Settings
 
 STORES = ("sqlite", "postgresql")
 
+sqlite_only = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+"""For a test of what the service computes over its index (scores, checks of a
+request before anything is stored), where the store only holds the input: run on
+SQLite alone, as the PostgreSQL run repeats the same computation. Store behaviour
+(writing, reading back, listing, claims, outages) stays on both stores."""
+
 
 class Store:
     def __init__(self, kind: str, new_database: Callable[[], str] | None) -> None:
