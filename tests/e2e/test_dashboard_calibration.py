@@ -4,7 +4,7 @@ probability beside the model's as the API serves it, the recalibration (alpha, b
 in words, each rule's suggested Bayes factor as suggested-rules serves it, and for an
 admin a one-click what-if backtest of the suggestions (never offered to a read-only
 key); with fewer than 5 closed scenarios it says there is no calibration yet.
-Screenshots at 1280 and 390 px go to /work/shots/o-*.png."""
+Screenshots at 1280 and 390 px go to test-artifacts/screenshots/o-*.png."""
 
 import time
 from collections.abc import Iterator
@@ -21,7 +21,6 @@ from tests.e2e.test_dashboard import (
     MANUS,
     POLL_MS,
     READ_KEY,
-    SIZES,
     WAIT_MS,
     browser,
     page,
@@ -32,7 +31,6 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "page"]  # the fixtures, shared with test_dashboard
-SHOTS = Path("/work/shots")
 TIMES, DASH = "\u00d7", "\u2013"  # multiplication sign before a factor, en dash in an interval
 KEY_STORAGE = "tradewinds.apiKey"  # api.js keeps the key under this name in sessionStorage
 
@@ -69,12 +67,6 @@ def interval(iv: list[float]) -> str:
 
 def shots(page: Page, name: str) -> None:
     screenshots(page, f"o-{name}")  # also checks that nothing sticks out sideways
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for viewport in SIZES.values():
-        page.set_viewport_size(viewport)
-        page.wait_for_timeout(150)
-        page.screenshot(path=SHOTS / f"o-{name}-{viewport['width']}.png", full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
 
 
 def finished(client: httpx.Client, backtest_id: str) -> dict[str, Any]:
@@ -197,8 +189,8 @@ def test_the_suggested_factors_are_as_served_and_tried_in_one_click(
     assert trial["scores"]["overall"]["brier"] != current["scores"]["overall"]["brier"]
     shots(page, "scenario-calibration")
     page.locator("table.suggestions").scroll_into_view_if_needed()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "o-suggestions-1280.png")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "o-suggestions-1280.png")
 
 
 @pytest.mark.parametrize(("key", "offered"), [(READ_KEY, False), (ADMIN_KEY, True)])

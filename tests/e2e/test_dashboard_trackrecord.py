@@ -3,7 +3,7 @@
 recorded as they happened, some late): it computes (or reuses) a backtest of the whole
 history as served and shows what the API answers for it; without an admin key it
 says why it cannot compute one and shows the stored one. Screenshots at 1280 and
-390 px go to /work/shots/i-*.png (and test-artifacts/screenshots/)."""
+390 px go to test-artifacts/screenshots/."""
 
 import json
 import re
@@ -21,12 +21,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from service.cli.main import demo_lines
-from tests.e2e.test_dashboard import READ_KEY, SIZES, WAIT_MS, browser, page, screenshots
+from tests.e2e.test_dashboard import READ_KEY, WAIT_MS, browser, page, screenshots
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "page"]  # the fixtures, shared with test_dashboard
-SHOTS = Path("/work/shots")
 ADMIN_KEY = "trackrecord-admin-key"
 
 
@@ -98,12 +97,6 @@ def finished(client: httpx.Client, backtest_id: str) -> dict[str, Any]:
 
 def shots(page: Page, name: str) -> None:
     screenshots(page, name)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for viewport in SIZES.values():
-        page.set_viewport_size(viewport)
-        page.wait_for_timeout(150)
-        page.screenshot(path=SHOTS / f"i-{name}-{viewport['width']}.png", full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
 
 
 def test_the_track_record_is_computed_over_the_whole_history_and_shown(

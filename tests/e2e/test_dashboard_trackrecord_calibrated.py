@@ -2,7 +2,7 @@
 records side by side, each with its interval, and says in words whether the
 calibration has earned trust: in a real headless Chromium against a real
 ``tradewinds serve --demo`` (the real history, its recorded_at reconstructed).
-Screenshots at 1280 and 390 px go to /work/shots/n-*.png."""
+Screenshots at 1280 and 390 px go to test-artifacts/screenshots/."""
 
 from pathlib import Path
 from typing import Any
@@ -11,12 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_dashboard import SIZES, browser, page, screenshots
+from tests.e2e.test_dashboard import browser, page, screenshots
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "page"]
-SHOTS = Path("/work/shots")
 
 
 def as_served(client: httpx.Client) -> list[dict[str, Any]]:
@@ -63,8 +62,3 @@ def test_raw_and_calibrated_side_by_side_with_their_intervals_and_a_verdict(
             expect(trust).to_contain_text("has not earned trust yet")
         assert c["uncalibrated_samples"] < c["n_samples"]
         screenshots(page, "trackrecord-calibrated")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for viewport in SIZES.values():
-            page.set_viewport_size(viewport)
-            page.wait_for_timeout(150)
-            page.screenshot(path=SHOTS / f"n-trackrecord-{viewport['width']}.png", full_page=True)
