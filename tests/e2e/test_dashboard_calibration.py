@@ -21,6 +21,7 @@ from tests.e2e.test_dashboard import (
     MANUS,
     POLL_MS,
     READ_KEY,
+    SCREENSHOTS,
     WAIT_MS,
     browser,
     page,
