@@ -9,7 +9,7 @@
 import { ApiError, get, request, storedKey } from "./api.js";
 import { h, put, s } from "./dom.js";
 import { day, dayTime, pct } from "./format.js";
-import { writeGate } from "./session.js";
+import { access, allows, writeGate } from "./session.js";
 
 const POLL_MS = 1000;
 const num = (x, digits = 3) => (x === null || x === undefined ? "—" : x.toFixed(digits));
@@ -201,7 +201,19 @@ export function trackRecord(main) {
     const latest = ours.find((b) => b.status === "done");
     if (latest) show(latest);
     if (pending) watch(pending.id);
-    else if (!latest) start();
+    else if (!latest) startIfAllowed();
+  }
+
+  /** With no stored track record, compute one on the page's own initiative, but only
+   * for a key that may: anyone else is told, not shown a key dialog on arrival. */
+  async function startIfAllowed() {
+    if (allows(await access(), "admin")) {
+      start();
+      return;
+    }
+    if (!alive) return;
+    status.textContent = "No track record is stored yet.";
+    note.textContent = "Computing it needs an API key with the admin scope.";
   }
 
   async function start() {
