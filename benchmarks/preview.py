@@ -11,12 +11,29 @@ beside it. Target: the preview's p99 under 100 ms.
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
+import msgspec
 
 from benchmarks.core import Context, Metric, median, percentile
 from benchmarks.forecasts import Below
+from domain.events import WorldEvent
+from domain.records import EventRecord
+from domain.scenarios import ScenarioDefinition
+from service.commands.events import event_body
+from service.persistence.environment import eventsourcing_env
+from service.persistence.eventlog import TradewindsStore
+from service.projection.catchup import catch_up
+from service.projection.index import LogIndex
+from service.projection.logprojection import LogProjection
+from service.queries.history import HistoryRange
+from service.queries.preview import EventCards, draft_snapshot, preview
+from service.queries.snapshots import Query
+from service.settings import Settings
 from tests.support.server import ServerProcess
 
 EVENTS = 10_000
@@ -31,15 +48,15 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _events() -> list[dict[str, Any]]:
+def _events(count: int = EVENTS) -> list[dict[str, Any]]:
     return [
         {
             "kind": "signal",
-            "occurred_at": _iso(START + SPAN * i / EVENTS),
+            "occurred_at": _iso(START + SPAN * i / count),
             "summary": f"signal {i}",
             "label": f"l{i % RULES}",
         }
-        for i in range(EVENTS)
+        for i in range(count)
     ]
 
 
@@ -145,4 +162,80 @@ def preview_20x10k(ctx: Context) -> Sequence[Metric]:
     return metrics
 
 
-PREVIEW_BENCHMARKS = (preview_20x10k,)
+CPU_REPS = 10
+
+
+def _store_of_signals(data_dir: Path, count: int) -> None:
+    """The benchmark's signals (``count`` of them, over the same span), written in process."""
+    app = TradewindsStore(env=eventsourcing_env(Settings(data_dir=data_dir)))
+    try:
+        events = _events(count)
+        recorded = datetime.fromtimestamp(START + SPAN, UTC)
+        for i in range(0, count, 5000):
+            records = [
+                EventRecord.record(
+                    UUID(int=seq + 1), event_body(msgspec.convert(e, WorldEvent)), recorded
+                )
+                for seq, e in enumerate(events[i : i + 5000], start=i)
+            ]
+            app.events.put([e for r in records for e in r.collect_events()])
+    finally:
+        app.close()
+
+
+def _cpu_ms(work: Callable[[], object], reps: int) -> tuple[float, float]:
+    """The first call's CPU time and the median of the next ``reps``, in ms (this
+    thread's CPU time: other processes on the machine do not count)."""
+    took = []
+    for _ in range(reps + 1):
+        started = time.thread_time()
+        work()
+        took.append((time.thread_time() - started) * 1000)
+    return took[0], median(took[1:])
+
+
+def _preview_cpu_at(ctx: Context, count: int, whole: bool) -> tuple[float, float]:
+    """(first, median of later) CPU ms of a new scenario's draft at ``count`` events: the
+    whole preview when ``whole``, else its snapshot only (the scan and the arrays)."""
+    settings = Settings()
+    draft = msgspec.convert(definition([f"l{r}" for r in range(RULES)]), ScenarioDefinition)
+    stop = START + SPAN
+    asked = HistoryRange(None, stop, 43_200.0, float("inf"), settings.history_max_points)
+    data = ctx.scratch / f"preview-cpu-{count}"
+    _store_of_signals(data, count)
+    app = TradewindsStore(env=eventsourcing_env(Settings(data_dir=data)))
+    try:
+        index = LogIndex(app.recorder)
+        catch_up(app, LogProjection(index), index)
+        cards = EventCards(index.table)
+        now = datetime.fromtimestamp(stop, UTC)
+
+        def work() -> object:
+            snapshot = draft_snapshot(index, "brand-new", draft, now)
+            if not whole:
+                return snapshot
+            return preview(snapshot, Query(stop), asked, cards, settings.history_max_cost)
+
+        return _cpu_ms(work, ctx.reps(CPU_REPS))
+    finally:
+        app.close()
+
+
+def preview_cpu(ctx: Context) -> Sequence[Metric]:
+    """CPU per preview of a new scenario (all 20 rules scan the events of their kind),
+    in process: what the server spends besides HTTP and JSON. At 10,000 events the whole
+    preview; at 100,000 its snapshot (the scan, which grows with the store; the history
+    grows with the matches). The first call makes the scan's packs (``packedbodies``)."""
+    metrics = []
+    for count, whole in ((EVENTS, True), (100_000, False)):
+        first, later = _preview_cpu_at(ctx, count, whole)
+        name = f"preview_new{'' if whole else '_snapshot'}_cpu_ms_{count // 1000}k"
+        note = f"{RULES} rules, {count:,} events, in process, median of {ctx.reps(CPU_REPS)}"
+        metrics += [
+            Metric(name, later, "ms", note=note + " after the first"),
+            Metric(name.replace("_cpu", "_first_cpu"), first, "ms"),
+        ]
+    return metrics
+
+
+PREVIEW_BENCHMARKS = (preview_20x10k, preview_cpu)

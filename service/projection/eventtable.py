@@ -24,12 +24,14 @@ from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
 from service.projection.duplicates import DuplicateIndex
 from service.projection.keyindex import KeyIndex
+from service.projection.packedbodies import PACK, PackedBodies
 from service.projection.storedbodies import Bodies
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
-SCAN_CHUNK = 1000
-"""Bodies read from the store at once when scanning the events of some kinds."""
+SCAN_CHUNK = 1024
+"""Bodies read from the store at once when scanning the events of some kinds (whole
+packs of ``packedbodies``, as many as fit)."""
 
 
 def id_key(key: bytes) -> int:
@@ -45,7 +47,7 @@ class EventTable:
     keep existing items where they are, as far as readers holding the GIL see).
     """
 
-    def __init__(self, bodies: Bodies) -> None:
+    def __init__(self, bodies: Bodies, pack: int = PACK) -> None:
         self.positions = array("q")
         self.recorded = array("d")
         self.occurred = array("d")
@@ -55,6 +57,8 @@ class EventTable:
         self._rows_of_kind: dict[int, array[int]] = {
             code: array("i") for code in KIND_CODES.values()
         }
+        self._packed = {code: PackedBodies(pack) for code in KIND_CODES.values()}
+        """Per kind, the bodies scans have read, compressed (``packedbodies``)."""
         self._retracted: dict[int, RetractedInfo] = {}
         self._retracted_by: dict[int, int] = {}
         self.duplicates = DuplicateIndex(self)
@@ -216,14 +220,44 @@ class EventTable:
         seconds), kind by kind (callers sort what they find)."""
         count = len(self)
         for kind in sorted(kinds):
-            rows = self._rows_of_kind[KIND_CODES[kind]]
-            end = bisect.bisect_left(rows, count)
-            for start in range(0, end, SCAN_CHUNK):
-                chunk = rows[start : min(end, start + SCAN_CHUNK)]
-                for row, body in zip(chunk, self.bodies_of(chunk), strict=True):
+            for rows, bodies in self._bodies_of_kind(KIND_CODES[kind], count):
+                for row, body in zip(rows, bodies, strict=True):
                     yield (
                         _logged_decoder.decode(body),
                         self.event_id(row),
                         self.positions[row],
                         self.recorded[row],
                     )
+
+    def _bodies_of_kind(self, code: int, count: int) -> Iterator[tuple[Sequence[int], list[str]]]:
+        """The rows of a kind below ``count`` and their bodies, a pack at a time: from
+        the packs made by earlier scans, else read from the store (packs not made yet
+        at once, up to ``SCAN_CHUNK`` bodies) and packed; the last events of the kind,
+        short of a full pack, are read from the store."""
+        rows = self._rows_of_kind[code]
+        end = bisect.bisect_left(rows, count)
+        packed = self._packed[code]
+        size = packed.size
+        full = end // size
+        per_read = max(1, SCAN_CHUNK // size)
+        for first in range(0, full, per_read):
+            numbers = range(first, min(full, first + per_read))
+            found = {n: packed.get(n) for n in numbers}
+            missing = [n for n, bodies in found.items() if bodies is None]
+            if missing:
+                wanted = [row for n in missing for row in rows[n * size : (n + 1) * size]]
+                read = self.bodies_of(wanted)
+                for i, n in enumerate(missing):
+                    found[n] = read[i * size : (i + 1) * size]
+                    packed.put(n, read[i * size : (i + 1) * size])
+            for n in numbers:
+                bodies = found[n]
+                assert bodies is not None
+                yield rows[n * size : (n + 1) * size], bodies
+        tail = rows[full * size : end]
+        if tail:
+            yield tail, self.bodies_of(tail)
+
+    def packed_bytes(self) -> int:
+        """The compressed bytes the packs of every kind hold."""
+        return sum(p.held_bytes() for p in self._packed.values())

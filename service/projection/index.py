@@ -29,6 +29,7 @@ from domain.events import BaseEvent, RetractedInfo
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
+from service.projection.packedbodies import PACK
 from service.projection.readerturn import ReaderTurn
 from service.projection.states import (
     BacktestState,
@@ -45,16 +46,20 @@ of events, before it lets readers in."""
 
 
 class LogIndex(POPOTrackingRecorder):
-    def __init__(self, store: ApplicationRecorder | None = None, cache: int = CACHE) -> None:
+    def __init__(
+        self, store: ApplicationRecorder | None = None, cache: int = CACHE, pack: int = PACK
+    ) -> None:
         """With the ``store`` the log is read from, event bodies are read back from it
-        (all but the latest ``cache``: ``storedbodies``); without, all are kept in memory."""
+        (all but the latest ``cache``: ``storedbodies``); without, all are kept in memory.
+        Scans by kind keep what they read in packs of ``pack`` (``packedbodies``)."""
         super().__init__()
         assert store is None or isinstance(store, StateReader)
         self._changed = threading.Condition(self._database_lock)
         self._alerts_changed = threading.Condition(self._database_lock)
         self._reader_turn = ReaderTurn(self._database_lock)
         self.position = 0
-        self.table = EventTable(KeptBodies() if store is None else StoredBodies(store, cache))
+        bodies = KeptBodies() if store is None else StoredBodies(store, cache)
+        self.table = EventTable(bodies, pack)
         self.scenarios: dict[str, ScenarioState] = {}
         self.scenario_slugs: dict[UUID, str] = {}
         self.resolution_slugs: dict[UUID, str] = {}

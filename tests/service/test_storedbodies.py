@@ -1,7 +1,7 @@
 """Event bodies read back from the store: the same as stored, a bounded cache, and
 an index that keeps only the latest few answers as one that keeps them all."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from service.persistence.eventlog import TradewindsStore
 from service.projection.catchup import catch_up
 from service.projection.index import LogIndex
 from service.projection.logprojection import LogProjection
+from service.projection.packedbodies import PACK, PackedBodies
 from service.projection.storedbodies import StateReader, StoredBodies
 from tests.service.events_data import approval
 from tests.support.stores import Store
@@ -56,9 +57,9 @@ def _fill(app: TradewindsStore, bodies: list[str]) -> None:
     app.events.put([e for r in records for e in r.collect_events()])
 
 
-def _index(app: TradewindsStore, store: Any) -> LogIndex:
+def _index(app: TradewindsStore, store: Any, pack: int = PACK) -> LogIndex:
     """Caught up, reading back all but the latest 2 bodies."""
-    index = LogIndex(store, cache=2)
+    index = LogIndex(store, cache=2, pack=pack)
     catch_up(app, LogProjection(index), index)
     return index
 
@@ -101,3 +102,56 @@ def test_an_index_reading_bodies_back_answers_as_one_keeping_them(app: Tradewind
     assert page[5]["retracted"]["reason"] == "wrong"
     assert page[1]["possible_duplicates"] == [str(UUID(int=1))]
     assert isinstance(stored.table.bodies, StoredBodies)
+
+
+class CountingReader:
+    """The store's own reads, counting the positions asked for."""
+
+    def __init__(self, store: StateReader) -> None:
+        self.store = store
+        self.read: list[int] = []
+
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        self.read += positions
+        return self.store.states_at(positions)
+
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        self.read += range(first, last + 1)
+        return self.store.states_between(first, last)
+
+
+def _scanned(index: LogIndex) -> list[Any]:
+    found = index.table.of_kinds(frozenset({"export_approval", "signal"}))
+    return [msgspec.to_builtins(x) for x in found]
+
+
+def test_a_scan_reads_from_the_store_once_what_later_scans_take_from_packs(
+    app: TradewindsStore,
+) -> None:
+    _fill(app, _bodies())
+    assert isinstance(app.recorder, StateReader)
+    reader = CountingReader(app.recorder)
+    packed = _index(app, reader, pack=6)
+    kept = _scanned(_index(app, None))
+    assert _scanned(packed) == kept
+    first_read = set(reader.read)
+    assert len(first_read) >= EVENTS - 2  # all but the cached latest two
+    reader.read.clear()
+    assert _scanned(packed) == kept
+    # 6 full packs of 6 events: only the last 4 events (2 of them cached) are read again
+    tail = {packed.table.positions[row] for row in range(36, EVENTS)}
+    assert reader.read
+    assert set(reader.read) <= tail
+
+
+def test_a_pack_gives_back_its_bodies_and_holds_only_full_packs() -> None:
+    packs = PackedBodies(size=3)
+    bodies = ["{}", '{"s":"Zölle\\n"}', "x" * 500]
+    assert packs.get(0) is None
+    with pytest.raises(ValueError, match="holds 3"):
+        packs.put(0, bodies[:2])
+    packs.put(0, bodies)
+    packs.put(0, ["a", "b", "c"])  # made twice: the first stays
+    assert packs.get(0) == bodies
+    assert len(packs) == 1
+    assert packs.held_bytes() < sum(map(len, bodies))
