@@ -4,7 +4,7 @@ for this replica's own writes; writes are the commands of ``service.commands``.
 ``service.bootstrap`` builds it; its parts are long-lived and started together."""
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +15,7 @@ from anyio import to_thread
 
 from domain.alerts import AlertDefinition
 from domain.backtests import BacktestRequest, check_work
+from domain.entries import LogEntry
 from domain.errors import FieldError, InvalidInput, NotFound
 from domain.events import BaseEvent, EventKind
 from domain.scenarios import Resolution, ScenarioDefinition, check_definition
@@ -23,6 +24,7 @@ from service.commands import backtests as backtest_commands
 from service.commands import events as event_commands
 from service.commands import scenarios as scenario_commands
 from service.commands.events import AppendReceipt, Receipt
+from service.commands.exchange import export_entries
 from service.commands.scenarios import ResolutionReceipt, ScenarioReceipt
 from service.persistence.eventlog import EventLog
 from service.projection.alertindex import AlertState, DeliveryState
@@ -240,6 +242,11 @@ class Tradewinds:
     async def scenarios(self) -> list[ScenarioState]:
         await self.await_own_writes()
         return self._index.scenario_list()
+
+    def log_entries(self, after: int, page: int) -> Iterator[LogEntry]:
+        """The log's records after ``after`` as export lines, without secrets
+        (blocking: reads the store in pages of ``page``)."""
+        return export_entries(self.eventlog, page=page, after=after)
 
     def before_opens(self, versions: dict[str, int]) -> dict[str, int]:
         """Per scenario (and its version shown), the matching events before its opens_at."""

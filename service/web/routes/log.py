@@ -22,8 +22,7 @@ from litestar.response import Stream
 
 from domain.entries import LogEntry
 from service.access import Scope, needs
-from service.commands.exchange import export_entries
-from service.persistence.eventlog import EventLog
+from service.application import Tradewinds
 from service.web.deps import TradewindsDep
 from service.web.responses import problem_responses
 
@@ -51,8 +50,8 @@ def _chunks(entries: Iterator[LogEntry]) -> Iterator[bytes]:
         yield b"".join(_encoder.encode(entry) + b"\n" for entry in chunk)
 
 
-async def _lines(eventlog: EventLog, after: int, limit: int) -> AsyncIterator[bytes]:
-    entries = islice(export_entries(eventlog, page=min(limit, 1000), after=after), limit)
+async def _lines(tradewinds: Tradewinds, after: int, limit: int) -> AsyncIterator[bytes]:
+    entries = islice(tradewinds.log_entries(after, page=min(limit, 1000)), limit)
     chunks = _chunks(entries)
     while (chunk := await to_thread.run_sync(next, chunks, None)) is not None:
         yield chunk
@@ -85,7 +84,7 @@ async def get_log(
     ] = DEFAULT_LIMIT,
 ) -> Stream:
     return Stream(
-        _lines(tradewinds.eventlog, after, limit),
+        _lines(tradewinds, after, limit),
         media_type=NDJSON,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
