@@ -1,26 +1,31 @@
 """Possible duplicates: the world events that look alike (``domain.duplicates``),
 found without scanning the log.
 
-Per event the index keeps one small entry: the hash of its identity (kind and
-identifying fields) and the day it occurred on, mapped to its row in the event
-table (a ``KeyIndex``: 12 bytes per event; rows in log order). Look-alikes occurred
-at most a day apart, so a lookup reads the rows of three days (the event's and
-either side) from the newest back, checks the time window, and confirms the few it
-names by the identity of the stored body: a hash collision costs a decode, never a
-wrong answer. At most ``NAMED_AT_MOST`` are named, so a thousand identical events cost
-no more than ten. Like the rest of the projection, it is rebuilt by replay.
+Per event the index keeps its identity (kind and normalised identifying fields) as
+canonical bytes (``identity_bytes``: a kind byte and the msgpack of the fields, about
+40-60 bytes) in one arena with an end offset per row, and one small entry: the hash
+of those bytes and the day it occurred on, mapped to its row in the event table (a
+``KeyIndex``: 12 bytes per event; rows in log order). Look-alikes occurred at most a
+day apart, so a lookup reads the rows of three days (the event's and either side)
+from the newest back, checks the time window, and confirms the few it names by
+comparing their identity bytes with the event's: exact, so a hash collision costs a
+comparison, never a wrong answer, and no body is read or decoded. At most
+``NAMED_AT_MOST`` are named, so a thousand identical events cost no more than ten.
+Like the rest of the projection, it is rebuilt by replay.
 """
 
 import bisect
 import math
 import sys
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from domain.codecs import world_event_decoder as _event_decoder
-from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity, identity
+import msgspec
+
+from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity
 from domain.events import BaseEvent
 from service.projection.keyindex import KeyIndex
 
@@ -34,15 +39,29 @@ _DAY_S = 86_400
 _WINDOW_S = WINDOW.total_seconds()
 
 
+KeyOf = Callable[[bytes, int], int]
+"""The ``KeyIndex`` key of an identity's bytes on a day (a signed 64-bit integer)."""
+
+
 class DuplicateIndex:
-    def __init__(self, table: "EventTable") -> None:
+    def __init__(self, table: "EventTable", key_of: KeyOf | None = None) -> None:
         self._table = table
         self._rows = KeyIndex()
+        self._key_of = key_of or _key
+        self._identities = bytearray()
+        """Every row's ``identity_bytes``, one after the other."""
+        self._ends = array("q")
+        """Where each row's identity bytes end in ``_identities``."""
 
     def add(self, row: int, event: BaseEvent) -> None:
         """Index the event at ``row`` of the table (called by the projection, in
-        row order)."""
-        self._rows.add(_key(key_identity(event), _day(event.occurred_at.timestamp())), row)
+        row order, each row once)."""
+        assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
+        ident = identity_bytes(event)
+        self._identities += ident
+        # a reader finds the row through ``_rows`` only once its bytes are in place
+        self._ends.append(len(self._identities))
+        self._rows.add(self._key_of(ident, _day(event.occurred_at.timestamp())), row)
 
     def look_alikes(self, event: BaseEvent, before: int, *, now: bool = False) -> list[UUID]:
         """The latest ``NAMED_AT_MOST`` events at positions below ``before`` that
@@ -50,42 +69,51 @@ class DuplicateIndex:
         ``before`` (the log as it stood then: an append's answer, the same when the
         append is repeated) or, with ``now``, retracted at all. Safe without the
         index lock, like a listing: rows and buckets are only ever appended to."""
-        return self.all_look_alikes([(event, before)], now=now)[0]
+        ident, candidates = self._candidates(event, before, now)
+        return self._confirmed(ident, candidates)
 
     def all_look_alikes(
         self, asked: Sequence[tuple[BaseEvent, int]], *, now: bool = False
     ) -> list[list[UUID]]:
-        """``look_alikes`` of each (event, before), the candidates' bodies read at once
-        (a page of a listing: one read of the store, not one per event)."""
-        plans = [self._candidates(event, before, now) for event, before in asked]
-        rows = sorted({row for _, candidates in plans for row in candidates})
-        bodies = dict(zip(rows, self._table.bodies_of(rows), strict=True))
-        return [self._confirmed(ident, candidates, bodies) for ident, candidates in plans]
+        """``look_alikes`` of each (event, before)."""
+        return [self.look_alikes(event, before, now=now) for event, before in asked]
 
-    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[Identity, list[int]]:
-        """The event's identity and the rows filed under it near its day, newest first."""
+    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[bytes, list[int]]:
+        """The event's identity bytes and the rows filed under them near its day,
+        newest first."""
         occurred = event.occurred_at.timestamp()
-        ident = key_identity(event)
+        ident = identity_bytes(event)
         day = _day(occurred)
         candidates: list[int] = []
-        for near in (day - 1, day, day + 1):
-            rows = self._rows.rows(_key(ident, near))
+        key_of = self._key_of
+        # the three days' keys are distinct but for a collision, which must not
+        # name a row twice
+        for key in dict.fromkeys(
+            (key_of(ident, day - 1), key_of(ident, day), key_of(ident, day + 1))
+        ):
+            rows = self._rows.rows(key)
             candidates += self._near(rows, occurred, before, math.inf if now else before)
         candidates.sort(reverse=True)
         return ident, candidates
 
-    def _confirmed(
-        self, ident: Identity, candidates: list[int], bodies: dict[int, str]
-    ) -> list[UUID]:
-        """The candidates whose stored body has this identity (a key's hash can
-        collide), the latest ``NAMED_AT_MOST``, in log order."""
+    def _confirmed(self, ident: bytes, candidates: list[int]) -> list[UUID]:
+        """The candidates with this identity (a key's hash can collide), the latest
+        ``NAMED_AT_MOST``, in log order."""
         found: list[int] = []
+        identities, ends = self._identities, self._ends
         for row in candidates:
-            if identity(_event_decoder.decode(bodies[row])) == ident:
+            end = ends[row]
+            if end - len(ident) == (ends[row - 1] if row else 0) and (
+                identities[end - len(ident) : end] == ident
+            ):
                 found.append(row)
                 if len(found) == NAMED_AT_MOST:
                     break
         return [self._table.event_id(row) for row in reversed(found)]
+
+    def identity_bytes_held(self) -> int:
+        """The bytes the identities take (arena and offsets)."""
+        return len(self._identities) + self._ends.itemsize * len(self._ends)
 
     def _near(self, listed: list[int], occurred: float, before: int, retracted: float) -> list[int]:
         """The newest ``NAMED_AT_MOST`` of ``listed`` rows below position ``before``, not
@@ -124,17 +152,28 @@ def _normal(value: Hashable | list[Hashable]) -> Hashable:
 
 def key_identity(event: BaseEvent) -> Identity:
     """Equal to ``domain.duplicates.identity`` (a test holds them together), computed
-    with one getter per kind: the generic one was a fifth of a replay's time. Only
-    the index's keys use it; look-alikes are confirmed with the domain's own."""
+    with one getter per kind: the generic one was a fifth of a replay's time."""
     kind = event.__struct_config__.tag
     return (kind, *map(_normal, _FIELDS[kind](event)))  # type: ignore[index]
+
+
+_KIND_BYTE = {kind: bytes([code]) for code, kind in enumerate(sorted(IDENTIFYING_FIELDS))}
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def identity_bytes(event: BaseEvent) -> bytes:
+    """``key_identity`` as bytes, equal exactly when the identities are: a byte for the
+    kind, then the msgpack array of the normalised fields (strings and arrays of
+    strings, each self-delimiting, so no two identities share their bytes)."""
+    kind = event.__struct_config__.tag
+    return _KIND_BYTE[kind] + _encode([*map(_normal, _FIELDS[kind](event))])  # type: ignore[index]
 
 
 def _day(timestamp: float) -> int:
     return int(timestamp // _DAY_S)
 
 
-def _key(ident: tuple[Hashable, ...], day: int) -> int:
+def _key(ident: bytes, day: int) -> int:
     """A signed 64-bit key (``hash`` is one on 64-bit builds)."""
     return hash((ident, day))
 
