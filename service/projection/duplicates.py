@@ -18,12 +18,14 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity
 from domain.events import BaseEvent
@@ -88,11 +90,12 @@ class DuplicateIndex:
         key_of = self._key_of
         # the three days' keys are distinct but for a collision, which must not
         # name a row twice
-        for key in dict.fromkeys(
-            (key_of(ident, day - 1), key_of(ident, day), key_of(ident, day + 1))
-        ):
-            rows = self._rows.rows(key)
-            candidates += self._near(rows, occurred, before, math.inf if now else before)
+        keys = [
+            *dict.fromkeys((key_of(ident, day - 1), key_of(ident, day), key_of(ident, day + 1)))
+        ]
+        retracted = math.inf if now else before
+        for older, newer in self._rows.parts(keys):
+            candidates += self._near(older, newer, occurred, before, retracted)
         candidates.sort(reverse=True)
         return ident, candidates
 
@@ -115,23 +118,42 @@ class DuplicateIndex:
         """The bytes the identities take (arena and offsets)."""
         return len(self._identities) + self._ends.itemsize * len(self._ends)
 
-    def _near(self, listed: list[int], occurred: float, before: int, retracted: float) -> list[int]:
-        """The newest ``NAMED_AT_MOST`` of ``listed`` rows below position ``before``, not
-        retracted before position ``retracted``, that occurred within the window of
-        ``occurred``."""
-        if not listed:
-            return []
+    def _near(
+        self,
+        older: "npt.NDArray[np.int32]",
+        newer: list[int],
+        occurred: float,
+        before: int,
+        retracted: float,
+    ) -> list[int]:
+        """The newest ``NAMED_AT_MOST`` of the rows ``older`` then ``newer`` (each
+        ascending) below position ``before``, not retracted before position
+        ``retracted``, that occurred within the window of ``occurred``."""
         table = self._table
-        end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
         found: list[int] = []
-        for i in range(end - 1, -1, -1):
-            row = listed[i]
-            near = abs(table.occurred[row] - occurred) <= _WINDOW_S
-            if near and not table.retracted_before(row, retracted):
-                found.append(row)
-                if len(found) == NAMED_AT_MOST:
-                    break
+        listed: npt.NDArray[np.int32] | list[int]
+        for listed in (newer, older):
+            end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
+            for row in _newest_first(listed, end):
+                near = abs(table.occurred[row] - occurred) <= _WINDOW_S
+                if near and not table.retracted_before(row, retracted):
+                    found.append(row)
+                    if len(found) == NAMED_AT_MOST:
+                        return found
         return found
+
+
+def _newest_first(
+    listed: "npt.NDArray[np.int32] | list[int]", end: int, chunk: int = 2 * NAMED_AT_MOST
+) -> Iterator[int]:
+    """``listed[:end]`` backwards as ``int``s, converted a chunk at a time (a numpy
+    view of millions of rows is never copied whole)."""
+    while end > 0:
+        start = max(0, end - chunk)
+        part = listed[start:end]
+        yield from reversed(part.tolist() if isinstance(part, np.ndarray) else part)
+        end = start
+        chunk *= 4
 
 
 def _getter(fields: tuple[str, ...]) -> Callable[[BaseEvent], tuple[Hashable, ...]]:

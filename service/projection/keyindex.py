@@ -55,6 +55,22 @@ class KeyIndex:
             return found
         return [*found, latest] if isinstance(latest, int) else [*found, *latest]
 
+    def parts(self, keys: list[int]) -> list[tuple[npt.NDArray[np.int32], list[int]]]:
+        """``rows`` of each key without copying the merged ones: those (older, a view
+        of the arrays) and the recent ones, each ascending. A key filed under by most
+        rows (look-alikes by the thousand) costs a lookup, not a list of them all;
+        the keys are looked up together (one ``searchsorted`` a side)."""
+        merged, rows, recent = self._state
+        wanted = np.array(keys, np.int64)
+        starts = merged.searchsorted(wanted, "left").tolist()
+        ends = merged.searchsorted(wanted, "right").tolist()
+        found = []
+        for key, start, end in zip(keys, starts, ends, strict=True):
+            latest = recent.get(key)
+            newer = [] if latest is None else [latest] if isinstance(latest, int) else latest
+            found.append((rows[start:end], newer))
+        return found
+
     def __len__(self) -> int:
         keys, _, recent = self._state
         return len(keys) + sum(1 if isinstance(r, int) else len(r) for r in recent.values())
