@@ -19,6 +19,7 @@ import math
 import sys
 from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from itertools import accumulate
 from operator import attrgetter
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -64,6 +65,25 @@ class DuplicateIndex:
         # a reader finds the row through ``_rows`` only once its bytes are in place
         self._ends.append(len(self._identities))
         self._rows.add(self._key_of(ident, _day(event.occurred_at.timestamp())), row)
+
+    def planned(
+        self, events: Sequence[BaseEvent], occurred: Sequence[float]
+    ) -> tuple[list[bytes], list[int]]:
+        """The identity bytes and keys ``extend`` files ``events`` (which occurred at
+        ``occurred``) under: computed before the index lock, changing nothing."""
+        idents = [identity_bytes(event) for event in events]
+        key_of = self._key_of
+        keys = [key_of(i, int(t // _DAY_S)) for i, t in zip(idents, occurred, strict=True)]
+        return idents, keys
+
+    def extend(self, first: int, idents: list[bytes], keys: list[int]) -> None:
+        """``add`` of a run of events at rows ``first``, ``first + 1``, ..., planned
+        by ``planned``."""
+        assert first == len(self._ends), f"row {first} added after {len(self._ends)} rows"
+        base = len(self._identities)
+        self._identities += b"".join(idents)
+        self._ends.extend([base + end for end in accumulate(map(len, idents))])
+        self._rows.add_many(keys, first)
 
     def look_alikes(self, event: BaseEvent, before: int, *, now: bool = False) -> list[UUID]:
         """The latest ``NAMED_AT_MOST`` events at positions below ``before`` that

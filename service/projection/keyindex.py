@@ -44,6 +44,22 @@ class KeyIndex:
         if self._pending >= self._merge_at:
             self._merge()
 
+    def add_many(self, keys: list[int], first: int) -> None:
+        """``add`` of each key in turn, to rows ``first``, ``first + 1``, ... (a run of
+        events at once: one call, not one per row)."""
+        recent = self._state[2]
+        setdefault = recent.setdefault
+        for row, key in enumerate(keys, first):
+            rows = setdefault(key, row)
+            if rows is not row:
+                if isinstance(rows, int):
+                    recent[key] = [rows, row]
+                else:
+                    rows.append(row)
+        self._pending += len(keys)
+        if self._pending >= self._merge_at:
+            self._merge()
+
     def rows(self, key: int) -> list[int]:
         """Every row filed under ``key``, ascending."""
         keys, rows, recent = self._state
