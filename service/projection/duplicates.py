@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from itertools import accumulate
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast, get_origin, get_type_hints
 from uuid import UUID
 
 import msgspec
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity
-from domain.events import BaseEvent
+from domain.events import KIND_TYPES, BaseEvent
 from service.projection.keyindex import KeyIndex
 
 if TYPE_CHECKING:
@@ -199,6 +199,10 @@ def key_identity(event: BaseEvent) -> Identity:
     return (kind, *map(_normal, _FIELDS[kind](event)))  # type: ignore[index]
 
 
+def _is_list(kind: str, field: str) -> bool:
+    return get_origin(get_type_hints(KIND_TYPES[kind])[field]) is list
+
+
 _KIND_BYTE = {kind: bytes([code]) for code, kind in enumerate(sorted(IDENTIFYING_FIELDS))}
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -206,9 +210,34 @@ _encode = msgspec.msgpack.Encoder().encode
 def identity_bytes(event: BaseEvent) -> bytes:
     """``key_identity`` as bytes, equal exactly when the identities are: a byte for the
     kind, then the msgpack array of the normalised fields (strings and arrays of
-    strings, each self-delimiting, so no two identities share their bytes)."""
-    kind = event.__struct_config__.tag
-    return _KIND_BYTE[kind] + _encode([*map(_normal, _FIELDS[kind](event))])  # type: ignore[index]
+    strings, each self-delimiting, so no two identities share their bytes). Kinds
+    without list fields are looked up first by their raw fields (``_SEEN``)."""
+    kind = cast(str, event.__struct_config__.tag)
+    raw = _FIELDS[kind](event)
+    seen = _SEEN.get(kind)
+    if seen is None:
+        return _identity_bytes(kind, raw)
+    found = seen.get(raw)
+    if found is None:
+        if len(seen) >= SEEN_AT_MOST:
+            seen.clear()
+        found = seen[raw] = _identity_bytes(kind, raw)
+    return found
+
+
+def _identity_bytes(kind: str, raw: tuple[Hashable, ...]) -> bytes:
+    return _KIND_BYTE[kind] + _encode([*map(_normal, raw)])
+
+
+SEEN_AT_MOST = 4096
+"""Raw identifying fields remembered per kind with their identity bytes (reports of
+one happening, and the same authorities, products and companies, recur)."""
+
+_SEEN: dict[str, dict[tuple[Hashable, ...], bytes]] = {
+    kind: {}
+    for kind, fields in IDENTIFYING_FIELDS.items()
+    if not any(_is_list(kind, name) for name in fields)
+}
 
 
 def _day(timestamp: float) -> int:

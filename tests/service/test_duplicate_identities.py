@@ -10,9 +10,9 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.duplicates import IDENTIFYING_FIELDS, looks_alike
+from domain.duplicates import IDENTIFYING_FIELDS, identity, looks_alike
 from domain.events import BaseEvent, WorldEvent
-from service.projection.duplicates import NAMED_AT_MOST, DuplicateIndex, KeyOf
+from service.projection.duplicates import NAMED_AT_MOST, DuplicateIndex, KeyOf, identity_bytes
 from service.projection.eventtable import EventTable
 from service.projection.storedbodies import KeptBodies
 from tests.service.test_duplicate_keys import _demo_events
@@ -164,3 +164,12 @@ def test_a_corpus_with_forced_collisions_gets_the_rules_answers(
         1: lambda ident, day: day,
     }[colliding]
     _assert_answers_as_the_rule(events, key_of)
+
+
+def test_identity_bytes_are_equal_exactly_when_the_domains_identities_are() -> None:
+    events = _demo_twice()
+    for _ in range(2):  # the second time from what the first remembered
+        made = [identity_bytes(event) for event in events]
+        for a, made_a in zip(events, made, strict=True):
+            for b, made_b in zip(events, made, strict=True):
+                assert (made_a == made_b) == (identity(a) == identity(b))
