@@ -102,7 +102,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
         "LogProjection.process_event",
     ),
     ("projection:   index update", "service.projection.index", "LogIndex.add_events"),
-    ("projection:   duplicates index", "service.projection.duplicates", "DuplicateIndex.add"),
+    ("projection:   duplicates index", "service.projection.duplicates", "DuplicateIndex.extend"),
     ("worker: possible duplicates, all of it", "service.commands.events", "_name_duplicates"),
     ("worker:   wait for own position", "service.commands.events", "_await_applied"),
     ("worker:   look-alikes", "service.projection.duplicates", "DuplicateIndex.look_alikes"),

@@ -1,27 +1,35 @@
 """Possible duplicates: the world events that look alike (``domain.duplicates``),
 found without scanning the log.
 
-Per event the index keeps one small entry: the hash of its identity (kind and
-identifying fields) and the day it occurred on, mapped to its row in the event
-table (a ``KeyIndex``: 12 bytes per event; rows in log order). Look-alikes occurred
-at most a day apart, so a lookup reads the rows of three days (the event's and
-either side) from the newest back, checks the time window, and confirms the few it
-names by the identity of the stored body: a hash collision costs a decode, never a
-wrong answer. At most ``NAMED_AT_MOST`` are named, so a thousand identical events cost
-no more than ten. Like the rest of the projection, it is rebuilt by replay.
+Per event the index keeps its identity (kind and normalised identifying fields) as
+canonical bytes (``identity_bytes``: a kind byte and the msgpack of the fields, about
+40-60 bytes) in one arena with an end offset per row, and one small entry: the hash
+of those bytes and the day it occurred on, mapped to its row in the event table (a
+``KeyIndex``: 12 bytes per event; rows in log order). Look-alikes occurred at most a
+day apart, so a lookup reads the rows of three days (the event's and either side)
+from the newest back, checks the time window, and confirms the few it names by
+comparing their identity bytes with the event's: exact, so a hash collision costs a
+comparison, never a wrong answer, and no body is read or decoded. At most
+``NAMED_AT_MOST`` are named, so a thousand identical events cost no more than ten.
+Like the rest of the projection, it is rebuilt by replay.
 """
 
 import bisect
 import math
 import sys
-from collections.abc import Callable, Hashable, Sequence
+from array import array
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from itertools import accumulate
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast, get_origin, get_type_hints
 from uuid import UUID
 
-from domain.codecs import world_event_decoder as _event_decoder
-from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity, identity
-from domain.events import BaseEvent
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity
+from domain.events import KIND_TYPES, BaseEvent
 from service.projection.keyindex import KeyIndex
 
 if TYPE_CHECKING:
@@ -34,15 +42,48 @@ _DAY_S = 86_400
 _WINDOW_S = WINDOW.total_seconds()
 
 
+KeyOf = Callable[[bytes, int], int]
+"""The ``KeyIndex`` key of an identity's bytes on a day (a signed 64-bit integer)."""
+
+
 class DuplicateIndex:
-    def __init__(self, table: "EventTable") -> None:
+    def __init__(self, table: "EventTable", key_of: KeyOf | None = None) -> None:
         self._table = table
         self._rows = KeyIndex()
+        self._key_of = key_of or _key
+        self._identities = bytearray()
+        """Every row's ``identity_bytes``, one after the other."""
+        self._ends = array("q")
+        """Where each row's identity bytes end in ``_identities``."""
 
     def add(self, row: int, event: BaseEvent) -> None:
         """Index the event at ``row`` of the table (called by the projection, in
-        row order)."""
-        self._rows.add(_key(key_identity(event), _day(event.occurred_at.timestamp())), row)
+        row order, each row once)."""
+        assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
+        ident = identity_bytes(event)
+        self._identities += ident
+        # a reader finds the row through ``_rows`` only once its bytes are in place
+        self._ends.append(len(self._identities))
+        self._rows.add(self._key_of(ident, _day(event.occurred_at.timestamp())), row)
+
+    def planned(
+        self, events: Sequence[BaseEvent], occurred: Sequence[float]
+    ) -> tuple[list[bytes], list[int]]:
+        """The identity bytes and keys ``extend`` files ``events`` (which occurred at
+        ``occurred``) under: computed before the index lock, changing nothing."""
+        idents = [identity_bytes(event) for event in events]
+        key_of = self._key_of
+        keys = [key_of(i, int(t // _DAY_S)) for i, t in zip(idents, occurred, strict=True)]
+        return idents, keys
+
+    def extend(self, first: int, idents: list[bytes], keys: list[int]) -> None:
+        """``add`` of a run of events at rows ``first``, ``first + 1``, ..., planned
+        by ``planned``."""
+        assert first == len(self._ends), f"row {first} added after {len(self._ends)} rows"
+        base = len(self._identities)
+        self._identities += b"".join(idents)
+        self._ends.extend([base + end for end in accumulate(map(len, idents))])
+        self._rows.add_many(keys, first)
 
     def look_alikes(self, event: BaseEvent, before: int, *, now: bool = False) -> list[UUID]:
         """The latest ``NAMED_AT_MOST`` events at positions below ``before`` that
@@ -50,60 +91,89 @@ class DuplicateIndex:
         ``before`` (the log as it stood then: an append's answer, the same when the
         append is repeated) or, with ``now``, retracted at all. Safe without the
         index lock, like a listing: rows and buckets are only ever appended to."""
-        return self.all_look_alikes([(event, before)], now=now)[0]
+        ident, candidates = self._candidates(event, before, now)
+        return self._confirmed(ident, candidates)
 
     def all_look_alikes(
         self, asked: Sequence[tuple[BaseEvent, int]], *, now: bool = False
     ) -> list[list[UUID]]:
-        """``look_alikes`` of each (event, before), the candidates' bodies read at once
-        (a page of a listing: one read of the store, not one per event)."""
-        plans = [self._candidates(event, before, now) for event, before in asked]
-        rows = sorted({row for _, candidates in plans for row in candidates})
-        bodies = dict(zip(rows, self._table.bodies_of(rows), strict=True))
-        return [self._confirmed(ident, candidates, bodies) for ident, candidates in plans]
+        """``look_alikes`` of each (event, before)."""
+        return [self.look_alikes(event, before, now=now) for event, before in asked]
 
-    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[Identity, list[int]]:
-        """The event's identity and the rows filed under it near its day, newest first."""
+    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[bytes, list[int]]:
+        """The event's identity bytes and the rows filed under them near its day,
+        newest first."""
         occurred = event.occurred_at.timestamp()
-        ident = key_identity(event)
+        ident = identity_bytes(event)
         day = _day(occurred)
         candidates: list[int] = []
-        for near in (day - 1, day, day + 1):
-            rows = self._rows.rows(_key(ident, near))
-            candidates += self._near(rows, occurred, before, math.inf if now else before)
+        key_of = self._key_of
+        # the three days' keys are distinct but for a collision, which must not
+        # name a row twice
+        keys = [
+            *dict.fromkeys((key_of(ident, day - 1), key_of(ident, day), key_of(ident, day + 1)))
+        ]
+        retracted = math.inf if now else before
+        for older, newer in self._rows.parts(keys):
+            candidates += self._near(older, newer, occurred, before, retracted)
         candidates.sort(reverse=True)
         return ident, candidates
 
-    def _confirmed(
-        self, ident: Identity, candidates: list[int], bodies: dict[int, str]
-    ) -> list[UUID]:
-        """The candidates whose stored body has this identity (a key's hash can
-        collide), the latest ``NAMED_AT_MOST``, in log order."""
+    def _confirmed(self, ident: bytes, candidates: list[int]) -> list[UUID]:
+        """The candidates with this identity (a key's hash can collide), the latest
+        ``NAMED_AT_MOST``, in log order."""
         found: list[int] = []
+        identities, ends = self._identities, self._ends
         for row in candidates:
-            if identity(_event_decoder.decode(bodies[row])) == ident:
+            end = ends[row]
+            if end - len(ident) == (ends[row - 1] if row else 0) and (
+                identities[end - len(ident) : end] == ident
+            ):
                 found.append(row)
                 if len(found) == NAMED_AT_MOST:
                     break
         return [self._table.event_id(row) for row in reversed(found)]
 
-    def _near(self, listed: list[int], occurred: float, before: int, retracted: float) -> list[int]:
-        """The newest ``NAMED_AT_MOST`` of ``listed`` rows below position ``before``, not
-        retracted before position ``retracted``, that occurred within the window of
-        ``occurred``."""
-        if not listed:
-            return []
+    def identity_bytes_held(self) -> int:
+        """The bytes the identities take (arena and offsets)."""
+        return len(self._identities) + self._ends.itemsize * len(self._ends)
+
+    def _near(
+        self,
+        older: "npt.NDArray[np.int32]",
+        newer: list[int],
+        occurred: float,
+        before: int,
+        retracted: float,
+    ) -> list[int]:
+        """The newest ``NAMED_AT_MOST`` of the rows ``older`` then ``newer`` (each
+        ascending) below position ``before``, not retracted before position
+        ``retracted``, that occurred within the window of ``occurred``."""
         table = self._table
-        end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
         found: list[int] = []
-        for i in range(end - 1, -1, -1):
-            row = listed[i]
-            near = abs(table.occurred[row] - occurred) <= _WINDOW_S
-            if near and not table.retracted_before(row, retracted):
-                found.append(row)
-                if len(found) == NAMED_AT_MOST:
-                    break
+        listed: npt.NDArray[np.int32] | list[int]
+        for listed in (newer, older):
+            end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
+            for row in _newest_first(listed, end):
+                near = abs(table.occurred[row] - occurred) <= _WINDOW_S
+                if near and not table.retracted_before(row, retracted):
+                    found.append(row)
+                    if len(found) == NAMED_AT_MOST:
+                        return found
         return found
+
+
+def _newest_first(
+    listed: "npt.NDArray[np.int32] | list[int]", end: int, chunk: int = 2 * NAMED_AT_MOST
+) -> Iterator[int]:
+    """``listed[:end]`` backwards as ``int``s, converted a chunk at a time (a numpy
+    view of millions of rows is never copied whole)."""
+    while end > 0:
+        start = max(0, end - chunk)
+        part = listed[start:end]
+        yield from reversed(part.tolist() if isinstance(part, np.ndarray) else part)
+        end = start
+        chunk *= 4
 
 
 def _getter(fields: tuple[str, ...]) -> Callable[[BaseEvent], tuple[Hashable, ...]]:
@@ -124,17 +194,57 @@ def _normal(value: Hashable | list[Hashable]) -> Hashable:
 
 def key_identity(event: BaseEvent) -> Identity:
     """Equal to ``domain.duplicates.identity`` (a test holds them together), computed
-    with one getter per kind: the generic one was a fifth of a replay's time. Only
-    the index's keys use it; look-alikes are confirmed with the domain's own."""
+    with one getter per kind: the generic one was a fifth of a replay's time."""
     kind = event.__struct_config__.tag
     return (kind, *map(_normal, _FIELDS[kind](event)))  # type: ignore[index]
+
+
+def _is_list(kind: str, field: str) -> bool:
+    return get_origin(get_type_hints(KIND_TYPES[kind])[field]) is list
+
+
+_KIND_BYTE = {kind: bytes([code]) for code, kind in enumerate(sorted(IDENTIFYING_FIELDS))}
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def identity_bytes(event: BaseEvent) -> bytes:
+    """``key_identity`` as bytes, equal exactly when the identities are: a byte for the
+    kind, then the msgpack array of the normalised fields (strings and arrays of
+    strings, each self-delimiting, so no two identities share their bytes). Kinds
+    without list fields are looked up first by their raw fields (``_SEEN``)."""
+    kind = cast(str, event.__struct_config__.tag)
+    raw = _FIELDS[kind](event)
+    seen = _SEEN.get(kind)
+    if seen is None:
+        return _identity_bytes(kind, raw)
+    found = seen.get(raw)
+    if found is None:
+        if len(seen) >= SEEN_AT_MOST:
+            seen.clear()
+        found = seen[raw] = _identity_bytes(kind, raw)
+    return found
+
+
+def _identity_bytes(kind: str, raw: tuple[Hashable, ...]) -> bytes:
+    return _KIND_BYTE[kind] + _encode([*map(_normal, raw)])
+
+
+SEEN_AT_MOST = 4096
+"""Raw identifying fields remembered per kind with their identity bytes (reports of
+one happening, and the same authorities, products and companies, recur)."""
+
+_SEEN: dict[str, dict[tuple[Hashable, ...], bytes]] = {
+    kind: {}
+    for kind, fields in IDENTIFYING_FIELDS.items()
+    if not any(_is_list(kind, name) for name in fields)
+}
 
 
 def _day(timestamp: float) -> int:
     return int(timestamp // _DAY_S)
 
 
-def _key(ident: tuple[Hashable, ...], day: int) -> int:
+def _key(ident: bytes, day: int) -> int:
     """A signed 64-bit key (``hash`` is one on 64-bit builds)."""
     return hash((ident, day))
 

@@ -45,6 +45,10 @@ HOLD_S = 0.005
 of events, before it lets readers in."""
 
 
+RUN = 64
+"""Events applied at once within a turn of the lock (``_apply_run``)."""
+
+
 class LogIndex(POPOTrackingRecorder):
     def __init__(
         self, store: ApplicationRecorder | None = None, cache: int = CACHE, pack: int = PACK
@@ -87,44 +91,66 @@ class LogIndex(POPOTrackingRecorder):
         Decoding and rule matching happen before the lock (only this thread changes
         the rule index); the lock is then taken in turns of at most ``HOLD_S``, so a
         long run (a catch-up page, a thousand events matching hundreds of rules)
-        lets readers in between. The position advances record by record, after
-        each is applied in full."""
-        matches = self.matches
-        decoded = [(_event_decoder.decode(record[1]), record) for record in records]
-        found = [matches.matching(event) for event, _ in decoded]
+        lets readers in between. Events are applied in runs of ``RUN`` (the table's
+        arrays and key indexes extended at once); the position advances after each
+        run is applied in full."""
+        events = [_event_decoder.decode(record[1]) for record in records]
+        found = [self.matches.matching(event) for event in events]
+        occurred = [event.occurred_at.timestamp() for event in events]
+        planned = self.table.duplicates.planned(events, occurred)
         applied = 0
-        while applied < len(decoded):
+        while applied < len(events):
             with self._database_lock:
                 until = time.monotonic() + HOLD_S
-                while applied < len(decoded):
-                    event, record = decoded[applied]
-                    self._apply_event(event, record, found[applied])
-                    applied += 1
+                while applied < len(events):
+                    end = min(len(events), applied + RUN)
+                    self._apply_run(events, records, found, occurred, planned, applied, end)
+                    applied = end
                     if time.monotonic() > until:
                         break
                 self._changed.notify_all()
             self._reader_turn.let_readers_in()
 
-    def _apply_event(
+    def _apply_run(
         self,
-        event: BaseEvent,
-        record: tuple[bytes, str, datetime, int],
-        found: list[tuple[str, int]],
+        events: list[BaseEvent],
+        records: list[tuple[bytes, str, datetime, int]],
+        found: list[list[tuple[str, int]]],
+        occurred: list[float],
+        planned: tuple[list[bytes], list[int]],
+        start: int,
+        end: int,
     ) -> None:
-        key, body, recorded_at, position = record
-        self._check_next(position)
-        recorded = recorded_at.timestamp()
-        self.table.append(
-            key,
-            body,
-            cast(str, event.__struct_config__.tag),
-            event.occurred_at.timestamp(),
-            position,
+        """Apply ``events[start:end]`` at once (``EventTable.extend``); a position
+        applied twice stops the run there, the records before it applied."""
+        positions = [record[3] for record in records[start:end]]
+        last = self.position
+        for i, position in enumerate(positions):
+            if position <= last:
+                self._apply_run(events, records, found, occurred, planned, start, start + i)
+                self._check_next(position)
+            last = position
+        if start == end:
+            return
+        table = self.table
+        first = len(table)
+        recorded = [record[2].timestamp() for record in records[start:end]]
+        table.extend(
+            [record[0] for record in records[start:end]],
+            [record[1] for record in records[start:end]],
+            [cast(str, event.__struct_config__.tag) for event in events[start:end]],
+            occurred[start:end],
+            positions,
             recorded,
         )
-        self.table.duplicates.add(len(self.table) - 1, event)
-        self.matches.add_event(event, key, position, recorded, found)
-        self.position = position
+        idents, keys = planned
+        table.duplicates.extend(first, idents[start:end], keys[start:end])
+        add = self.matches.add_event
+        for i in range(start, end):
+            if found[i]:
+                record = records[i]
+                add(events[i], record[0], record[3], recorded[i - start], found[i])
+        self.position = positions[-1]
 
     def retract_event(
         self, event_id: UUID, reason: str, recorded_at: datetime, tracking: Tracking

@@ -44,6 +44,22 @@ class KeyIndex:
         if self._pending >= self._merge_at:
             self._merge()
 
+    def add_many(self, keys: list[int], first: int) -> None:
+        """``add`` of each key in turn, to rows ``first``, ``first + 1``, ... (a run of
+        events at once: one call, not one per row)."""
+        recent = self._state[2]
+        setdefault = recent.setdefault
+        for row, key in enumerate(keys, first):
+            rows = setdefault(key, row)
+            if rows is not row:
+                if isinstance(rows, int):
+                    recent[key] = [rows, row]
+                else:
+                    rows.append(row)
+        self._pending += len(keys)
+        if self._pending >= self._merge_at:
+            self._merge()
+
     def rows(self, key: int) -> list[int]:
         """Every row filed under ``key``, ascending."""
         keys, rows, recent = self._state
@@ -54,6 +70,22 @@ class KeyIndex:
         if latest is None:
             return found
         return [*found, latest] if isinstance(latest, int) else [*found, *latest]
+
+    def parts(self, keys: list[int]) -> list[tuple[npt.NDArray[np.int32], list[int]]]:
+        """``rows`` of each key without copying the merged ones: those (older, a view
+        of the arrays) and the recent ones, each ascending. A key filed under by most
+        rows (look-alikes by the thousand) costs a lookup, not a list of them all;
+        the keys are looked up together (one ``searchsorted`` a side)."""
+        merged, rows, recent = self._state
+        wanted = np.array(keys, np.int64)
+        starts = merged.searchsorted(wanted, "left").tolist()
+        ends = merged.searchsorted(wanted, "right").tolist()
+        found = []
+        for key, start, end in zip(keys, starts, ends, strict=True):
+            latest = recent.get(key)
+            newer = [] if latest is None else [latest] if isinstance(latest, int) else latest
+            found.append((rows[start:end], newer))
+        return found
 
     def __len__(self) -> int:
         keys, _, recent = self._state

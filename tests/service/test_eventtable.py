@@ -1,5 +1,6 @@
 """The lean in-memory table of world events: what it gives back is what went in."""
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import RetractedInfo, WorldEvent
-from service.projection.eventtable import EventTable
+from service.projection.eventtable import EventTable, uuid_of
 from service.projection.storedbodies import KeptBodies
 
 _decoder = msgspec.json.Decoder(WorldEvent)
@@ -119,3 +120,18 @@ def test_recorded_at_survives_being_kept_as_seconds(moment: datetime) -> None:
         moment.timestamp(),
     )
     assert table.get(event_id).recorded_at == moment
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_an_id_made_from_its_bytes_is_the_uuid_of_them(key: bytes) -> None:
+    made, expected = uuid_of(bytearray(key)), UUID(bytes=key)
+    assert made == expected
+    assert hash(made) == hash(expected)
+    assert (str(made), made.bytes, made.version, made.is_safe) == (
+        str(expected),
+        expected.bytes,
+        expected.version,
+        expected.is_safe,
+    )
+    assert pickle.loads(pickle.dumps(made)) == expected
+    assert {made: 1}[expected] == 1

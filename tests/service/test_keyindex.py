@@ -43,3 +43,20 @@ def test_rows_sharing_few_keys_are_merged_too() -> None:
     assert len(keys) == 96
     assert sum(len(r) for r in recent.values() if isinstance(r, list)) == 4
     assert index.rows(1) == list(range(1, 100, 2))
+
+
+@given(
+    keys=st.lists(st.sampled_from([0, 1, -1, 2**63 - 1, -(2**63)]), max_size=200),
+    merge_at=st.integers(min_value=1, max_value=8),
+    asked=st.lists(st.sampled_from([0, 1, -1, 2**63 - 1, -(2**63), 7]), max_size=4),
+)
+def test_parts_are_the_rows_of_each_key_older_then_newer(
+    keys: list[int], merge_at: int, asked: list[int]
+) -> None:
+    index = KeyIndex(merge_at)
+    for row, key in enumerate(keys):
+        index.add(key, row)
+    found = index.parts(asked)
+    assert len(found) == len(asked)
+    for key, (older, newer) in zip(asked, found, strict=True):
+        assert [*older.tolist(), *newer] == index.rows(key)
