@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, SafeUUID
 
-import numpy as np
-
 from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
 from service.projection.duplicates import DuplicateIndex
@@ -37,8 +35,11 @@ packs of ``packedbodies``, as many as fit)."""
 
 
 def id_key(key: bytes) -> int:
-    """An id's first 8 bytes as a signed 64-bit integer (``KeyIndex``)."""
-    return int.from_bytes(key[:8], "little", signed=True)
+    """An id's key in the ``KeyIndex``: the hash of all 16 bytes (SipHash, keyed anew
+    by each process). Not a slice of the id: clients may choose their ids, and ids
+    that share a prefix (the demo's do) would file every event under one key and
+    make each lookup a scan of them all."""
+    return hash(key)
 
 
 def uuid_of(key: bytes | bytearray) -> UUID:
@@ -121,7 +122,7 @@ class EventTable:
         self.positions.extend(positions)
         self.recorded.extend(recorded)
         self.occurred.extend(occurred)
-        self._rows.add_many(np.frombuffer(ids, "<i8")[::2].tolist(), first)
+        self._rows.add_many([hash(key) for key in keys], first)
         rows_of_kind = self._rows_of_kind
         for row, kind in enumerate(kinds, first):
             rows_of_kind[KIND_CODES[kind]].append(row)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import RetractedInfo, WorldEvent
-from service.projection.eventtable import EventTable, uuid_of
+from service.projection.eventtable import EventTable, id_key, uuid_of
 from service.projection.storedbodies import KeptBodies
 
 _decoder = msgspec.json.Decoder(WorldEvent)
@@ -135,3 +135,26 @@ def test_an_id_made_from_its_bytes_is_the_uuid_of_them(key: bytes) -> None:
     )
     assert pickle.loads(pickle.dumps(made)) == expected
     assert {made: 1}[expected] == 1
+
+
+def test_ids_that_share_a_prefix_are_filed_apart() -> None:
+    """Clients may choose event ids, and structured ones share their first bytes
+    (the demo's are ``7f3a0000-0000-4000-8000-…``). Filed by a prefix, every such
+    event would sit under one key and each lookup would walk all of them."""
+    table = EventTable(KeptBodies())
+    ids = [UUID(f"7f3a0000-0000-4000-8000-{n:012x}") for n in range(2000)]
+    body = _body("signal", "2025-01-01T00:00:00Z")
+    half = len(ids) // 2
+    for row, event_id in enumerate(ids[:half]):
+        table.append(event_id.bytes, body, "signal", 1.7e9, row + 1, 1.8e9)
+    rest = ids[half:]
+    table.extend(
+        [i.bytes for i in rest],
+        [body] * len(rest),
+        ["signal"] * len(rest),
+        [1.7e9] * len(rest),
+        list(range(half + 1, len(ids) + 1)),
+        [1.8e9] * len(rest),
+    )
+    assert max(len(table._rows.rows(id_key(i.bytes))) for i in ids) <= 2
+    assert [table.position(i) for i in ids] == list(range(1, len(ids) + 1))
