@@ -9,6 +9,7 @@ in the log, not retracted, that it looks like, including earlier ones of its bat
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -227,13 +228,31 @@ def _await_applied(index: LogIndex, position: int, timeout: float) -> None:
 
 
 async def _applied(index: LogIndex, position: int, wait_s: float) -> None:
-    """``_await_applied`` on the event loop: the same bounded poll, with the loop's
-    timers instead of a worker thread's sleeps."""
-    deadline = time.monotonic() + wait_s
-    pause = _FIRST_PAUSE_S
-    while index.position < position and time.monotonic() < deadline:
-        await asyncio.sleep(pause)
-        pause = min(2 * pause, _LAST_PAUSE_S)
+    """``_await_applied`` on the event loop, bounded the same: woken by the projection
+    when it applies ``position`` (polling with ``asyncio.sleep`` cost a lone append
+    about half a millisecond: the loop's timers wait whole milliseconds on epoll)."""
+    if index.position >= position:
+        return
+    loop = asyncio.get_running_loop()
+    applied: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_later(wait_s, _settle, applied)
+
+    def wake() -> None:
+        if applied.done():  # timed out meanwhile
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+            loop.call_soon_threadsafe(_settle, applied)
+
+    index.when_applied(position, wake)
+    try:
+        await applied
+    finally:
+        timer.cancel()
+
+
+def _settle(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _refuse_other_content(

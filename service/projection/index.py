@@ -39,6 +39,7 @@ from service.projection.states import (
     ScenarioVersion,
 )
 from service.projection.storedbodies import CACHE, KeptBodies, StateReader, StoredBodies
+from service.projection.watchers import PositionWatchers
 
 HOLD_S = 0.005
 """The longest turn the projection holds the index lock for when applying a run
@@ -61,6 +62,7 @@ class LogIndex(POPOTrackingRecorder):
         self._changed = threading.Condition(self._database_lock)
         self._alerts_changed = threading.Condition(self._database_lock)
         self._reader_turn = ReaderTurn(self._database_lock)
+        self._watchers = PositionWatchers()
         self.position = 0
         bodies = KeptBodies() if store is None else StoredBodies(store, cache)
         self.table = EventTable(bodies, pack)
@@ -109,6 +111,7 @@ class LogIndex(POPOTrackingRecorder):
                     if time.monotonic() > until:
                         break
                 self._changed.notify_all()
+            self._watchers.reached(self.position)
             self._reader_turn.let_readers_in()
 
     def _apply_run(
@@ -268,6 +271,7 @@ class LogIndex(POPOTrackingRecorder):
     def _track(self, tracking: Tracking) -> None:
         self._advance(tracking.notification_id)
         self._changed.notify_all()
+        self._watchers.reached(self.position)
 
     def _advance(self, position: int) -> None:
         self._check_next(position)
@@ -301,6 +305,11 @@ class LogIndex(POPOTrackingRecorder):
             return True
         with self._changed:
             return self._changed.wait_for(lambda: self.position >= position, timeout)
+
+    def when_applied(self, position: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once ``position`` is applied (at once if it is), from the
+        projection's thread: it must only hand over (``loop.call_soon_threadsafe``)."""
+        self._watchers.when(position, lambda: self.position, callback)
 
     def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Wait (up to ``timeout``) until ``condition``, checked whenever a record is
