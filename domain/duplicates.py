@@ -36,18 +36,19 @@ often disagree on them."""
 Identity = tuple[Hashable, ...]
 
 
-def _normal(value: Hashable | list[Hashable]) -> Hashable:
+def normalised(value: Hashable | list[Hashable]) -> Hashable:
+    """A field as compared: text without case or surrounding spaces, lists in any order."""
     if isinstance(value, str):
         return value.strip().casefold()
     if isinstance(value, list):
-        return tuple(sorted(str(_normal(item)) for item in value))
+        return tuple(sorted(str(normalised(item)) for item in value))
     return value
 
 
 def identity(event: BaseEvent) -> Identity:
     """The kind and the normalised identifying fields: equal for look-alikes."""
     kind = kind_of(event)
-    return (kind, *(_normal(getattr(event, name)) for name in IDENTIFYING_FIELDS[kind]))
+    return (kind, *(normalised(getattr(event, name)) for name in IDENTIFYING_FIELDS[kind]))
 
 
 def within_window(a: BaseEvent, b: BaseEvent) -> bool:

@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity
+from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity, normalised
 from domain.events import KIND_TYPES, BaseEvent
 from service.projection.keyindex import KeyIndex
 
@@ -184,19 +184,11 @@ def _getter(fields: tuple[str, ...]) -> Callable[[BaseEvent], tuple[Hashable, ..
 _FIELDS = {kind: _getter(fields) for kind, fields in IDENTIFYING_FIELDS.items()}
 
 
-def _normal(value: Hashable | list[Hashable]) -> Hashable:
-    if isinstance(value, str):
-        return value.strip().casefold()
-    if isinstance(value, list):
-        return tuple(sorted(str(_normal(item)) for item in value))
-    return value
-
-
 def key_identity(event: BaseEvent) -> Identity:
     """Equal to ``domain.duplicates.identity`` (a test holds them together), computed
     with one getter per kind: the generic one was a fifth of a replay's time."""
     kind = event.__struct_config__.tag
-    return (kind, *map(_normal, _FIELDS[kind](event)))  # type: ignore[index]
+    return (kind, *map(normalised, _FIELDS[kind](event)))  # type: ignore[index]
 
 
 def _is_list(kind: str, field: str) -> bool:
@@ -226,7 +218,7 @@ def identity_bytes(event: BaseEvent) -> bytes:
 
 
 def _identity_bytes(kind: str, raw: tuple[Hashable, ...]) -> bytes:
-    return _KIND_BYTE[kind] + _encode([*map(_normal, raw)])
+    return _KIND_BYTE[kind] + _encode([*map(normalised, raw)])
 
 
 SEEN_AT_MOST = 4096
