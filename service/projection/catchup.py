@@ -16,7 +16,7 @@ recorder without it is read with ``select_notifications``.
 """
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -81,26 +81,34 @@ def _catch_up(app: Application[UUID], projection: LogProjection, view: LogIndex)
     applied = 0
     while True:
         page = read(view.position, PAGE)
-        run: list[tuple[bytes, str, datetime, int]] = []
-        for position, record_id, version, topic, state in page:
-            if topic == _RECORDED:
-                recorded = recorded_decoder.decode(state)
-                run.append((id_bytes(record_id), recorded.body, recorded.timestamp.value, position))
-                continue
-            if run:
-                view.add_events(run)
-                run = []
-            notification = Notification(
-                id=position,
-                originator_id=UUID(bytes=id_bytes(record_id)),
-                originator_version=version,
-                topic=topic,
-                state=state,
-            )
-            tracking = Tracking(app.name, position)
-            projection.process_event(app.mapper.to_domain_event(notification), tracking)
-        if run:
-            view.add_events(run)
+        apply_rows(app, projection, view, page)
         applied += len(page)
         if len(page) < PAGE:
             return applied
+
+
+def apply_rows(
+    app: Application[UUID], projection: LogProjection, view: LogIndex, rows: Sequence[Row]
+) -> None:
+    """Apply stored records, in position order, that follow the view's position.
+    Runs of world events are applied together (one lock, one wake-up)."""
+    run: list[tuple[bytes, str, datetime, int]] = []
+    for position, record_id, version, topic, state in rows:
+        if topic == _RECORDED:
+            recorded = recorded_decoder.decode(state)
+            run.append((id_bytes(record_id), recorded.body, recorded.timestamp.value, position))
+            continue
+        if run:
+            view.add_events(run)
+            run = []
+        notification = Notification(
+            id=position,
+            originator_id=UUID(bytes=id_bytes(record_id)),
+            originator_version=version,
+            topic=topic,
+            state=state,
+        )
+        tracking = Tracking(app.name, position)
+        projection.process_event(app.mapper.to_domain_event(notification), tracking)
+    if run:
+        view.add_events(run)
