@@ -32,12 +32,18 @@ from benchmarks.forecasts import FORECAST_BENCHMARKS
 from benchmarks.memory import MEMORY_BENCHMARKS
 from benchmarks.postgres import POSTGRES_BENCHMARKS
 from benchmarks.preview import PREVIEW_BENCHMARKS
+from benchmarks.stackfloor import STACK_FLOOR_BENCHMARKS
 from benchmarks.underload import UNDER_LOAD_BENCHMARKS
 from benchmarks.write import WRITE_BENCHMARKS
 from benchmarks.writestages import write_stages
 
 BUSY_WARNING = 0.15
-WRITE_SIDE: tuple[Benchmark, ...] = (WRITE_BENCHMARKS[0], write_stages, *WRITE_BENCHMARKS[1:])
+WRITE_SIDE: tuple[Benchmark, ...] = (
+    WRITE_BENCHMARKS[0],
+    write_stages,
+    *WRITE_BENCHMARKS[1:],
+    *STACK_FLOOR_BENCHMARKS,
+)
 GROUPS: dict[str, tuple[Benchmark, ...]] = {"write": WRITE_SIDE}
 """Names ``--only`` also takes: each runs a group of benchmarks, in order."""
 BENCHMARKS: tuple[Benchmark, ...] = (

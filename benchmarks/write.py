@@ -101,7 +101,7 @@ def _latency_metrics(prefix: str, runs: Sequence[LoadResult]) -> list[Metric]:
     ]
 
 
-def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
+def measured_cpu(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
     """Run ``load``; also return the server's CPU seconds (all threads) per request."""
     cpu0 = process_cpu_seconds(pid)
     result = load()
@@ -113,7 +113,7 @@ def _floor_cpu_us(port: int, pid: int, seconds: float) -> Metric:
     the access log): what any request costs, measured on the same server."""
     raw = f"GET /health/live HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
     sequential(HOST, port, lambda _: raw, seconds=0.3, expect=200)  # warm-up
-    _, cpu = _measured(
+    _, cpu = measured_cpu(
         pid, lambda: sequential(HOST, port, lambda _: raw, seconds=seconds, expect=200)
     )
     return Metric("http_get_1c_server_cpu_us", cpu * 1e6, "us", note="the floor: GET /health/live")
@@ -146,7 +146,7 @@ def http_single_appends(ctx: Context) -> Sequence[Metric]:
             prefix = f"http_append_{clients}c"
             load(clients, 0.5)  # warm-up
             measured = [
-                _measured(pid, functools.partial(load, clients, seconds)) for _ in range(reps)
+                measured_cpu(pid, functools.partial(load, clients, seconds)) for _ in range(reps)
             ]
             runs = [r for r, _ in measured]
             rate = Metric(
@@ -255,7 +255,7 @@ def http_batches(ctx: Context) -> Sequence[Metric]:
 
         sequential(HOST, port, make, seconds=60, max_requests=3)  # warm-up
         for _ in range(ctx.reps(5)):
-            result, cpu = _measured(
+            result, cpu = measured_cpu(
                 pid, lambda: sequential(HOST, port, make, seconds=60, max_requests=per_rep)
             )
             server_cpu.append(cpu * 1000)

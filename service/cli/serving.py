@@ -141,9 +141,11 @@ def share_interpreter(settings: Settings) -> None:
     sys.setswitchinterval(settings.gil_switch_interval_s)
 
 
-def serve(app: Litestar, settings: Settings) -> None:
-    share_interpreter(settings)
-    config = uvicorn.Config(
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: the bounded httptools protocol, no access log of
+    uvicorn's (``Observe`` writes ours), and the loop uvicorn picks by default (``auto``:
+    uvloop when installed, as it is here)."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -156,5 +158,10 @@ def serve(app: Litestar, settings: Settings) -> None:
         limit_concurrency=settings.max_connections,
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
+
+
+def serve(app: Litestar, settings: Settings) -> None:
+    share_interpreter(settings)
+    config = uvicorn_config(app, settings)
     signal.signal(signal.SIGTERM, _already_shut_down)
     uvicorn.Server(config).run()
