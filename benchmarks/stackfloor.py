@@ -51,7 +51,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import msgspec
-import uvicorn
 from litestar import Litestar, Request, Response, get, post
 
 from benchmarks.core import Context, Metric, Target, median, percentile
@@ -67,7 +66,7 @@ from benchmarks.write import (
     measured_cpu,
 )
 from domain.events import EventBatch, WorldEvent
-from service.cli.serving import share_interpreter, uvicorn_config
+from service.cli.serving import Server, share_interpreter, uvicorn_config
 from service.settings import Settings
 from tests.support.server import free_port
 
@@ -243,7 +242,7 @@ def serve(port: int, data_dir: Path) -> None:
     """The minimal app under uvicorn with our server settings (``tradewinds serve``'s)."""
     settings = Settings(data_dir=data_dir, port=port)
     share_interpreter(settings)
-    uvicorn.Server(uvicorn_config(floor_app(data_dir), settings)).run()
+    Server(uvicorn_config(floor_app(data_dir), settings)).run()
 
 
 # --- the benchmark ----------------------------------------------------------------------
