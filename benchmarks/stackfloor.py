@@ -71,11 +71,10 @@ from service.settings import Settings
 from tests.support.server import free_port
 
 TOPIC = "domain.records:EventRecord.Recorded"
-_CREATE = (
-    "CREATE TABLE IF NOT EXISTS stored_events ("
-    "notification_id INTEGER PRIMARY KEY AUTOINCREMENT, originator_id TEXT, "
+_CREATE = (  # eventsourcing's SQLite application recorder's table: positions are rowids
+    "CREATE TABLE IF NOT EXISTS stored_events (originator_id TEXT, "
     "originator_version INTEGER, topic TEXT, state BLOB, "
-    "UNIQUE (originator_id, originator_version))"
+    "PRIMARY KEY (originator_id, originator_version))"
 )
 _INSERT = (
     "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
@@ -182,7 +181,7 @@ async def committed(writer: Writer, rows: Sequence[Row]) -> list[int]:
 
 def _rows(events: Sequence[Any]) -> tuple[list[UUID], list[Row]]:
     ids = [uuid4() for _ in events]
-    return ids, [(str(i), TOPIC, msgspec.json.encode(e)) for i, e in zip(ids, events, strict=True)]
+    return ids, [(i.hex, TOPIC, msgspec.json.encode(e)) for i, e in zip(ids, events, strict=True)]
 
 
 _decode_event = msgspec.json.Decoder(WorldEvent).decode
@@ -308,10 +307,10 @@ def commit_cpu(path: Path, commits: int = 200) -> tuple[float, float]:
     SQLite's and the kernel's share of an append, without HTTP."""
     db = connect(path)
     try:
-        insert(db, [[(str(uuid4()), TOPIC, event_json(0))]])
+        insert(db, [[(uuid4().hex, TOPIC, event_json(0))]])
         cpu0, start = time.thread_time(), time.perf_counter()
         for n in range(commits):
-            insert(db, [[(str(uuid4()), TOPIC, event_json(n))]])
+            insert(db, [[(uuid4().hex, TOPIC, event_json(n))]])
         cpu, wall = time.thread_time() - cpu0, time.perf_counter() - start
     finally:
         db.close()

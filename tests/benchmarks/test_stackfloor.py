@@ -5,6 +5,7 @@ in WAL with synchronous FULL, and a body that is not an event is refused."""
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import msgspec
@@ -28,8 +29,8 @@ def floor(tmp_path: Path) -> Iterator[Floor]:
 
 def _stored(path: Path) -> dict[str, tuple[int, bytes]]:
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT originator_id, notification_id, state FROM stored_events")
-        return {i: (position, state) for i, position, state in rows}
+        rows = db.execute("SELECT originator_id, rowid, state FROM stored_events")
+        return {str(UUID(i)): (position, state) for i, position, state in rows}
 
 
 def _post(client: httpx.Client, path: str, body: bytes) -> httpx.Response:
