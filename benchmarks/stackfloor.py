@@ -35,6 +35,7 @@ The floor is measured with the load driver and the /proc CPU count of
 import argparse
 import asyncio
 import functools
+import itertools
 import os
 import queue
 import sqlite3
@@ -42,9 +43,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -53,7 +54,7 @@ import httpx
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 
-from benchmarks.core import Context, Metric, Target, median, percentile
+from benchmarks.core import Context, Metric, Target, median, percentile, scratch_dir
 from benchmarks.httpload import LoadResult, post_request, sequential
 from benchmarks.write import (
     BATCH_SIZE,
@@ -68,7 +69,7 @@ from benchmarks.write import (
 from domain.events import EventBatch, WorldEvent
 from service.cli.serving import Server, share_interpreter, uvicorn_config
 from service.settings import Settings
-from tests.support.server import free_port
+from tests.support.server import ServerProcess, free_port
 
 TOPIC = "domain.records:EventRecord.Recorded"
 _CREATE = (  # eventsourcing's SQLite application recorder's table: positions are rowids
@@ -471,13 +472,97 @@ def stack_floor(ctx: Context) -> Sequence[Metric]:
 STACK_FLOOR_BENCHMARKS = (stack_floor,)
 
 
+# --- side by side: ours before and after a change, and the floor ----------------------
+
+
+def _user_sys(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def _one_client(port: int, pid: int, make: Callable[[int], bytes], expect: int) -> list[float]:
+    """[server user us, system us per request, requests/s, p50 ms] over 2 s."""
+    sequential(HOST, port, make, seconds=0.3, expect=expect)  # warm-up
+    user0, sys0 = _user_sys(pid)
+    result = sequential(HOST, port, make, seconds=2.0, expect=expect)
+    user1, sys1 = _user_sys(pid)
+    per = 1e6 / max(1, result.requests)
+    p50 = percentile(sorted(result.latencies_s), 50) * 1000
+    return [(user1 - user0) * per, (sys1 - sys0) * per, result.rate, p50]
+
+
+def side_by_side(before: Path, rounds: int, scratch: Path) -> str:
+    """GET and single appends, one client, on ours before (``before`` on PYTHONPATH)
+    and after (this tree), after without the access line, and the floor; each round
+    in the opposite order to the last, all servers up at once."""
+    numbers = itertools.count()
+    here = str(Path(__file__).resolve().parent.parent)
+    variants = {
+        "before": {"PYTHONPATH": str(before)},
+        "after": {"PYTHONPATH": here},
+        "after, no access line": {"PYTHONPATH": here, "TRADEWINDS_ACCESS_LOG": "0"},
+    }
+    found: dict[str, list[list[float]]] = {}
+    with ExitStack() as stack:
+        targets = []
+        for name, env in variants.items():
+            data = scratch / name.replace(" ", "").replace(",", "-")
+            server = stack.enter_context(
+                ServerProcess(data, env=env, log_path=data.with_suffix(".log"))
+            )
+            assert server.process is not None
+            targets.append((name, server.port, server.process.pid, "/health/live", "/v1/events"))
+        port, pid = stack.enter_context(floor_server(scratch / "floor", scratch / "floor.log"))
+        targets.append(("floor", port, pid, "/floor/live", "/floor/event"))
+        for round_ in range(rounds):
+            for name, port, pid, live, append in targets[:: 1 if round_ % 2 == 0 else -1]:
+                get = f"GET {live} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+                found.setdefault(f"{name}: GET", []).append(
+                    _one_client(port, pid, functools.partial(_same, get), 200)
+                )
+                post = functools.partial(_post_event, port, append, numbers)
+                found.setdefault(f"{name}: POST one event", []).append(
+                    _one_client(port, pid, post, 201)
+                )
+    lines = [
+        f"load average {os.getloadavg()[0]:.2f}; medians of {rounds} runs of 2 s, one client",
+        f"{'server, request':36} {'user us':>8} {'sys us':>7} {'total us':>9}"
+        f" {'req/s':>7} {'p50 ms':>7}",
+    ]
+    for name, runs in found.items():
+        user, system, rate, p50 = (median([run[i] for run in runs]) for i in range(4))
+        total = median([run[0] + run[1] for run in runs])
+        lines.append(f"{name:36} {user:8.1f} {system:7.1f} {total:9.1f} {rate:7.0f} {p50:7.2f}")
+    return "\n".join(lines)
+
+
+def _same(raw: bytes, _: int) -> bytes:
+    return raw
+
+
+def _post_event(port: int, path: str, numbers: Iterator[int], _: int) -> bytes:
+    return post_request(HOST, port, path, event_json(next(numbers)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stackfloor")
     commands = parser.add_subparsers(dest="command", required=True)
     serving = commands.add_parser("serve", help="run the floor app (for the benchmark)")
     serving.add_argument("--port", type=int, required=True)
     serving.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")))
+    comparing = commands.add_parser(
+        "compare", help="ours before/after a change and the floor, side by side"
+    )
+    comparing.add_argument(
+        "--before", type=Path, required=True, help="a copy of the old tree (git archive)"
+    )
+    comparing.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        with scratch_dir() as scratch:
+            print(side_by_side(args.before, args.rounds, scratch))
+        return 0
     serve(args.port, args.data_dir / "stackfloor")
     return 0
 
