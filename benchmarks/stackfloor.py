@@ -6,9 +6,10 @@ share and ours.
     python -m benchmarks.run --only write        (``stack_floor`` runs last)
 
 The minimal app (defined here, never shipped) runs under uvicorn with the same
-``uvicorn.Config`` as ``tradewinds serve`` (``service.cli.serving.uvicorn_config``:
-the bounded httptools protocol, uvicorn's default loop, which is uvloop here) and
-the same interpreter switch interval. Its routes:
+``uvicorn.Config`` and ``Server`` as ``tradewinds serve`` (``service.cli.serving``:
+uvloop, the bounded httptools protocol) and the same interpreter switch interval.
+``python -m benchmarks.stackfloor compare --before OLD_TREE`` runs ours before and
+after a change and the floor side by side. Its routes:
 
 - ``POST /floor/event``: a strict msgspec decode of one ``WorldEvent`` (one pass,
   no second parse), its canonical JSON inserted as one row into SQLite and committed
