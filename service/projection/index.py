@@ -24,9 +24,9 @@ from eventsourcing.popo import POPOTrackingRecorder
 
 from domain.codecs import resolution_decoder, stored_definition
 from domain.codecs import stored_request as _stored_request
-from domain.codecs import world_event_decoder as _event_decoder
 from domain.events import BaseEvent, RetractedInfo
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
+from service.projection.eventdecoders import Identified, decoder_for
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
 from service.projection.packedbodies import PACK
@@ -95,9 +95,12 @@ class LogIndex(POPOTrackingRecorder):
         long run (a catch-up page, a thousand events matching hundreds of rules)
         lets readers in between. Events are applied in runs of ``RUN`` (the table's
         arrays and key indexes extended at once); the position advances after each
-        run is applied in full."""
-        events = [_event_decoder.decode(record[1]) for record in records]
-        found = [self.matches.matching(event) for event in events]
+        run is applied in full. Only events of kinds a current rule may match are
+        decoded in full (``eventdecoders``)."""
+        decode = decoder_for(self.matches.ruled_kinds).decode
+        events: list[BaseEvent | Identified] = [decode(record[1]) for record in records]
+        matching = self.matches.matching
+        found = [matching(e) if isinstance(e, BaseEvent) else [] for e in events]
         occurred = [event.occurred_at.timestamp() for event in events]
         planned = self.table.duplicates.planned(events, occurred)
         applied = 0
@@ -116,7 +119,7 @@ class LogIndex(POPOTrackingRecorder):
 
     def _apply_run(
         self,
-        events: list[BaseEvent],
+        events: list[BaseEvent | Identified],
         records: list[tuple[bytes, str, datetime, int]],
         found: list[list[tuple[str, int]]],
         occurred: list[float],
@@ -152,7 +155,7 @@ class LogIndex(POPOTrackingRecorder):
         for i in range(start, end):
             if found[i]:
                 record = records[i]
-                add(events[i], record[0], record[3], recorded[i - start], found[i])
+                add(cast(BaseEvent, events[i]), record[0], record[3], recorded[i - start], found[i])
         self.position = positions[-1]
 
     def retract_event(
