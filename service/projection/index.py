@@ -50,6 +50,13 @@ RUN = 64
 """Events applied at once within a turn of the lock (``_apply_run``)."""
 
 
+def _follows(positions: list[int], position: int) -> bool:
+    """Whether ``positions`` are consecutive and follow ``position`` (the common case,
+    checked at C speed; otherwise each is checked in turn)."""
+    first = positions[0]
+    return first > position and positions == list(range(first, first + len(positions)))
+
+
 class LogIndex(POPOTrackingRecorder):
     def __init__(
         self, store: ApplicationRecorder | None = None, cache: int = CACHE, pack: int = PACK
@@ -99,8 +106,7 @@ class LogIndex(POPOTrackingRecorder):
         decoded in full (``eventdecoders``)."""
         decode = decoder_for(self.matches.ruled_kinds).decode
         events: list[BaseEvent | Identified] = [decode(record[1]) for record in records]
-        matching = self.matches.matching
-        found = [matching(e) if isinstance(e, BaseEvent) else [] for e in events]
+        found = self._matched(events)
         occurred = [event.occurred_at.timestamp() for event in events]
         planned = self.table.duplicates.planned(events, occurred)
         applied = 0
@@ -117,11 +123,23 @@ class LogIndex(POPOTrackingRecorder):
             self._watchers.reached(self.position)
             self._reader_turn.let_readers_in()
 
+    def _matched(self, events: list[BaseEvent | Identified]) -> dict[int, list[tuple[str, int]]]:
+        """The (scenario, rule) pairs each event that matches any matches, by its index
+        in ``events`` (none at all when no rule is current: ``MatchIndex.matching``)."""
+        if not self.matches.ruled_kinds:
+            return {}
+        matching = self.matches.matching
+        return {
+            i: found
+            for i, event in enumerate(events)
+            if isinstance(event, BaseEvent) and (found := matching(event))
+        }
+
     def _apply_run(
         self,
         events: list[BaseEvent | Identified],
         records: list[tuple[bytes, str, datetime, int]],
-        found: list[list[tuple[str, int]]],
+        found: dict[int, list[tuple[str, int]]],
         occurred: list[float],
         planned: tuple[list[bytes], list[int]],
         start: int,
@@ -130,14 +148,15 @@ class LogIndex(POPOTrackingRecorder):
         """Apply ``events[start:end]`` at once (``EventTable.extend``); a position
         applied twice stops the run there, the records before it applied."""
         positions = [record[3] for record in records[start:end]]
-        last = self.position
-        for i, position in enumerate(positions):
-            if position <= last:
-                self._apply_run(events, records, found, occurred, planned, start, start + i)
-                self._check_next(position)
-            last = position
         if start == end:
             return
+        if not _follows(positions, self.position):
+            last = self.position
+            for i, position in enumerate(positions):
+                if position <= last:
+                    self._apply_run(events, records, found, occurred, planned, start, start + i)
+                    self._check_next(position)
+                last = position
         table = self.table
         first = len(table)
         recorded = [record[2].timestamp() for record in records[start:end]]
@@ -151,11 +170,14 @@ class LogIndex(POPOTrackingRecorder):
         )
         idents, keys = planned
         table.duplicates.extend(first, idents[start:end], keys[start:end])
-        add = self.matches.add_event
-        for i in range(start, end):
-            if found[i]:
-                record = records[i]
-                add(cast(BaseEvent, events[i]), record[0], record[3], recorded[i - start], found[i])
+        if found:
+            add = self.matches.add_event
+            for i in range(start, end):
+                matched = found.get(i)
+                if matched:
+                    record = records[i]
+                    event = cast(BaseEvent, events[i])
+                    add(event, record[0], record[3], recorded[i - start], matched)
         self.position = positions[-1]
 
     def retract_event(
