@@ -13,6 +13,7 @@ default durability (fsync on, synchronous_commit on), like the SQLite store's
 synchronous=FULL.
 
     python -m benchmarks.run --only postgres_and_replicas
+    python -m benchmarks.run --only replay_sqlite         (SQLite's replay ratio alone, ~1 min)
 """
 
 import itertools
@@ -208,6 +209,18 @@ def _visibility(a: ServerProcess, b: ServerProcess, samples: int) -> list[float]
     return delays
 
 
+def _sqlite_replay(ctx: Context) -> list[Metric]:
+    settings = Settings(data_dir=ctx.scratch / "sqlite-replay")
+    _fill(settings, REPLAY_EVENTS)
+    return _replay_metrics(ctx, "sqlite", settings)
+
+
+def replay_sqlite(ctx: Context) -> Sequence[Metric]:
+    """SQLite's replay against its raw read, alone (no HTTP, no PostgreSQL): the quick
+    command for that ratio. ``postgres_and_replicas`` keeps these figures when this ran."""
+    return _sqlite_replay(ctx)
+
+
 def postgres_and_replicas(ctx: Context) -> Sequence[Metric]:
     metrics: list[Metric] = []
     with PostgresCluster(durable=True) as cluster:
@@ -220,8 +233,14 @@ def postgres_and_replicas(ctx: Context) -> Sequence[Metric]:
         for store in STORES:
             with _servers(ctx, f"{store}-http", env_of(store), 1) as (server,):
                 metrics += _http_metrics(ctx, store, server.port)
-            url = env_of(store).get("TRADEWINDS_DATABASE_URL")
-            settings = Settings(data_dir=ctx.scratch / f"{store}-replay", database_url=url)
+            if store == "sqlite":
+                if "sqlite_replay_rate_cpu" not in ctx.results:
+                    metrics += _sqlite_replay(ctx)
+                continue
+            settings = Settings(
+                data_dir=ctx.scratch / f"{store}-replay",
+                database_url=env_of(store)["TRADEWINDS_DATABASE_URL"],
+            )
             _fill(settings, REPLAY_EVENTS)
             metrics += _replay_metrics(ctx, store, settings)
 
@@ -270,4 +289,4 @@ def postgres_and_replicas(ctx: Context) -> Sequence[Metric]:
     return metrics
 
 
-POSTGRES_BENCHMARKS = (postgres_and_replicas,)
+POSTGRES_BENCHMARKS = (replay_sqlite, postgres_and_replicas)

@@ -93,10 +93,17 @@ def apply_rows(
     """Apply stored records, in position order, that follow the view's position.
     Runs of world events are applied together (one lock, one wake-up)."""
     run: list[tuple[bytes, str, datetime, int]] = []
+    decode, fromhex = recorded_decoder.decode, bytes.fromhex
+    as_text = bool(rows) and isinstance(rows[0][1], str)  # SQLite's ids are their hex
     for position, record_id, version, topic, state in rows:
         if topic == _RECORDED:
-            recorded = recorded_decoder.decode(state)
-            run.append((id_bytes(record_id), recorded.body, recorded.timestamp.value, position))
+            recorded = decode(state)
+            key = (
+                fromhex(record_id.replace("-", ""))  # type: ignore[arg-type]
+                if as_text
+                else id_bytes(record_id)
+            )
+            run.append((key, recorded.body, recorded.timestamp.value, position))
             continue
         if run:
             view.add_events(run)

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity, normalised
 from domain.events import KIND_TYPES, BaseEvent
+from service.projection.eventdecoders import Identified
 from service.projection.keyindex import KeyIndex
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ NAMED_AT_MOST = 10
 _DAY_S = 86_400
 _WINDOW_S = WINDOW.total_seconds()
 
+
+Indexed = BaseEvent | Identified
+"""An event as the index decodes it (``eventdecoders``): its identity is the same."""
 
 KeyOf = Callable[[bytes, int], int]
 """The ``KeyIndex`` key of an identity's bytes on a day (a signed 64-bit integer)."""
@@ -56,7 +60,7 @@ class DuplicateIndex:
         self._ends = array("q")
         """Where each row's identity bytes end in ``_identities``."""
 
-    def add(self, row: int, event: BaseEvent) -> None:
+    def add(self, row: int, event: Indexed) -> None:
         """Index the event at ``row`` of the table (called by the projection, in
         row order, each row once)."""
         assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
@@ -67,7 +71,7 @@ class DuplicateIndex:
         self._rows.add(self._key_of(ident, _day(event.occurred_at.timestamp())), row)
 
     def planned(
-        self, events: Sequence[BaseEvent], occurred: Sequence[float]
+        self, events: Sequence[Indexed], occurred: Sequence[float]
     ) -> tuple[list[bytes], list[int]]:
         """The identity bytes and keys ``extend`` files ``events`` (which occurred at
         ``occurred``) under: computed before the index lock, changing nothing."""
@@ -176,7 +180,7 @@ def _newest_first(
         chunk *= 4
 
 
-def _getter(fields: tuple[str, ...]) -> Callable[[BaseEvent], tuple[Hashable, ...]]:
+def _getter(fields: tuple[str, ...]) -> Callable[[Indexed], tuple[Hashable, ...]]:
     get = attrgetter(*fields)
     return get if len(fields) > 1 else lambda event: (get(event),)
 
@@ -184,7 +188,7 @@ def _getter(fields: tuple[str, ...]) -> Callable[[BaseEvent], tuple[Hashable, ..
 _FIELDS = {kind: _getter(fields) for kind, fields in IDENTIFYING_FIELDS.items()}
 
 
-def key_identity(event: BaseEvent) -> Identity:
+def key_identity(event: Indexed) -> Identity:
     """Equal to ``domain.duplicates.identity`` (a test holds them together), computed
     with one getter per kind: the generic one was a fifth of a replay's time."""
     kind = event.__struct_config__.tag
@@ -199,7 +203,7 @@ _KIND_BYTE = {kind: bytes([code]) for code, kind in enumerate(sorted(IDENTIFYING
 _encode = msgspec.msgpack.Encoder().encode
 
 
-def identity_bytes(event: BaseEvent) -> bytes:
+def identity_bytes(event: Indexed) -> bytes:
     """``key_identity`` as bytes, equal exactly when the identities are: a byte for the
     kind, then the msgpack array of the normalised fields (strings and arrays of
     strings, each self-delimiting, so no two identities share their bytes). Kinds

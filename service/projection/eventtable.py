@@ -114,9 +114,7 @@ class EventTable:
         the ids' keys read with numpy. Readers see the rows together (the length is
         ``occurred``'s), found by id and kind just after, as with ``append``."""
         first = len(self.occurred)
-        keep = self.bodies.keep
-        for position, body in zip(positions, bodies, strict=True):
-            keep(position, body)
+        self.bodies.keep_many(positions, bodies)
         ids = b"".join(keys)
         self._ids += ids
         self.positions.extend(positions)

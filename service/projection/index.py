@@ -24,9 +24,9 @@ from eventsourcing.popo import POPOTrackingRecorder
 
 from domain.codecs import resolution_decoder, stored_definition
 from domain.codecs import stored_request as _stored_request
-from domain.codecs import world_event_decoder as _event_decoder
 from domain.events import BaseEvent, RetractedInfo
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
+from service.projection.eventdecoders import Identified, decoder_for
 from service.projection.eventtable import EventTable
 from service.projection.matchindex import MatchIndex, scan
 from service.projection.packedbodies import PACK
@@ -48,6 +48,13 @@ of events, before it lets readers in."""
 
 RUN = 64
 """Events applied at once within a turn of the lock (``_apply_run``)."""
+
+
+def _follows(positions: list[int], position: int) -> bool:
+    """Whether ``positions`` are consecutive and follow ``position`` (the common case,
+    checked at C speed; otherwise each is checked in turn)."""
+    first = positions[0]
+    return first > position and positions == list(range(first, first + len(positions)))
 
 
 class LogIndex(POPOTrackingRecorder):
@@ -95,9 +102,11 @@ class LogIndex(POPOTrackingRecorder):
         long run (a catch-up page, a thousand events matching hundreds of rules)
         lets readers in between. Events are applied in runs of ``RUN`` (the table's
         arrays and key indexes extended at once); the position advances after each
-        run is applied in full."""
-        events = [_event_decoder.decode(record[1]) for record in records]
-        found = [self.matches.matching(event) for event in events]
+        run is applied in full. Only events of kinds a current rule may match are
+        decoded in full (``eventdecoders``)."""
+        decode = decoder_for(self.matches.ruled_kinds).decode
+        events: list[BaseEvent | Identified] = [decode(record[1]) for record in records]
+        found = self._matched(events)
         occurred = [event.occurred_at.timestamp() for event in events]
         planned = self.table.duplicates.planned(events, occurred)
         applied = 0
@@ -114,11 +123,23 @@ class LogIndex(POPOTrackingRecorder):
             self._watchers.reached(self.position)
             self._reader_turn.let_readers_in()
 
+    def _matched(self, events: list[BaseEvent | Identified]) -> dict[int, list[tuple[str, int]]]:
+        """The (scenario, rule) pairs each event that matches any matches, by its index
+        in ``events`` (none at all when no rule is current: ``MatchIndex.matching``)."""
+        if not self.matches.ruled_kinds:
+            return {}
+        matching = self.matches.matching
+        return {
+            i: found
+            for i, event in enumerate(events)
+            if isinstance(event, BaseEvent) and (found := matching(event))
+        }
+
     def _apply_run(
         self,
-        events: list[BaseEvent],
+        events: list[BaseEvent | Identified],
         records: list[tuple[bytes, str, datetime, int]],
-        found: list[list[tuple[str, int]]],
+        found: dict[int, list[tuple[str, int]]],
         occurred: list[float],
         planned: tuple[list[bytes], list[int]],
         start: int,
@@ -127,14 +148,15 @@ class LogIndex(POPOTrackingRecorder):
         """Apply ``events[start:end]`` at once (``EventTable.extend``); a position
         applied twice stops the run there, the records before it applied."""
         positions = [record[3] for record in records[start:end]]
-        last = self.position
-        for i, position in enumerate(positions):
-            if position <= last:
-                self._apply_run(events, records, found, occurred, planned, start, start + i)
-                self._check_next(position)
-            last = position
         if start == end:
             return
+        if not _follows(positions, self.position):
+            last = self.position
+            for i, position in enumerate(positions):
+                if position <= last:
+                    self._apply_run(events, records, found, occurred, planned, start, start + i)
+                    self._check_next(position)
+                last = position
         table = self.table
         first = len(table)
         recorded = [record[2].timestamp() for record in records[start:end]]
@@ -148,11 +170,14 @@ class LogIndex(POPOTrackingRecorder):
         )
         idents, keys = planned
         table.duplicates.extend(first, idents[start:end], keys[start:end])
-        add = self.matches.add_event
-        for i in range(start, end):
-            if found[i]:
-                record = records[i]
-                add(events[i], record[0], record[3], recorded[i - start], found[i])
+        if found:
+            add = self.matches.add_event
+            for i in range(start, end):
+                matched = found.get(i)
+                if matched:
+                    record = records[i]
+                    event = cast(BaseEvent, events[i])
+                    add(event, record[0], record[3], recorded[i - start], matched)
         self.position = positions[-1]
 
     def retract_event(

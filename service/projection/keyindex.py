@@ -48,6 +48,17 @@ class KeyIndex:
         """``add`` of each key in turn, to rows ``first``, ``first + 1``, ... (a run of
         events at once: one call, not one per row)."""
         recent = self._state[2]
+        if recent.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            # keys new to ``recent`` and distinct (the ids' always, but for a collision)
+            recent.update(zip(keys, range(first, first + len(keys)), strict=True))
+        else:
+            self._add_each(recent, keys, first)
+        self._pending += len(keys)
+        if self._pending >= self._merge_at:
+            self._merge()
+
+    @staticmethod
+    def _add_each(recent: dict[int, int | list[int]], keys: list[int], first: int) -> None:
         setdefault = recent.setdefault
         for row, key in enumerate(keys, first):
             rows = setdefault(key, row)
@@ -56,9 +67,6 @@ class KeyIndex:
                     recent[key] = [rows, row]
                 else:
                     rows.append(row)
-        self._pending += len(keys)
-        if self._pending >= self._merge_at:
-            self._merge()
 
     def rows(self, key: int) -> list[int]:
         """Every row filed under ``key``, ascending."""
@@ -93,13 +101,17 @@ class KeyIndex:
 
     def _merge(self) -> None:
         keys, rows, recent = self._state
-        pairs = [
-            (key, row)
-            for key, filed in recent.items()
-            for row in ((filed,) if isinstance(filed, int) else filed)
-        ]
-        new_keys = np.fromiter((k for k, _ in pairs), np.int64, len(pairs))
-        new_rows = np.fromiter((r for _, r in pairs), np.int32, len(pairs))
+        if self._pending == len(recent):  # a row per key: the values are the rows
+            new_keys = np.fromiter(recent.keys(), np.int64, len(recent))
+            new_rows = np.fromiter(recent.values(), np.int32, len(recent))
+        else:
+            pairs = [
+                (key, row)
+                for key, filed in recent.items()
+                for row in ((filed,) if isinstance(filed, int) else filed)
+            ]
+            new_keys = np.fromiter((k for k, _ in pairs), np.int64, len(pairs))
+            new_rows = np.fromiter((r for _, r in pairs), np.int32, len(pairs))
         order = np.lexsort((new_rows, new_keys))
         new_keys, new_rows = new_keys[order], new_rows[order]
         # after any equal keys already there: their rows are all older

@@ -13,6 +13,7 @@ Every change that can move a scenario's numbers bumps its ``generation``;
 events that match nothing move nothing, which is what lets a poller get 304.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -52,6 +53,10 @@ class MatchIndex:
         self.retraction_positions: dict[UUID, tuple[float, int]] = {}
         self._rules: RuleIndex[tuple[str, int]] = RuleIndex()
         self._matched_by: dict[UUID, set[str]] = {}
+        self._rules_of_kind: Counter[str] = Counter()
+        self.ruled_kinds: frozenset[str] = frozenset()
+        """The kinds some current version's rule may match: the others' events need not
+        be decoded in full (``eventdecoders``)."""
         self.generation = 0
 
     def matching(self, event: BaseEvent) -> list[tuple[str, int]]:
@@ -132,10 +137,13 @@ class MatchIndex:
         self, slug: str, previous: VersionMatches | None, entry: VersionMatches
     ) -> None:
         if previous is not None:
-            for rule in range(len(previous.definition.rules)):
+            for rule, definition in enumerate(previous.definition.rules):
                 self._rules.remove((slug, rule))
+                self._rules_of_kind.subtract(definition.match.kinds())
         for rule, definition in enumerate(entry.definition.rules):
             self._rules.add((slug, rule), definition.match)
+            self._rules_of_kind.update(definition.match.kinds())
+        self.ruled_kinds = frozenset(+self._rules_of_kind)
 
     def resolve(self, slug: str, resolution: Resolution, position: int) -> None:
         scenario = self.scenarios[slug]

@@ -54,6 +54,9 @@ class Bodies(Protocol):
     def keep(self, position: int, body: str) -> None:
         """The body of the event applied at ``position`` (in position order)."""
 
+    def keep_many(self, positions: Sequence[int], bodies: Sequence[str]) -> None:
+        """``keep`` of each, in position order."""
+
     def read(self, positions: Sequence[int]) -> list[str]:
         """The bodies of the events at these positions, in that order."""
 
@@ -66,6 +69,9 @@ class KeptBodies:
 
     def keep(self, position: int, body: str) -> None:
         self._bodies[position] = body
+
+    def keep_many(self, positions: Sequence[int], bodies: Sequence[str]) -> None:
+        self._bodies.update(zip(positions, bodies, strict=True))
 
     def read(self, positions: Sequence[int]) -> list[str]:
         return [self._bodies[p] for p in positions]
@@ -87,6 +93,12 @@ class StoredBodies:
 
     def keep(self, position: int, body: str) -> None:
         self._latest[position % self._size] = (position, body)
+
+    def keep_many(self, positions: Sequence[int], bodies: Sequence[str]) -> None:
+        """Only the last ``size`` can stay in the ring."""
+        latest, size = self._latest, self._size
+        for position, body in zip(positions[-size:], bodies[-size:], strict=True):
+            latest[position % size] = (position, body)
 
     def __len__(self) -> int:
         return sum(slot is not None for slot in self._latest)

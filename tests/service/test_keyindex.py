@@ -60,3 +60,26 @@ def test_parts_are_the_rows_of_each_key_older_then_newer(
     assert len(found) == len(asked)
     for key, (older, newer) in zip(asked, found, strict=True):
         assert [*older.tolist(), *newer] == index.rows(key)
+
+
+@given(
+    chunks=st.lists(
+        st.lists(st.one_of(_keys, st.sampled_from([0, 1, -1])), max_size=20), max_size=12
+    ),
+    merge_at=st.integers(min_value=1, max_value=40),
+)
+def test_runs_added_at_once_file_what_adding_one_by_one_files(
+    chunks: list[list[int]], merge_at: int
+) -> None:
+    """``add_many`` (distinct new keys at once, else one by one) answers as ``add``:
+    keys repeated within a run, or already filed among the recent rows, included."""
+    at_once, one_by_one = KeyIndex(merge_at), KeyIndex(merge_at)
+    row = 0
+    for chunk in chunks:
+        at_once.add_many(chunk, row)
+        for key in chunk:
+            one_by_one.add(key, row)
+            row += 1
+        for key in {*chunk, 0, 1, -1}:
+            assert at_once.rows(key) == one_by_one.rows(key)
+    assert len(at_once) == len(one_by_one) == row

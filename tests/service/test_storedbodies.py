@@ -155,3 +155,26 @@ def test_a_pack_gives_back_its_bodies_and_holds_only_full_packs() -> None:
     assert packs.get(0) == bodies
     assert len(packs) == 1
     assert packs.held_bytes() < sum(map(len, bodies))
+
+
+class _NoStore:
+    """A store that holds nothing: what the ring does not keep reads as missing."""
+
+    def states_at(self, positions: Sequence[int]) -> dict[int, bytes]:
+        return {}
+
+    def states_between(self, first: int, last: int) -> list[tuple[int, bytes]]:
+        return []
+
+
+@pytest.mark.parametrize("count", [3, 8, 21])
+def test_keeping_a_run_at_once_keeps_what_keeping_each_keeps(count: int) -> None:
+    at_once, each = StoredBodies(_NoStore(), size=8), StoredBodies(_NoStore(), size=8)
+    positions = [5 + 2 * i for i in range(count)]
+    bodies = [f"body {p}" for p in positions]
+    at_once.keep_many(positions, bodies)
+    for position, body in zip(positions, bodies, strict=True):
+        each.keep(position, body)
+    assert at_once._latest == each._latest
+    kept = [p for p in positions if (p, f"body {p}") in each._latest]
+    assert at_once.read(kept) == [f"body {p}" for p in kept]
