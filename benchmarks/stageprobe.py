@@ -106,6 +106,11 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("worker: possible duplicates, all of it", "service.commands.events", "_name_duplicates"),
     ("worker:   wait for own position", "service.commands.events", "_await_applied"),
     ("worker:   look-alikes", "service.projection.duplicates", "DuplicateIndex.look_alikes"),
+    (
+        "worker:   look-alikes, found together",
+        "service.projection.duplicates",
+        "DuplicateIndex.all_look_alikes",
+    ),
 )
 
 _lock = threading.Lock()

@@ -42,6 +42,9 @@ NAMED_ON_THE_LOOP = 10
 of microseconds per event); larger ones in a worker thread, so that the loop is never
 held for long. A hand-off to a worker thread and back costs more CPU than a single
 event's lookup."""
+NAMED_ONE_BY_ONE = 10
+"""Up to this many events are looked up one by one (about 20 us each); more are
+found together, a few microseconds each but about 100 us at least."""
 
 
 class Receipt(Wire):
@@ -202,16 +205,22 @@ def _name_duplicates(
 def _named(
     index: LogIndex, events: Sequence[BaseEvent], receipts: list[Receipt]
 ) -> list[AppendReceipt]:
-    """The receipts with each event's look-alikes, from the rows the index has applied."""
+    """The receipts with each event's look-alikes, from the rows the index has applied:
+    a few events one lookup each, more found together (``projection.lookalikes``)."""
     duplicates = index.table.duplicates
+    asked = [(event, receipt.position) for event, receipt in zip(events, receipts, strict=True)]
+    if len(asked) > NAMED_ONE_BY_ONE:
+        named = duplicates.all_look_alikes(asked)
+    else:
+        named = [duplicates.look_alikes(event, before) for event, before in asked]
     return [
         AppendReceipt(
             event_id=receipt.event_id,
             position=receipt.position,
             recorded_at=receipt.recorded_at,
-            possible_duplicates=duplicates.look_alikes(event, receipt.position),
+            possible_duplicates=alikes,
         )
-        for event, receipt in zip(events, receipts, strict=True)
+        for receipt, alikes in zip(receipts, named, strict=True)
     ]
 
 
