@@ -34,6 +34,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("loop:   future check", "service.commands.events", "check_not_future"),
     ("loop:   ids (idempotency)", "service.commands.events", "assign_ids"),
     ("loop:   canonical bodies", "service.commands.events", "event_body"),
+    ("loop:   canonical bodies, together", "service.commands.events", "event_bodies"),
     ("loop:   submit, await the commit", "service.commands.events", "commit"),
     ("loop:   thread hand-offs (anyio to_thread)", "anyio.to_thread", "run_sync"),
     (
