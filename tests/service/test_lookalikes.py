@@ -192,3 +192,15 @@ def test_a_look_alike_under_a_key_cut_short_is_named_when_newer_than_ten_found()
     expected = log.by_the_rule(last, now=False)
     assert expected == log.ids[1 : NAMED_AT_MOST + 1]
     assert all_look_alikes(log.table.duplicates, _asked(log, [last])) == [expected]
+
+
+def test_events_far_apart_in_the_log_get_the_per_event_answers() -> None:
+    """A page of one kind: positions far apart, each event's row bound found alone."""
+    log = _Log(None, 64)
+    for i in range(300):
+        log.append(_event(["signal", "negotiation"][i % 7 == 0], "bis", i % 3))
+    rows = [0, 7, 140, 147, 294]
+    duplicates = log.table.duplicates
+    expected = [duplicates.look_alikes(log.events[r], log.position(r), now=True) for r in rows]
+    assert all_look_alikes(duplicates, _asked(log, rows), now=True) == expected
+    assert expected[-1] == [log.ids[r] for r in range(217, 294, 7)][-NAMED_AT_MOST:]
