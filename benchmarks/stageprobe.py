@@ -34,6 +34,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("loop:   future check", "service.commands.events", "check_not_future"),
     ("loop:   ids (idempotency)", "service.commands.events", "assign_ids"),
     ("loop:   canonical bodies", "service.commands.events", "event_body"),
+    ("loop:   canonical bodies, together", "service.commands.events", "event_bodies"),
     ("loop:   submit, await the commit", "service.commands.events", "commit"),
     ("loop:   thread hand-offs (anyio to_thread)", "anyio.to_thread", "run_sync"),
     (
@@ -106,6 +107,11 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("worker: possible duplicates, all of it", "service.commands.events", "_name_duplicates"),
     ("worker:   wait for own position", "service.commands.events", "_await_applied"),
     ("worker:   look-alikes", "service.projection.duplicates", "DuplicateIndex.look_alikes"),
+    (
+        "worker:   look-alikes, found together",
+        "service.projection.duplicates",
+        "DuplicateIndex.all_look_alikes",
+    ),
 )
 
 _lock = threading.Lock()

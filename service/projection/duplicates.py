@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from itertools import accumulate
 from operator import attrgetter
-from typing import TYPE_CHECKING, cast, get_origin, get_type_hints
+from typing import TYPE_CHECKING, NamedTuple, cast, get_origin, get_type_hints
 from uuid import UUID
 
 import msgspec
@@ -48,6 +48,17 @@ Indexed = BaseEvent | Identified
 
 KeyOf = Callable[[bytes, int], int]
 """The ``KeyIndex`` key of an identity's bytes on a day (a signed 64-bit integer)."""
+
+
+class Held(NamedTuple):
+    """A ``DuplicateIndex``'s parts, for readers: the event table, the rows by key, the
+    key function, the identities' arena and each row's end offset in it."""
+
+    table: "EventTable"
+    rows: KeyIndex
+    key_of: KeyOf
+    identities: bytearray
+    ends: "array[int]"
 
 
 class DuplicateIndex:
@@ -95,18 +106,25 @@ class DuplicateIndex:
         ``before`` (the log as it stood then: an append's answer, the same when the
         append is repeated) or, with ``now``, retracted at all. Safe without the
         index lock, like a listing: rows and buckets are only ever appended to."""
-        ident, candidates = self._candidates(event, before, now)
-        return self._confirmed(ident, candidates)
+        found = self._candidates(event, before, now)
+        return [self._table.event_id(row) for row in reversed(found[:NAMED_AT_MOST])]
 
     def all_look_alikes(
         self, asked: Sequence[tuple[BaseEvent, int]], *, now: bool = False
     ) -> list[list[UUID]]:
-        """``look_alikes`` of each (event, before)."""
-        return [self.look_alikes(event, before, now=now) for event, before in asked]
+        """``look_alikes`` of each (event, before), found together
+        (``service.projection.lookalikes``)."""
+        from service.projection.lookalikes import all_look_alikes  # noqa: PLC0415 - it reads this index
 
-    def _candidates(self, event: BaseEvent, before: int, now: bool) -> tuple[bytes, list[int]]:
-        """The event's identity bytes and the rows filed under them near its day,
-        newest first."""
+        return all_look_alikes(self, asked, now=now)
+
+    def held(self) -> "Held":
+        """What the index holds, to be read (never changed) by the bulk lookup."""
+        return Held(self._table, self._rows, self._key_of, self._identities, self._ends)
+
+    def _candidates(self, event: BaseEvent, before: int, now: bool) -> list[int]:
+        """The rows filed under the event's identity near its day that it looks like,
+        the newest ``NAMED_AT_MOST`` of each day's key, newest first."""
         occurred = event.occurred_at.timestamp()
         ident = identity_bytes(event)
         day = _day(occurred)
@@ -119,24 +137,17 @@ class DuplicateIndex:
         ]
         retracted = math.inf if now else before
         for older, newer in self._rows.parts(keys):
-            candidates += self._near(older, newer, occurred, before, retracted)
+            candidates += self._near(ident, older, newer, occurred, before, retracted)
         candidates.sort(reverse=True)
-        return ident, candidates
+        return candidates
 
-    def _confirmed(self, ident: bytes, candidates: list[int]) -> list[UUID]:
-        """The candidates with this identity (a key's hash can collide), the latest
-        ``NAMED_AT_MOST``, in log order."""
-        found: list[int] = []
-        identities, ends = self._identities, self._ends
-        for row in candidates:
-            end = ends[row]
-            if end - len(ident) == (ends[row - 1] if row else 0) and (
-                identities[end - len(ident) : end] == ident
-            ):
-                found.append(row)
-                if len(found) == NAMED_AT_MOST:
-                    break
-        return [self._table.event_id(row) for row in reversed(found)]
+    def _confirmed(self, ident: bytes, row: int) -> bool:
+        """Whether the row's identity is ``ident`` (a key's hash can collide)."""
+        end = self._ends[row]
+        start = end - len(ident)
+        return start == (self._ends[row - 1] if row else 0) and (
+            self._identities[start:end] == ident
+        )
 
     def identity_bytes_held(self) -> int:
         """The bytes the identities take (arena and offsets)."""
@@ -144,6 +155,7 @@ class DuplicateIndex:
 
     def _near(
         self,
+        ident: bytes,
         older: "npt.NDArray[np.int32]",
         newer: list[int],
         occurred: float,
@@ -152,7 +164,9 @@ class DuplicateIndex:
     ) -> list[int]:
         """The newest ``NAMED_AT_MOST`` of the rows ``older`` then ``newer`` (each
         ascending) below position ``before``, not retracted before position
-        ``retracted``, that occurred within the window of ``occurred``."""
+        ``retracted``, that occurred within the window of ``occurred`` with the
+        identity ``ident``. Confirmed here, before they are counted: rows of another
+        identity filed under a colliding key must not crowd out the event's own."""
         table = self._table
         found: list[int] = []
         listed: npt.NDArray[np.int32] | list[int]
@@ -160,7 +174,11 @@ class DuplicateIndex:
             end = bisect.bisect_left(listed, before, key=lambda row: table.positions[row])
             for row in _newest_first(listed, end):
                 near = abs(table.occurred[row] - occurred) <= _WINDOW_S
-                if near and not table.retracted_before(row, retracted):
+                if (
+                    near
+                    and not table.retracted_before(row, retracted)
+                    and self._confirmed(ident, row)
+                ):
                     found.append(row)
                     if len(found) == NAMED_AT_MOST:
                         return found

@@ -19,7 +19,9 @@ run this hook first (``before_request`` on their controllers):
   missing field of the object, the allowed values, patterns in words).
 
 litestar's own decode then sees only bodies that pass, so its answer to them is
-unchanged.
+unchanged; a body decoded into a ``msgspec.Struct`` is handed to litestar as the
+request's JSON, which its converter passes through as it is (litestar would otherwise
+read the body a second time, lax, and convert that: about 1.3 ms for a batch of 1000).
 """
 
 import json
@@ -29,6 +31,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.exceptions import HTTPException
+from litestar.utils.scope.state import ScopeState
 
 from domain.body_errors import body_errors
 from domain.errors import InvalidInput
@@ -61,7 +64,7 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
         msg = f"the body must be application/json, not {shown}"
         raise HTTPException(status_code=415, detail=msg)
     try:
-        _decoder(body.annotation).decode(raw)
+        decoded = _decoder(body.annotation).decode(raw)
     except msgspec.ValidationError as e:
         parsed = _check_json(raw)  # a body that is not JSON at all is a 400, not a 422
         raise InvalidInput(body_errors(body.annotation, parsed, str(e))) from None
@@ -70,6 +73,8 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
         msg = "the body cannot be read as JSON"
         raise msgspec.DecodeError(msg) from None
     _check_unique_keys(raw)
+    if isinstance(decoded, msgspec.Struct):
+        ScopeState.from_scope(request.scope).json = decoded
 
 
 def _check_json(raw: bytes) -> Any:

@@ -175,3 +175,41 @@ def test_a_single_append_names_its_look_alikes_without_a_worker_thread(client: C
     finally:
         client.blocking_portal.call(give_them_back)
     assert second["possible_duplicates"] == [first["event_id"]]
+
+
+@pytest.mark.timeout(30)
+def test_a_batch_of_a_hundred_names_its_look_alikes_without_a_worker_thread(
+    client: Client,
+) -> None:
+    """Found together, a hundred events' look-alikes cost less than a hand-off to a
+    worker thread: with every worker taken, such a batch still answers, in full (the
+    latest ten earlier look-alikes of each, earlier events of the batch included)."""
+    stored = [post(client, signal("port strike"))["event_id"] for _ in range(3)]
+
+    async def take_the_workers() -> None:
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        await limiter.acquire_on_behalf_of(client)
+
+    async def give_them_back() -> None:
+        to_thread.current_default_thread_limiter().release_on_behalf_of(client)
+
+    assert client.blocking_portal is not None
+    client.blocking_portal.call(take_the_workers)
+    try:
+        receipts = post_batch(client, *[signal(" Port Strike ") for _ in range(100)])
+    finally:
+        client.blocking_portal.call(give_them_back)
+    ids = stored + [r["event_id"] for r in receipts]
+    assert [r["possible_duplicates"] for r in receipts] == [
+        ids[max(0, i - 10) : i] for i in range(3, 103)
+    ]
+
+
+def test_a_batch_of_a_thousand_names_the_latest_ten_before_each(client: Client) -> None:
+    """Past the loop's bound (a worker thread finds them), the same answers."""
+    first = post_batch(client, *[signal("tariff") for _ in range(1000)])
+    second = post_batch(client, *[signal("TARIFF", summary=f"n{i}") for i in range(1000)])
+    ids = [r["event_id"] for r in first + second]
+    named = [r["possible_duplicates"] for r in first + second]
+    assert named == [ids[max(0, i - 10) : i] for i in range(2000)]
