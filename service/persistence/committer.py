@@ -18,6 +18,10 @@ writer probes the store itself, so a lost connection is found to be back without
 waiting for traffic (a full store is found to have room only by a write: its own,
 or another process's, seen as the store's head moving). A job whose caller gave up
 waiting (``Future.cancel``) before the writer took it is not committed.
+
+After the commit lock is released, and before any job is answered, the writer
+hands what it committed to ``on_commit`` (the event log applies it to the index
+from memory, so an answered append is usually applied already: issue 19).
 """
 
 import logging
@@ -55,6 +59,9 @@ class NewRecords:
 
 
 Build = Callable[[datetime], Sequence[Aggregate | NewRecords]]
+Committed = Callable[[list[list[Recording[UUID]]]], None]
+"""Told of what one turn of the writer committed: the recordings of each transaction,
+in commit order (each in position order). Runs on the writer thread, must not raise."""
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -92,6 +99,8 @@ class GroupCommitter:
         self._next_attempt = 0.0
         self._next_probe = 0.0
         self._probe_backoff = Backoff(self._backoff.first, self._backoff.most)
+        self.on_commit: Committed | None = None
+        self._answers: list[tuple[list[_Job], list[int], list[Recording[UUID]]]] = []
 
     def start(self) -> None:
         self.thread.start()
@@ -250,12 +259,33 @@ class GroupCommitter:
         self._store_recovered()
 
     def _commit(self, group: list[_Job]) -> None:
+        """Commit under the store's lock; answer the jobs committed after releasing it
+        (also when a later transaction of the group failed)."""
         recorder = self._app.recorder
-        if isinstance(recorder, SharedStore):
-            with recorder.commit_lock() as head:
-                self._commit_locked(group, head)
-        else:
-            self._commit_locked(group, None)
+        try:
+            if isinstance(recorder, SharedStore):
+                with recorder.commit_lock() as head:
+                    self._commit_locked(group, head)
+            else:
+                self._commit_locked(group, None)
+        finally:
+            self._answer()
+
+    def _answer(self) -> None:
+        """Hand the turn's commits to ``on_commit``, then answer their jobs."""
+        answers, self._answers = self._answers, []
+        if not answers:
+            return
+        if self.on_commit is not None:
+            try:
+                self.on_commit([recordings for _, _, recordings in answers])
+            except Exception:
+                logger.exception("handing over a commit failed")
+        for jobs, counts, recordings in answers:
+            start = 0
+            for job, count in zip(jobs, counts, strict=True):
+                job.future.set_result(recordings[start : start + count])
+                start += count
 
     def _commit_locked(self, group: list[_Job], head: int | None) -> None:
         recorded_at = self._times.stamp(head, self.last_position)
@@ -294,7 +324,4 @@ class GroupCommitter:
         self.commits += 1
         if recordings:
             self.last_position = max(self.last_position, recordings[-1].notification.id)
-        start = 0
-        for job, count in zip(jobs, counts, strict=True):
-            job.future.set_result(recordings[start : start + count])
-            start += count
+        self._answers.append((jobs, counts, recordings))
