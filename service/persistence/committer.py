@@ -37,11 +37,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 
 from service.persistence.commitclock import Clock, CommitClock
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.persistence.stores import SharedStore
+from service.persistence.transcoder import stored_events
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.committer")
@@ -302,6 +303,26 @@ class GroupCommitter:
         elif built:
             self._save(built, alone=False)
 
+    def _put(self, events: list[Any]) -> list[Recording[UUID]]:
+        """``EventStore.put``, with the events transcoded in one pass (``stored_events``)."""
+        stored = stored_events(self._app.mapper, events)
+        positions = self._app.recorder.insert_events(stored)
+        if not positions:
+            return []
+        return [
+            Recording(
+                event,
+                Notification(
+                    id=position,
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                ),
+            )
+            for event, s, position in zip(events, stored, positions, strict=True)
+        ]
+
     def _save(self, jobs: list[_Job], *, alone: bool) -> None:
         """One transaction for the jobs' events. The events are collected here and
         put in the event store directly: ``Application.save`` checks each aggregate
@@ -310,7 +331,7 @@ class GroupCommitter:
         pending = [(a, list(a.pending_events)) for job in jobs for a in job.aggregates]
         events = [e for _, aggregate_events in pending for e in aggregate_events]
         try:
-            recordings = self._app.events.put(events)
+            recordings = self._put(events)
         except IntegrityError as e:
             if alone:
                 jobs[0].future.set_exception(e)
