@@ -86,6 +86,10 @@ class GroupCommitter:
         backoff: Backoff | None = None,
     ) -> None:
         self._app = app
+        recorder = app.recorder
+        self._shared: SharedStore | None = recorder if isinstance(recorder, SharedStore) else None
+        """The recorder as a ``SharedStore``, checked once: ``isinstance`` against a
+        runtime-checkable protocol cost about 25 us per commit."""
         self._times = CommitClock(app, clock)
         self._max_jobs = max_jobs
         self.commit_timeout_s = commit_timeout_s
@@ -235,8 +239,7 @@ class GroupCommitter:
         return max(0.01, self._next_probe - time.monotonic())
 
     def _check_store(self) -> int:
-        recorder = self._app.recorder
-        return recorder.probe() if isinstance(recorder, SharedStore) else 0
+        return self._shared.probe() if self._shared is not None else 0
 
     def _probe(self) -> None:
         """While idle with a problem: clear it if the store answers (and, for a full
@@ -262,10 +265,10 @@ class GroupCommitter:
     def _commit(self, group: list[_Job]) -> None:
         """Commit under the store's lock; answer the jobs committed after releasing it
         (also when a later transaction of the group failed)."""
-        recorder = self._app.recorder
+        shared = self._shared
         try:
-            if isinstance(recorder, SharedStore):
-                with recorder.commit_lock() as head:
+            if shared is not None:
+                with shared.commit_lock() as head:
                     self._commit_locked(group, head)
             else:
                 self._commit_locked(group, None)
