@@ -91,11 +91,13 @@ def test_a_turn_is_handed_over_before_any_of_its_jobs_is_answered(settings: Sett
         log.committer.submit(lambda t: gate.wait(5) and [])  # holds the writer
         futures.extend(log.committer.submit(records(uuid4(), uuid4())) for _ in range(10))
         gate.set()
-        answered = [r.notification.id for f in futures for r in f.result(timeout=10)]
+        answers = [[r.notification.id for r in f.result(timeout=10)] for f in futures]
         handed = [p for positions, _ in seen for p in positions]
-        assert handed == answered
-        assert seen
-        assert not any(done for _, dones in seen for done in dones)
+        assert handed == [p for answer in answers for p in answer]
+        for positions, dones in seen:  # the writer may have taken the jobs in two turns
+            for answer, done in zip(answers, dones, strict=True):
+                if set(answer) <= set(positions):
+                    assert not done
 
 
 def test_own_commits_are_applied_from_memory_before_they_are_answered(
