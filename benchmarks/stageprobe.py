@@ -92,10 +92,16 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ),
     ("writer:     build aggregates", "domain.records", "EventRecord.record"),
     ("writer:     transcode", "eventsourcing.persistence", "Mapper.to_stored_event"),
+    ("writer:     transcode (in one pass)", "service.persistence.committer", "stored_events"),
     ("writer:     SQL inserts", "eventsourcing.sqlite", "SQLiteApplicationRecorder._insert_events"),
     ("writer:     SQLite commit (WAL, fsync)", "eventsourcing.sqlite", "SQLiteConnection.commit"),
     ("writer:     wake the projection", "service.persistence.sqlitestore", "_Subscribers.wake"),
     ("writer:   answer the request (future)", "concurrent.futures", "Future.set_result"),
+    (
+        "writer:   hand-over (apply own commits)",
+        "service.persistence.eventlog",
+        "EventLog._hand_over",
+    ),
     ("projection: catch up (read + apply)", "service.persistence.eventlog", "catch_up"),
     (
         "projection: runner, one record",

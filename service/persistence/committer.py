@@ -18,6 +18,10 @@ writer probes the store itself, so a lost connection is found to be back without
 waiting for traffic (a full store is found to have room only by a write: its own,
 or another process's, seen as the store's head moving). A job whose caller gave up
 waiting (``Future.cancel``) before the writer took it is not committed.
+
+After the commit lock is released, and before any job is answered, the writer
+hands what it committed to ``on_commit`` (the event log applies it to the index
+from memory, so an answered append is usually applied already: issue 19).
 """
 
 import logging
@@ -33,11 +37,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 
 from service.persistence.commitclock import Clock, CommitClock
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.persistence.stores import SharedStore
+from service.persistence.transcoder import stored_events
 from service.workers.registry import Backoff
 
 logger = logging.getLogger("service.committer")
@@ -55,6 +60,9 @@ class NewRecords:
 
 
 Build = Callable[[datetime], Sequence[Aggregate | NewRecords]]
+Committed = Callable[[list[list[Recording[UUID]]]], None]
+"""Told of what one turn of the writer committed: the recordings of each transaction,
+in commit order (each in position order). Runs on the writer thread, must not raise."""
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -78,6 +86,10 @@ class GroupCommitter:
         backoff: Backoff | None = None,
     ) -> None:
         self._app = app
+        recorder = app.recorder
+        self._shared: SharedStore | None = recorder if isinstance(recorder, SharedStore) else None
+        """The recorder as a ``SharedStore``, checked once: ``isinstance`` against a
+        runtime-checkable protocol cost about 25 us per commit."""
         self._times = CommitClock(app, clock)
         self._max_jobs = max_jobs
         self.commit_timeout_s = commit_timeout_s
@@ -92,6 +104,8 @@ class GroupCommitter:
         self._next_attempt = 0.0
         self._next_probe = 0.0
         self._probe_backoff = Backoff(self._backoff.first, self._backoff.most)
+        self.on_commit: Committed | None = None
+        self._answers: list[tuple[list[_Job], list[int], list[Recording[UUID]]]] = []
 
     def start(self) -> None:
         self.thread.start()
@@ -225,8 +239,7 @@ class GroupCommitter:
         return max(0.01, self._next_probe - time.monotonic())
 
     def _check_store(self) -> int:
-        recorder = self._app.recorder
-        return recorder.probe() if isinstance(recorder, SharedStore) else 0
+        return self._shared.probe() if self._shared is not None else 0
 
     def _probe(self) -> None:
         """While idle with a problem: clear it if the store answers (and, for a full
@@ -250,12 +263,33 @@ class GroupCommitter:
         self._store_recovered()
 
     def _commit(self, group: list[_Job]) -> None:
-        recorder = self._app.recorder
-        if isinstance(recorder, SharedStore):
-            with recorder.commit_lock() as head:
-                self._commit_locked(group, head)
-        else:
-            self._commit_locked(group, None)
+        """Commit under the store's lock; answer the jobs committed after releasing it
+        (also when a later transaction of the group failed)."""
+        shared = self._shared
+        try:
+            if shared is not None:
+                with shared.commit_lock() as head:
+                    self._commit_locked(group, head)
+            else:
+                self._commit_locked(group, None)
+        finally:
+            self._answer()
+
+    def _answer(self) -> None:
+        """Hand the turn's commits to ``on_commit``, then answer their jobs."""
+        answers, self._answers = self._answers, []
+        if not answers:
+            return
+        if self.on_commit is not None:
+            try:
+                self.on_commit([recordings for _, _, recordings in answers])
+            except Exception:
+                logger.exception("handing over a commit failed")
+        for jobs, counts, recordings in answers:
+            start = 0
+            for job, count in zip(jobs, counts, strict=True):
+                job.future.set_result(recordings[start : start + count])
+                start += count
 
     def _commit_locked(self, group: list[_Job], head: int | None) -> None:
         recorded_at = self._times.stamp(head, self.last_position)
@@ -272,6 +306,26 @@ class GroupCommitter:
         elif built:
             self._save(built, alone=False)
 
+    def _put(self, events: list[Any]) -> list[Recording[UUID]]:
+        """``EventStore.put``, with the events transcoded in one pass (``stored_events``)."""
+        stored = stored_events(self._app.mapper, events)
+        positions = self._app.recorder.insert_events(stored)
+        if not positions:
+            return []
+        return [
+            Recording(
+                event,
+                Notification(
+                    id=position,
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                ),
+            )
+            for event, s, position in zip(events, stored, positions, strict=True)
+        ]
+
     def _save(self, jobs: list[_Job], *, alone: bool) -> None:
         """One transaction for the jobs' events. The events are collected here and
         put in the event store directly: ``Application.save`` checks each aggregate
@@ -280,7 +334,7 @@ class GroupCommitter:
         pending = [(a, list(a.pending_events)) for job in jobs for a in job.aggregates]
         events = [e for _, aggregate_events in pending for e in aggregate_events]
         try:
-            recordings = self._app.events.put(events)
+            recordings = self._put(events)
         except IntegrityError as e:
             if alone:
                 jobs[0].future.set_exception(e)
@@ -294,7 +348,4 @@ class GroupCommitter:
         self.commits += 1
         if recordings:
             self.last_position = max(self.last_position, recordings[-1].notification.id)
-        start = 0
-        for job, count in zip(jobs, counts, strict=True):
-            job.future.set_result(recordings[start : start + count])
-            start += count
+        self._answers.append((jobs, counts, recordings))

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import Recording, Transcoder
 from eventsourcing.projection import BaseProjectionRunner
 from eventsourcing.utils import EnvType
 
@@ -20,7 +20,7 @@ from service.persistence.errors import StoreFull, StoreUnavailable, as_store_err
 from service.persistence.sqlitestore import NotifyingSQLiteRecorder
 from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
-from service.projection.catchup import catch_up
+from service.projection.catchup import apply_rows, catch_up, id_bytes
 from service.projection.index import LogIndex
 from service.projection.logprojection import LogProjection
 from service.settings import Settings
@@ -94,7 +94,12 @@ class EventLog:
         self._frozen = False
         self._woken = threading.Event()
         self._waker = _Waker(self._woken)
+        self._applying = threading.Lock()
+        self._handing_over = False
+        self.handed_over = 0
+        """Records the writer has applied from memory (never read back from the store)."""
         self.workers = workers
+        committer.on_commit = self._hand_over
 
     @property
     def follower(self) -> threading.Thread:
@@ -114,7 +119,7 @@ class EventLog:
 
     def _follow(self) -> None:
         backoff = Backoff(0.2, 5.0)
-        while not self._closed.is_set():
+        while not self._closed.is_set() and self._failure is None:
             try:
                 self._catch_up_and_follow(backoff)
             except Exception as e:
@@ -137,7 +142,8 @@ class EventLog:
     def _catch_up_and_follow(self, backoff: Backoff) -> None:
         """Apply what the store holds after the index's position, then follow it with
         a projection runner until the runner stops (raising what stopped it)."""
-        catch_up(self.app, self._projection, self.index)
+        with self._applying:
+            catch_up(self.app, self._projection, self.index)
         if self.settings.freeze_after_catch_up and not self._frozen:
             self._frozen = True
             gc.freeze()  # the loaded index is long-lived: keep it out of collections
@@ -171,12 +177,42 @@ class EventLog:
         """Catch up after every commit to the file in this process, and at least every
         poll interval; until closed. A commit that comes while catching up sets the
         event again, so nothing committed is left waiting for the next poll."""
-        recorder.wake_on_commit(self._waker)
+        recorder.wake_on_commit(self._waker, others_only=True)
+        self._handing_over = True
         self._following(backoff)
-        while not self._closed.is_set():
+        while not self._closed.is_set() and self._failure is None:
             self._woken.wait(recorder.poll_interval)
             self._woken.clear()
-            catch_up(self.app, self._projection, self.index)
+            with self._applying:
+                catch_up(self.app, self._projection, self.index)
+
+    def _hand_over(self, commits: list[list[Recording[UUID]]]) -> None:
+        """The writer's commits, applied on its thread from what it holds (see the
+        class); never raises: a failure stops the projection, as in the follower."""
+        if not commits:
+            return
+        if not self._handing_over or not self._applying.acquire(blocking=False):
+            self._woken.set()
+            return
+        try:
+            for recordings in commits:
+                if not recordings or self._failure is not None:
+                    continue
+                if recordings[0].notification.id != self.index.position + 1:
+                    self._woken.set()
+                    return
+                rows = [
+                    (n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state)
+                    for n in (recording.notification for recording in recordings)
+                ]
+                apply_rows(self.app, self._projection, self.index, rows)
+                self.handed_over += len(rows)
+        except Exception as e:
+            logger.exception("the projection stopped")
+            self._failure = e
+            self._woken.set()
+        finally:
+            self._applying.release()
 
     def _check_connections(self) -> None:
         """The store is back: have the pool of the app (the writer's and the requests')

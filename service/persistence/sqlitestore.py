@@ -71,9 +71,9 @@ class _Subscribers:
         with self._lock:
             self._by_file.setdefault(db_name, weakref.WeakSet()).add(subscription)
 
-    def wake(self, db_name: str) -> None:
+    def wake(self, db_name: str, skip: "weakref.WeakSet[Wakeable]") -> None:
         with self._lock:
-            subscriptions = list(self._by_file.get(db_name, ()))
+            subscriptions = [s for s in self._by_file.get(db_name, ()) if s not in skip]
         for subscription in subscriptions:
             subscription.wake()
 
@@ -85,6 +85,7 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, *args: Any, poll_interval: float = 0.25, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.poll_interval = poll_interval
+        self._told_otherwise: weakref.WeakSet[Wakeable] = weakref.WeakSet()
         pool = self.datastore.pool
         self._commit_lock = (
             None
@@ -96,7 +97,7 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super().insert_events(stored_events, **kwargs)
-        _subscribers.wake(self.datastore.pool.db_name)
+        _subscribers.wake(self.datastore.pool.db_name, self._told_otherwise)
         return ids
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> PollingSubscription:
@@ -104,10 +105,13 @@ class NotifyingSQLiteRecorder(SQLiteApplicationRecorder):
         _subscribers.add(self.datastore.pool.db_name, subscription)
         return subscription
 
-    def wake_on_commit(self, waker: Wakeable) -> None:
+    def wake_on_commit(self, waker: Wakeable, *, others_only: bool = False) -> None:
         """Call ``waker.wake()`` after each commit to this database file in this process
-        (held weakly: the caller keeps it)."""
+        (held weakly: the caller keeps it); ``others_only``: not after commits through
+        this recorder (whose committer tells the waker's owner itself)."""
         _subscribers.add(self.datastore.pool.db_name, waker)
+        if others_only:
+            self._told_otherwise.add(waker)
 
     @contextmanager
     def commit_lock(self) -> Iterator[int]:

@@ -7,12 +7,20 @@ and the standard library's decoder with an ``object_hook`` was a third of the
 replay time.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    TranscodingNotRegisteredError,
+)
+from eventsourcing.utils import get_topic
 
 _PLAIN = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 class MsgspecTranscoder(JSONTranscoder):
@@ -48,3 +56,41 @@ class MsgspecTranscoder(JSONTranscoder):
         if type(o) is list:
             return [self._unwrap(v) for v in o]
         return o
+
+
+def stored_events(mapper: Mapper[Any], events: Sequence[Any]) -> list[StoredEvent]:
+    """What ``mapper.to_stored_event`` makes of each event, the same bytes, in one pass.
+
+    Per event, the mapper looks up the class's topic and walks every value through
+    the transcoder (a batch of 1000 cost 5-6 ms): here a class's topic and version
+    are looked up once, plain values are taken as they are, and any other value
+    (the commit's one ``recorded_at``, shared by a batch) is wrapped once. A mapper
+    with a compressor or a cipher, or another transcoder, is left to do its own."""
+    transcoder = mapper.transcoder
+    if mapper.compressor or mapper.cipher or not isinstance(transcoder, MsgspecTranscoder):
+        return [mapper.to_stored_event(event) for event in events]
+    encode = transcoder._encoder.encode
+    wrap = transcoder._wrap
+    classes: dict[type, tuple[str, int]] = {}
+    wrapped: dict[int, tuple[Any, Any]] = {}
+    stored = []
+    for event in events:
+        cls = type(event)
+        known = classes.get(cls)
+        if known is None:
+            known = classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+        topic, class_version = known
+        state = dict(vars(event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        if class_version > 1:
+            state["class_version"] = class_version
+        for name, value in state.items():
+            if type(value) in _PLAIN_TYPES:
+                continue
+            kept = wrapped.get(id(value))
+            if kept is None or kept[0] is not value:
+                kept = wrapped[id(value)] = (value, wrap(value))
+            state[name] = kept[1]
+        stored.append(StoredEvent(originator_id, originator_version, topic, encode(state)))
+    return stored
