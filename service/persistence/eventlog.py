@@ -64,6 +64,13 @@ class EventLog:
     threads (its subscription's puller, then its processor), and waking a thread
     costs more CPU here than the projection's own work for a single append.
 
+    On SQLite the writer also hands each commit over before answering its jobs
+    (``_hand_over``): when the commit follows the index's position and the index is
+    free (no reader holds it or waits for it), the writer applies it from memory, so an
+    append is answered with its event in the index and nothing is read back. Otherwise
+    the follower is woken and reads the store as before: the writer never waits on a
+    reader, and another process's commit in between is read, not skipped.
+
     The follower thread supervises the runner: when its subscription fails because
     the store cannot be reached (the server restarted: the LISTEN connection
     died), it catches up again from the index's position and starts a new runner,
@@ -191,7 +198,10 @@ class EventLog:
         class); never raises: a failure stops the projection, as in the follower."""
         if not commits:
             return
-        if not self._handing_over or not self._applying.acquire(blocking=False):
+        if not self._handing_over or not self.index.free_to_apply():
+            self._woken.set()
+            return
+        if not self._applying.acquire(blocking=False):
             self._woken.set()
             return
         try:

@@ -86,6 +86,15 @@ class LogIndex(POPOTrackingRecorder):
         (``readerturn``)."""
         return self._reader_turn
 
+    def free_to_apply(self) -> bool:
+        """Whether the index lock is free now and no reader waits for it. The writer
+        applies its own commits only then: it must not wait on a reader, or every
+        commit would wait with it (the follower applies them otherwise)."""
+        if self._reader_turn.waiting or not self._database_lock.acquire(blocking=False):
+            return False
+        self._database_lock.release()
+        return True
+
     # --- applying records (called by the projection, one thread) -------------
 
     def add_event(

@@ -35,6 +35,11 @@ class ReaderTurn:
                 self._changed.notify_all()
         return True
 
+    @property
+    def waiting(self) -> int:
+        """How many readers wait for the lock now."""
+        return self._waiting
+
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
 

@@ -178,3 +178,22 @@ def test_a_log_on_postgresql_still_follows_with_the_runner(settings: Settings) -
         event_id, position = append(log)
         assert log.index.reached(position, 10)
         assert log.index.table.position(event_id) == position
+
+
+def test_a_reader_holding_the_index_never_holds_up_a_commit(tmp_path: Path) -> None:
+    """The writer applies its own commit only when the index is free: a reader that holds
+    it (or waits for it) leaves the commit to the follower, and the commit is answered."""
+    with open_eventlog(Settings(data_dir=tmp_path)) as log:
+        assert log.catch_up(10)
+        with log.index.reading():
+            seen: list[bool] = []
+            other = threading.Thread(target=lambda: seen.append(log.index.free_to_apply()))
+            other.start()
+            other.join()
+            assert seen == [False]
+            event_id, position = append(log)
+            assert log.index.position < position
+            assert log.index.table.row_of(event_id) is None
+        assert log.index.free_to_apply()
+        assert log.index.reached(position, timeout=10)
+        assert log.index.table.row_of(event_id) is not None
