@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -20,6 +21,8 @@ from anyio import to_thread
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
+from litestar.openapi.spec.enums import OpenAPIFormat
+from litestar.params import KwargDefinition
 
 from domain.codecs import world_event_decoder as _event_decoder
 from domain.errors import AlreadyRetracted, EventConflict, FieldError, InvalidInput, NotFound
@@ -48,6 +51,12 @@ NAMED_ONE_BY_ONE = 10
 found together, a few microseconds each but about 100 us at least."""
 
 
+IdText = Annotated[str, KwargDefinition(format=OpenAPIFormat.UUID)]
+"""An event id as the text a ``UUID`` is written as (``str(UUID)``), documented as a
+uuid: receipts name up to ten each, and text made once per id is copied by the
+encoder, where a ``UUID`` is made (about 0.6 us) and then written each time."""
+
+
 class Receipt(Wire):
     event_id: UUID
     position: int
@@ -60,7 +69,7 @@ class AppendReceipt(Receipt):
     before it and not retracted then, in log order, the latest ten at most; always
     present, empty when none."""
 
-    possible_duplicates: list[UUID]
+    possible_duplicates: list[IdText]
 
 
 def check_not_future(events: Sequence[BaseEvent], now: datetime, *, batch: bool) -> None:
@@ -220,9 +229,9 @@ def _named(
     duplicates = index.table.duplicates
     asked = [(event, receipt.position) for event, receipt in zip(events, receipts, strict=True)]
     if len(asked) > NAMED_ONE_BY_ONE:
-        named = duplicates.all_look_alikes(asked)
+        named = duplicates.all_look_alike_texts(asked)
     else:
-        named = [duplicates.look_alikes(event, before) for event, before in asked]
+        named = [duplicates.look_alike_texts(event, before) for event, before in asked]
     return [
         AppendReceipt(
             event_id=receipt.event_id,

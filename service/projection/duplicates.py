@@ -31,6 +31,7 @@ import numpy.typing as npt
 from domain.duplicates import IDENTIFYING_FIELDS, WINDOW, Identity, normalised
 from domain.events import KIND_TYPES, BaseEvent
 from service.projection.eventdecoders import Identified
+from service.projection.idtexts import id_texts
 from service.projection.keyindex import KeyIndex
 
 if TYPE_CHECKING:
@@ -108,6 +109,17 @@ class DuplicateIndex:
         index lock, like a listing: rows and buckets are only ever appended to."""
         found = self._candidates(event, before, now)
         return [self._table.event_id(row) for row in reversed(found[:NAMED_AT_MOST])]
+
+    def look_alike_texts(self, event: BaseEvent, before: int) -> list[str]:
+        """``look_alikes``, each id as its text (``str(UUID)``), as a receipt carries it."""
+        found = self._candidates(event, before, False)
+        return id_texts(self._table.id_bytes(found[:NAMED_AT_MOST][::-1]))
+
+    def all_look_alike_texts(self, asked: Sequence[tuple[BaseEvent, int]]) -> list[list[str]]:
+        """``look_alike_texts`` of each (event, before), found together."""
+        from service.projection.lookalikes import all_look_alike_texts  # noqa: PLC0415 - it reads this index
+
+        return all_look_alike_texts(self, asked)
 
     def all_look_alikes(
         self, asked: Sequence[tuple[BaseEvent, int]], *, now: bool = False

@@ -153,6 +153,11 @@ class EventTable:
     def event_id(self, row: int) -> UUID:
         return uuid_of(self._ids[16 * row : 16 * row + 16])
 
+    def id_bytes(self, rows: Sequence[int]) -> bytes:
+        """The 16 bytes of each row's id (``UUID.bytes``), one after the other."""
+        ids = self._ids
+        return b"".join([ids[16 * row : 16 * row + 16] for row in rows])
+
     def body(self, row: int) -> str:
         """The stored JSON body of the event at ``row``."""
         return self.bodies.read([self.positions[row]])[0]

@@ -16,8 +16,8 @@ again with four times the tail, until its answer is whole.
 
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy.typing as npt
 from domain.duplicates import WINDOW
 from domain.events import BaseEvent
 from service.projection.duplicates import NAMED_AT_MOST, DuplicateIndex, Held, identity_bytes
+from service.projection.idtexts import id_texts
 
 TAIL = NAMED_AT_MOST
 """Rows of a key read at first past those an event's own position leaves out."""
@@ -38,6 +39,7 @@ row, sorts by key, then row."""
 _DAY_S = 86_400
 _WINDOW_S = WINDOW.total_seconds()
 _Ints = npt.NDArray[np.int64]
+_Id = TypeVar("_Id", UUID, str)
 
 
 class _Asked(NamedTuple):
@@ -66,8 +68,32 @@ def all_look_alikes(
     tail: int = TAIL,
 ) -> list[list[UUID]]:
     """``index.look_alikes(event, before, now=now)`` of each (event, before)."""
+    table = index.held().table
+    return _found(index, asked, now, tail, lambda rows: [table.event_id(row) for row in rows])
+
+
+def all_look_alike_texts(
+    index: DuplicateIndex,
+    asked: Sequence[tuple[BaseEvent, int]],
+    *,
+    now: bool = False,
+    tail: int = TAIL,
+) -> list[list[str]]:
+    """``all_look_alikes``, each id as its text (``str(UUID)``): what a response
+    carries, made once per distinct id, many together (``idtexts``)."""
+    table = index.held().table
+    return _found(index, asked, now, tail, lambda rows: id_texts(table.id_bytes(rows)))
+
+
+def _found(
+    index: DuplicateIndex,
+    asked: Sequence[tuple[BaseEvent, int]],
+    now: bool,
+    tail: int,
+    ids_of: Callable[[list[int]], list[_Id]],
+) -> list[list[_Id]]:
     held = index.held()
-    found: list[list[UUID]] = [[] for _ in asked]
+    found: list[list[_Id]] = [[] for _ in asked]
     if not asked:
         return found
     events = _asked(held, asked, now)
@@ -75,7 +101,7 @@ def all_look_alikes(
     filed = np.array([len(older) + len(newer) for older, newer in parts], np.int64)
     pending = np.flatnonzero(filed[events.pair_key] > 0)
     while pending.size:
-        pending = _one_round(held, events, parts, pending, tail, found)
+        pending = _one_round(held, events, parts, pending, tail, found, ids_of)
         tail *= 4
     return found
 
@@ -146,7 +172,8 @@ def _one_round(
     parts: list[tuple[npt.NDArray[np.int32], list[int]]],
     pending: _Ints,
     tail: int,
-    found: list[list[UUID]],
+    found: list[list[_Id]],
+    ids_of: Callable[[list[int]], list[_Id]],
 ) -> _Ints:
     """Answer the events of the ``pending`` pairs whose answers the slices of ``tail``
     rows settle; the pairs of the others, to be asked again with a longer tail."""
@@ -167,7 +194,7 @@ def _one_round(
     owner, rows = owner[kept], rows[kept]
     counts = np.minimum(counts, NAMED_AT_MOST)
     settled = _settled(events, pending, slices.cut, counts, rows)
-    _answer(held, owner, rows, settled, found)
+    _answer(owner, rows, settled, found, ids_of)
     return pending[~settled[events.pair_event[pending]]]
 
 
@@ -292,24 +319,23 @@ def _settled(
 
 
 def _answer(
-    held: Held,
     owner: _Ints,
     rows: _Ints,
     settled: npt.NDArray[np.bool_],
-    found: list[list[UUID]],
+    found: list[list[_Id]],
+    ids_of: Callable[[list[int]], list[_Id]],
 ) -> None:
     """Each settled event's rows (``owner`` ascending, each owner's rows descending)
-    as ids, in log order."""
+    as ids (``ids_of`` the distinct rows), in log order."""
     owner, rows = owner[::-1], rows[::-1]
     keep = settled[owner]
     owner, rows = owner[keep], rows[keep]
     if not len(rows):
         return
     distinct, which = np.unique(rows, return_inverse=True)
-    event_id = held.table.event_id
     named = np.empty(len(distinct), object)
-    named[:] = [event_id(row) for row in distinct.tolist()]
-    ids: list[UUID] = named[which].tolist()
+    named[:] = ids_of(distinct.tolist())
+    ids: list[_Id] = named[which].tolist()
     starts: list[int] = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist()]
     owners: list[int] = owner[starts].tolist()
     for event, start, end in zip(owners, starts, [*starts[1:], len(ids)], strict=True):

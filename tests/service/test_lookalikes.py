@@ -17,7 +17,7 @@ from domain.events import BaseEvent, RetractedInfo, WorldEvent
 from service.projection.duplicates import NAMED_AT_MOST, DuplicateIndex, KeyOf
 from service.projection.eventtable import EventTable
 from service.projection.keyindex import KeyIndex
-from service.projection.lookalikes import TAIL, all_look_alikes
+from service.projection.lookalikes import TAIL, all_look_alike_texts, all_look_alikes
 from service.projection.storedbodies import KeptBodies
 
 _decoder = msgspec.json.Decoder(WorldEvent)
@@ -140,6 +140,9 @@ def test_a_batch_gets_the_per_event_answers_and_the_rules(
     bulk = all_look_alikes(duplicates, _asked(log, rows), tail=tail)
     assert bulk == [duplicates.look_alikes(log.events[r], log.position(r)) for r in rows]
     assert bulk == [log.by_the_rule(r, now=False) for r in rows]
+    as_text = [[str(i) for i in named] for named in bulk]
+    assert all_look_alike_texts(duplicates, _asked(log, rows), tail=tail) == as_text
+    assert [duplicates.look_alike_texts(log.events[r], log.position(r)) for r in rows] == as_text
     everything = range(len(events))
     listed = all_look_alikes(duplicates, _asked(log, everything), now=True, tail=tail)
     assert listed == [log.by_the_rule(r, now=True) for r in everything]
