@@ -97,8 +97,13 @@ class EventTable:
         """Add the event whose id is ``key`` (the 16 bytes of its ``UUID``); times in
         seconds since the epoch (``datetime.timestamp()``, which ``fromtimestamp``
         turns back into the same microsecond)."""
+        self.append_coded(key, body, KIND_CODES[kind], occurred, position, recorded)
+
+    def append_coded(
+        self, key: bytes, body: str, code: int, occurred: float, position: int, recorded: float
+    ) -> None:
+        """``append``, the kind given by its code (``KIND_CODES``)."""
         row = len(self.occurred)
-        code = KIND_CODES[kind]
         self.bodies.keep(position, body)
         self._ids += key
         self.positions.append(position)

@@ -140,6 +140,9 @@ class LogIndex(POPOTrackingRecorder):
         run is applied in full. Only events of kinds a current rule may match are
         decoded in full (``eventdecoders``). Every column is made once for all the
         records (``Planned``), and a run takes slices of them."""
+        if len(records) == 1:
+            self._add_one(*records[0])
+            return
         if not records:
             return
         decode = decoder_for(self.matches.ruled_kinds).decode
@@ -153,7 +156,7 @@ class LogIndex(POPOTrackingRecorder):
             codes=[KIND_CODE_OF[type(event)] for event in events],
             occurred=occurred,
             positions=positions,
-            recorded=[times[0].timestamp()] if len(times) == 1 else _timestamps(times),
+            recorded=_timestamps(times),
             found=self._matched(events),
             duplicates=self.table.duplicates.planned(events, occurred),
         )
@@ -170,6 +173,27 @@ class LogIndex(POPOTrackingRecorder):
                 self._changed.notify_all()
             self._watchers.reached(self.position)
             self._reader_turn.let_readers_in()
+
+    def _add_one(self, key: bytes, body: str, recorded_at: datetime, position: int) -> None:
+        """``add_events`` of one event (a single append's hand-over), without the
+        columns and runs: the table and indexes take it row by row."""
+        event = decoder_for(self.matches.ruled_kinds).decode(body)
+        occurred = event.occurred_at.timestamp()
+        recorded = recorded_at.timestamp()
+        matched = self._matched([event]).get(0)
+        (ident,), (duplicate_key,) = self.table.duplicates.planned([event], [occurred])
+        with self._database_lock:
+            self._check_next(position)
+            table = self.table
+            row = len(table)
+            table.append_coded(key, body, KIND_CODE_OF[type(event)], occurred, position, recorded)
+            table.duplicates.add_planned(row, ident, duplicate_key)
+            if matched:
+                self.matches.add_event(cast(BaseEvent, event), key, position, recorded, matched)
+            self.position = position
+            self._changed.notify_all()
+        self._watchers.reached(position)
+        self._reader_turn.let_readers_in()
 
     def _matched(self, events: list[BaseEvent | Identified]) -> dict[int, list[tuple[str, int]]]:
         """The (scenario, rule) pairs each event that matches any matches, by its index

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 import pytest
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.records import EventRecord, ScenarioRecord
 from domain.scenarios import ScenarioDefinition
@@ -107,3 +107,21 @@ def test_a_world_event_is_applied_from_its_domain_event(app: TradewindsStore) ->
         for r in recordings
     ]
     assert {e.recorded_at for e in shown} == {recordings[0].domain_event.timestamp}
+
+
+def test_commits_of_one_event_each_build_the_index_a_catch_up_builds(
+    app: TradewindsStore,
+) -> None:
+    """Single appends (a commit of one event, applied row by row) give the same index
+    as the runs, and a position handed over twice is refused, the index unchanged."""
+    handed = LogIndex(app.recorder, cache=16)
+    recordings = [r for commit in _commits() for r in app.events.put(commit)]
+    for recording in recordings:
+        apply_recordings(app, LogProjection(handed), handed, [recording])
+    caught = LogIndex(app.recorder, cache=16)
+    catch_up(app, LogProjection(caught), caught)
+    assert _snapshot(handed) == _snapshot(caught)
+    again = next(r for r in recordings if isinstance(r.domain_event, EventRecord.Recorded))
+    with pytest.raises(IntegrityError):
+        apply_recordings(app, LogProjection(handed), handed, [again])
+    assert _snapshot(handed) == _snapshot(caught)
