@@ -18,6 +18,7 @@ recorder without it is read with ``select_notifications``.
 import gc
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -125,22 +126,13 @@ def apply_recordings(
     holds: a world event's id, body and recorded_at are its domain event's, not decoded
     again from its stored state (a sixth of the hand-over of a batch); the other
     records are applied from their stored state, as ``apply_rows`` does."""
-    run: list[tuple[bytes, str, datetime, int]] = []
+    run: list[Recording[UUID]] = []
     for recording in recordings:
-        event = recording.domain_event
-        if type(event) is _RECORDED_TYPE:
-            recorded = event
-            run.append(
-                (
-                    recorded.originator_id.bytes,
-                    recorded.body,
-                    recorded.timestamp,
-                    recording.notification.id,
-                )
-            )
+        if type(recording.domain_event) is _RECORDED_TYPE:
+            run.append(recording)
             continue
         if run:
-            view.add_events(run)
+            _add_recorded(view, run)
             run = []
         n = recording.notification
         _apply_other(
@@ -149,7 +141,18 @@ def apply_recordings(
             (n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state),
         )
     if run:
-        view.add_events(run)
+        _add_recorded(view, run)
+
+
+def _add_recorded(view: LogIndex, run: list[Recording[UUID]]) -> None:
+    """World events' recordings, in position order, as the index's columns."""
+    events: list[Any] = [recording.domain_event for recording in run]  # EventRecord.Recorded
+    view.add_columns(
+        [event.originator_id.int.to_bytes(16) for event in events],
+        [event.body for event in events],
+        [event.timestamp for event in events],
+        [recording.notification.id for recording in run],
+    )
 
 
 def _apply_other(app: Application[UUID], projection: LogProjection, row: Row) -> None:

@@ -142,11 +142,22 @@ class LogIndex(POPOTrackingRecorder):
         records (``Planned``), and a run takes slices of them."""
         if len(records) == 1:
             self._add_one(*records[0])
-            return
-        if not records:
+        elif records:
+            self.add_columns(*zip(*records, strict=True))
+
+    def add_columns(
+        self,
+        keys: Sequence[bytes],
+        bodies: Sequence[str],
+        times: Sequence[datetime],
+        positions: Sequence[int],
+    ) -> None:
+        """``add_events`` of the events given as columns (``catchup.apply_recordings``
+        makes them so: no tuple per event)."""
+        if len(keys) == 1:
+            self._add_one(keys[0], bodies[0], times[0], positions[0])
             return
         decode = decoder_for(self.matches.ruled_kinds).decode
-        keys, bodies, times, positions = zip(*records, strict=True)
         events: list[BaseEvent | Identified] = [decode(body) for body in bodies]
         occurred = [event.occurred_at.timestamp() for event in events]
         plan = Planned(
