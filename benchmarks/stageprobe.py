@@ -109,6 +109,11 @@ STAGES: tuple[tuple[str, str, str], ...] = (
         "LogProjection.process_event",
     ),
     ("projection:   index update", "service.projection.index", "LogIndex.add_events"),
+    (
+        "projection:   index update (columns: the hand-over's)",
+        "service.projection.index",
+        "LogIndex.add_columns",
+    ),
     ("projection:   duplicates index", "service.projection.duplicates", "DuplicateIndex.extend"),
     (
         "projection:   duplicates index (one event)",
