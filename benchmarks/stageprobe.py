@@ -109,7 +109,17 @@ STAGES: tuple[tuple[str, str, str], ...] = (
         "LogProjection.process_event",
     ),
     ("projection:   index update", "service.projection.index", "LogIndex.add_events"),
+    (
+        "projection:   index update (columns: the hand-over's)",
+        "service.projection.index",
+        "LogIndex.add_columns",
+    ),
     ("projection:   duplicates index", "service.projection.duplicates", "DuplicateIndex.extend"),
+    (
+        "projection:   duplicates index (one event)",
+        "service.projection.duplicates",
+        "DuplicateIndex.add_planned",
+    ),
     ("worker: possible duplicates, all of it", "service.commands.events", "_name_duplicates"),
     ("worker:   wait for own position", "service.commands.events", "_await_applied"),
     ("worker:   look-alikes", "service.projection.duplicates", "DuplicateIndex.look_alikes"),

@@ -20,7 +20,7 @@ from service.persistence.errors import StoreFull, StoreUnavailable, as_store_err
 from service.persistence.sqlitestore import NotifyingSQLiteRecorder
 from service.persistence.stores import SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
-from service.projection.catchup import apply_rows, catch_up, id_bytes
+from service.projection.catchup import apply_recordings, catch_up
 from service.projection.index import LogIndex
 from service.projection.logprojection import LogProjection
 from service.settings import Settings
@@ -211,12 +211,8 @@ class EventLog:
                 if recordings[0].notification.id != self.index.position + 1:
                     self._woken.set()
                     return
-                rows = [
-                    (n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state)
-                    for n in (recording.notification for recording in recordings)
-                ]
-                apply_rows(self.app, self._projection, self.index, rows)
-                self.handed_over += len(rows)
+                apply_recordings(self.app, self._projection, self.index, recordings)
+                self.handed_over += len(recordings)
         except Exception as e:
             logger.exception("the projection stopped")
             self._failure = e

@@ -92,6 +92,13 @@ class DuplicateIndex:
         keys = [key_of(i, int(t // _DAY_S)) for i, t in zip(idents, occurred, strict=True)]
         return idents, keys
 
+    def add_planned(self, row: int, ident: bytes, key: int) -> None:
+        """``add`` of one event, its identity bytes and key planned by ``planned``."""
+        assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
+        self._identities += ident
+        self._ends.append(len(self._identities))
+        self._rows.add(key, row)
+
     def extend(self, first: int, idents: list[bytes], keys: list[int]) -> None:
         """``add`` of a run of events at rows ``first``, ``first + 1``, ..., planned
         by ``planned``."""

@@ -23,12 +23,18 @@ from uuid import UUID, SafeUUID
 from domain.codecs import logged_event_decoder as _logged_decoder
 from domain.events import KIND_TYPES, BaseEvent, RetractedInfo
 from service.projection.duplicates import DuplicateIndex
+from service.projection.eventdecoders import IDENTIFIED
 from service.projection.keyindex import KeyIndex
 from service.projection.packedbodies import PACK, PackedBodies
 from service.projection.storedbodies import Bodies
 
 KINDS: tuple[str, ...] = tuple(sorted(KIND_TYPES))
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
+KIND_CODE_OF: dict[type, int] = {
+    **{KIND_TYPES[kind]: code for kind, code in KIND_CODES.items()},
+    **{IDENTIFIED[kind]: code for kind, code in KIND_CODES.items()},
+}
+"""A decoded event's kind code by its type, full or ``Identified`` (``eventdecoders``)."""
 SCAN_CHUNK = 1024
 """Bodies read from the store at once when scanning the events of some kinds (whole
 packs of ``packedbodies``, as many as fit)."""
@@ -47,13 +53,15 @@ def uuid_of(key: bytes | bytearray) -> UUID:
     combinations): what ``UUID.__init__`` sets, set directly (its slots ``int`` and
     ``is_safe``). Look-alikes and listings name ids by the thousand."""
     made = _new_object(UUID)
-    _set_slot(made, "int", int.from_bytes(key, "big"))
-    _set_slot(made, "is_safe", SafeUUID.unknown)
+    _set_slot(made, "int", _from_bytes(key, "big"))
+    _set_slot(made, "is_safe", _UNKNOWN)
     return made
 
 
 _new_object = object.__new__
 _set_slot = object.__setattr__
+_from_bytes = int.from_bytes
+_UNKNOWN = SafeUUID.unknown
 
 
 class EventTable:
@@ -89,8 +97,13 @@ class EventTable:
         """Add the event whose id is ``key`` (the 16 bytes of its ``UUID``); times in
         seconds since the epoch (``datetime.timestamp()``, which ``fromtimestamp``
         turns back into the same microsecond)."""
+        self.append_coded(key, body, KIND_CODES[kind], occurred, position, recorded)
+
+    def append_coded(
+        self, key: bytes, body: str, code: int, occurred: float, position: int, recorded: float
+    ) -> None:
+        """``append``, the kind given by its code (``KIND_CODES``)."""
         row = len(self.occurred)
-        code = KIND_CODES[kind]
         self.bodies.keep(position, body)
         self._ids += key
         self.positions.append(position)
@@ -103,27 +116,32 @@ class EventTable:
 
     def extend(
         self,
-        keys: list[bytes],
-        bodies: list[str],
-        kinds: list[str],
-        occurred: list[float],
-        positions: list[int],
-        recorded: list[float],
+        keys: Sequence[bytes],
+        bodies: Sequence[str],
+        codes: Sequence[int],
+        occurred: Sequence[float],
+        positions: Sequence[int],
+        recorded: Sequence[float],
     ) -> None:
-        """``append`` of each, the run at once: the arrays extended in one call each,
-        the ids' keys read with numpy. Readers see the rows together (the length is
-        ``occurred``'s), found by id and kind just after, as with ``append``."""
+        """``append`` of each (``codes``: their kinds' ``KIND_CODES``), the run at once:
+        the arrays extended in one call each. Readers see the rows together (the
+        length is ``occurred``'s), found by id and kind just after, as with
+        ``append``."""
+        if not keys:
+            return
         first = len(self.occurred)
         self.bodies.keep_many(positions, bodies)
-        ids = b"".join(keys)
-        self._ids += ids
+        self._ids += b"".join(keys)
         self.positions.extend(positions)
         self.recorded.extend(recorded)
         self.occurred.extend(occurred)
-        self._rows.add_many([hash(key) for key in keys], first)
+        self._rows.add_many(list(map(hash, keys)), first)  # ``id_key`` of each
         rows_of_kind = self._rows_of_kind
-        for row, kind in enumerate(kinds, first):
-            rows_of_kind[KIND_CODES[kind]].append(row)
+        if codes.count(codes[0]) == len(codes):  # a run of one kind
+            rows_of_kind[codes[0]].extend(range(first, first + len(codes)))
+            return
+        for row, code in enumerate(codes, first):
+            rows_of_kind[code].append(row)
 
     def retract(self, event_id: UUID, info: RetractedInfo, position: int = 0) -> None:
         """Mark the event retracted by the record at ``position`` of the log."""

@@ -12,11 +12,11 @@ The index lives in memory: at start the runner replays the log from position 0.
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from threading import Event
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Tracking
@@ -27,7 +27,7 @@ from domain.codecs import stored_request as _stored_request
 from domain.events import BaseEvent, RetractedInfo
 from service.projection.alertindex import ALERT_HANDLERS, AlertIndex
 from service.projection.eventdecoders import Identified, decoder_for
-from service.projection.eventtable import EventTable
+from service.projection.eventtable import KIND_CODE_OF, EventTable
 from service.projection.matchindex import MatchIndex, scan
 from service.projection.packedbodies import PACK
 from service.projection.readerturn import ReaderTurn
@@ -50,11 +50,46 @@ RUN = 64
 """Events applied at once within a turn of the lock (``_apply_run``)."""
 
 
-def _follows(positions: list[int], position: int) -> bool:
+def _follows(positions: Sequence[int], position: int) -> bool:
     """Whether ``positions`` are consecutive and follow ``position`` (the common case,
     checked at C speed; otherwise each is checked in turn)."""
     first = positions[0]
-    return first > position and positions == list(range(first, first + len(positions)))
+    return (
+        first > position
+        and positions[-1] - first == len(positions) - 1
+        and (len(positions) < 3 or tuple(positions) == tuple(range(first, first + len(positions))))
+    )
+
+
+def _timestamps(times: Sequence[datetime]) -> list[float]:
+    """Each time in seconds (``datetime.timestamp()``), computed once per run of equal
+    times: the events of one commit share its recorded_at."""
+    found: list[float] = []
+    last: datetime | None = None
+    seconds = 0.0
+    for moment in times:
+        if moment is not last and moment != last:
+            seconds = moment.timestamp()
+        last = moment
+        found.append(seconds)
+    return found
+
+
+class Planned(NamedTuple):
+    """What ``LogIndex.add_events`` works out before the lock, per event in order."""
+
+    events: list[BaseEvent | Identified]
+    keys: Sequence[bytes]
+    bodies: Sequence[str]
+    codes: list[int]
+    """Each event's kind (``eventtable.KIND_CODES``)."""
+    occurred: list[float]
+    positions: Sequence[int]
+    recorded: list[float]
+    found: dict[int, list[tuple[str, int]]]
+    """The rules each event matches, by its index (``LogIndex._matched``)."""
+    duplicates: tuple[list[bytes], list[int]]
+    """The events' identities and keys (``DuplicateIndex.planned``)."""
 
 
 class LogIndex(POPOTrackingRecorder):
@@ -112,25 +147,73 @@ class LogIndex(POPOTrackingRecorder):
         lets readers in between. Events are applied in runs of ``RUN`` (the table's
         arrays and key indexes extended at once); the position advances after each
         run is applied in full. Only events of kinds a current rule may match are
-        decoded in full (``eventdecoders``)."""
+        decoded in full (``eventdecoders``). Every column is made once for all the
+        records (``Planned``), and a run takes slices of them."""
+        if len(records) == 1:
+            self._add_one(*records[0])
+        elif records:
+            self.add_columns(*zip(*records, strict=True))
+
+    def add_columns(
+        self,
+        keys: Sequence[bytes],
+        bodies: Sequence[str],
+        times: Sequence[datetime],
+        positions: Sequence[int],
+    ) -> None:
+        """``add_events`` of the events given as columns (``catchup.apply_recordings``
+        makes them so: no tuple per event)."""
+        if len(keys) == 1:
+            self._add_one(keys[0], bodies[0], times[0], positions[0])
+            return
         decode = decoder_for(self.matches.ruled_kinds).decode
-        events: list[BaseEvent | Identified] = [decode(record[1]) for record in records]
-        found = self._matched(events)
+        events: list[BaseEvent | Identified] = [decode(body) for body in bodies]
         occurred = [event.occurred_at.timestamp() for event in events]
-        planned = self.table.duplicates.planned(events, occurred)
+        plan = Planned(
+            events=events,
+            keys=keys,
+            bodies=bodies,
+            codes=[KIND_CODE_OF[type(event)] for event in events],
+            occurred=occurred,
+            positions=positions,
+            recorded=_timestamps(times),
+            found=self._matched(events),
+            duplicates=self.table.duplicates.planned(events, occurred),
+        )
         applied = 0
         while applied < len(events):
             with self._database_lock:
                 until = time.monotonic() + HOLD_S
                 while applied < len(events):
                     end = min(len(events), applied + RUN)
-                    self._apply_run(events, records, found, occurred, planned, applied, end)
+                    self._apply_run(plan, applied, end)
                     applied = end
                     if time.monotonic() > until:
                         break
                 self._changed.notify_all()
             self._watchers.reached(self.position)
             self._reader_turn.let_readers_in()
+
+    def _add_one(self, key: bytes, body: str, recorded_at: datetime, position: int) -> None:
+        """``add_events`` of one event (a single append's hand-over), without the
+        columns and runs: the table and indexes take it row by row."""
+        event = decoder_for(self.matches.ruled_kinds).decode(body)
+        occurred = event.occurred_at.timestamp()
+        recorded = recorded_at.timestamp()
+        matched = self._matched([event]).get(0)
+        (ident,), (duplicate_key,) = self.table.duplicates.planned([event], [occurred])
+        with self._database_lock:
+            self._check_next(position)
+            table = self.table
+            row = len(table)
+            table.append_coded(key, body, KIND_CODE_OF[type(event)], occurred, position, recorded)
+            table.duplicates.add_planned(row, ident, duplicate_key)
+            if matched:
+                self.matches.add_event(cast(BaseEvent, event), key, position, recorded, matched)
+            self.position = position
+            self._changed.notify_all()
+        self._watchers.reached(position)
+        self._reader_turn.let_readers_in()
 
     def _matched(self, events: list[BaseEvent | Identified]) -> dict[int, list[tuple[str, int]]]:
         """The (scenario, rule) pairs each event that matches any matches, by its index
@@ -144,49 +227,40 @@ class LogIndex(POPOTrackingRecorder):
             if isinstance(event, BaseEvent) and (found := matching(event))
         }
 
-    def _apply_run(
-        self,
-        events: list[BaseEvent | Identified],
-        records: list[tuple[bytes, str, datetime, int]],
-        found: dict[int, list[tuple[str, int]]],
-        occurred: list[float],
-        planned: tuple[list[bytes], list[int]],
-        start: int,
-        end: int,
-    ) -> None:
-        """Apply ``events[start:end]`` at once (``EventTable.extend``); a position
-        applied twice stops the run there, the records before it applied."""
-        positions = [record[3] for record in records[start:end]]
+    def _apply_run(self, plan: "Planned", start: int, end: int) -> None:
+        """Apply events ``start`` to ``end`` of ``plan`` at once (``EventTable.extend``);
+        a position applied twice stops the run there, the records before it applied."""
         if start == end:
             return
+        positions = plan.positions[start:end]
         if not _follows(positions, self.position):
             last = self.position
             for i, position in enumerate(positions):
                 if position <= last:
-                    self._apply_run(events, records, found, occurred, planned, start, start + i)
+                    self._apply_run(plan, start, start + i)
                     self._check_next(position)
                 last = position
         table = self.table
         first = len(table)
-        recorded = [record[2].timestamp() for record in records[start:end]]
+        recorded = plan.recorded[start:end]
         table.extend(
-            [record[0] for record in records[start:end]],
-            [record[1] for record in records[start:end]],
-            [cast(str, event.__struct_config__.tag) for event in events[start:end]],
-            occurred[start:end],
+            plan.keys[start:end],
+            plan.bodies[start:end],
+            plan.codes[start:end],
+            plan.occurred[start:end],
             positions,
             recorded,
         )
-        idents, keys = planned
+        idents, keys = plan.duplicates
         table.duplicates.extend(first, idents[start:end], keys[start:end])
+        found = plan.found
         if found:
             add = self.matches.add_event
             for i in range(start, end):
                 matched = found.get(i)
                 if matched:
-                    record = records[i]
-                    event = cast(BaseEvent, events[i])
-                    add(event, record[0], record[3], recorded[i - start], matched)
+                    event = cast(BaseEvent, plan.events[i])
+                    add(event, plan.keys[i], plan.positions[i], recorded[i - start], matched)
         self.position = positions[-1]
 
     def retract_event(

@@ -51,11 +51,26 @@ class KeyIndex:
         if recent.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
             # keys new to ``recent`` and distinct (the ids' always, but for a collision)
             recent.update(zip(keys, range(first, first + len(keys)), strict=True))
+        elif len(keys) > 1 and keys.count(keys[0]) == len(keys):
+            # one key for the whole run (look-alikes reported together)
+            self._add_run(recent, keys[0], first, len(keys))
         else:
             self._add_each(recent, keys, first)
         self._pending += len(keys)
         if self._pending >= self._merge_at:
             self._merge()
+
+    @staticmethod
+    def _add_run(recent: dict[int, int | list[int]], key: int, first: int, count: int) -> None:
+        """Rows ``first`` to ``first + count - 1`` filed under one ``key``."""
+        rows = recent.get(key)
+        new = range(first, first + count)
+        if rows is None:
+            recent[key] = list(new)
+        elif isinstance(rows, int):
+            recent[key] = [rows, *new]
+        else:
+            rows.extend(new)
 
     @staticmethod
     def _add_each(recent: dict[int, int | list[int]], keys: list[int], first: int) -> None:

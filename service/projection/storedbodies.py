@@ -95,10 +95,27 @@ class StoredBodies:
         self._latest[position % self._size] = (position, body)
 
     def keep_many(self, positions: Sequence[int], bodies: Sequence[str]) -> None:
-        """Only the last ``size`` can stay in the ring."""
+        """Only the last ``size`` can stay in the ring. Consecutive positions (a run
+        of the log) fill consecutive slots: stored as a slice or two."""
         latest, size = self._latest, self._size
-        for position, body in zip(positions[-size:], bodies[-size:], strict=True):
-            latest[position % size] = (position, body)
+        count = len(positions)
+        if count == 1:
+            latest[positions[0] % size] = (positions[0], bodies[0])
+            return
+        if count > size:
+            positions, bodies, count = positions[-size:], bodies[-size:], size
+        if not count:
+            return
+        first = positions[0]
+        if positions[-1] - first != count - 1:
+            for position, body in zip(positions, bodies, strict=True):
+                latest[position % size] = (position, body)
+            return
+        slots = list(zip(positions, bodies, strict=True))
+        start = first % size
+        head = min(count, size - start)
+        latest[start : start + head] = slots[:head]
+        latest[: count - head] = slots[head:]
 
     def __len__(self) -> int:
         return sum(slot is not None for slot in self._latest)

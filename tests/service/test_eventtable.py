@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import RetractedInfo, WorldEvent
-from service.projection.eventtable import EventTable, id_key, uuid_of
+from service.projection.eventtable import KIND_CODES, EventTable, id_key, uuid_of
 from service.projection.storedbodies import KeptBodies
 
 _decoder = msgspec.json.Decoder(WorldEvent)
@@ -151,7 +151,7 @@ def test_ids_that_share_a_prefix_are_filed_apart() -> None:
     table.extend(
         [i.bytes for i in rest],
         [body] * len(rest),
-        ["signal"] * len(rest),
+        [KIND_CODES["signal"]] * len(rest),
         [1.7e9] * len(rest),
         list(range(half + 1, len(ids) + 1)),
         [1.8e9] * len(rest),

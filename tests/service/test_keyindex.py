@@ -83,3 +83,27 @@ def test_runs_added_at_once_file_what_adding_one_by_one_files(
         for key in {*chunk, 0, 1, -1}:
             assert at_once.rows(key) == one_by_one.rows(key)
     assert len(at_once) == len(one_by_one) == row
+
+
+@given(
+    runs=st.lists(
+        st.tuples(st.sampled_from([0, 1, -1]), st.integers(min_value=1, max_value=9)),
+        max_size=12,
+    ),
+    merge_at=st.integers(min_value=1, max_value=30),
+)
+def test_a_run_of_one_key_files_what_adding_one_by_one_files(
+    runs: list[tuple[int, int]], merge_at: int
+) -> None:
+    """A run whose rows all share one key (look-alikes reported together) is filed at
+    once: onto no row, one row or several already filed under it, across merges."""
+    at_once, one_by_one = KeyIndex(merge_at), KeyIndex(merge_at)
+    row = 0
+    for key, count in runs:
+        at_once.add_many([key] * count, row)
+        for _ in range(count):
+            one_by_one.add(key, row)
+            row += 1
+        for each in (0, 1, -1):
+            assert at_once.rows(each) == one_by_one.rows(each)
+    assert len(at_once) == len(one_by_one) == row

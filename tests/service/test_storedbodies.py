@@ -178,3 +178,22 @@ def test_keeping_a_run_at_once_keeps_what_keeping_each_keeps(count: int) -> None
     assert at_once._latest == each._latest
     kept = [p for p in positions if (p, f"body {p}") in each._latest]
     assert at_once.read(kept) == [f"body {p}" for p in kept]
+
+
+@pytest.mark.parametrize(("first", "count"), [(5, 1), (5, 3), (6, 8), (5, 8), (3, 13), (1, 21)])
+def test_keeping_a_run_of_the_log_at_once_keeps_what_keeping_each_keeps(
+    first: int, count: int
+) -> None:
+    """Consecutive positions (a run the index applies) fill the ring as slices: those
+    that wrap past its end, or outnumber its slots, included."""
+    at_once, each = StoredBodies(_NoStore(), size=8), StoredBodies(_NoStore(), size=8)
+    for ring in (at_once, each):
+        ring.keep(2, "older")
+    positions = list(range(first, first + count))
+    bodies = [f"body {p}" for p in positions]
+    at_once.keep_many(positions, bodies)
+    for position, body in zip(positions, bodies, strict=True):
+        each.keep(position, body)
+    assert at_once._latest == each._latest
+    kept = positions[-8:]
+    assert at_once.read(kept) == [f"body {p}" for p in kept]
