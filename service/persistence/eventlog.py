@@ -13,12 +13,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Recording, Transcoder
 from eventsourcing.projection import BaseProjectionRunner
-from eventsourcing.utils import EnvType
+from eventsourcing.utils import EnvType, get_topic
 
+from domain.records import EventRecord
 from service.persistence.committer import GroupCommitter
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
 from service.persistence.sqlitestore import NotifyingSQLiteRecorder
-from service.persistence.stores import SharedStore
+from service.persistence.stores import Row, SharedStore
 from service.persistence.transcoder import MsgspecTranscoder
 from service.projection.catchup import apply_rows, catch_up, id_bytes
 from service.projection.index import LogIndex
@@ -27,6 +28,7 @@ from service.settings import Settings
 from service.workers.registry import Backoff, Workers
 
 logger = logging.getLogger("service.log")
+_RECORDED = get_topic(EventRecord.Recorded)
 
 
 class TradewindsStore(Application[UUID]):
@@ -201,18 +203,38 @@ class EventLog:
                 if recordings[0].notification.id != self.index.position + 1:
                     self._woken.set()
                     return
-                rows = [
-                    (n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state)
-                    for n in (recording.notification for recording in recordings)
-                ]
-                apply_rows(self.app, self._projection, self.index, rows)
-                self.handed_over += len(rows)
+                self._apply(recordings)
+                self.handed_over += len(recordings)
         except Exception as e:
             logger.exception("the projection stopped")
             self._failure = e
             self._woken.set()
         finally:
             self._applying.release()
+
+    def _apply(self, recordings: list[Recording[UUID]]) -> None:
+        """One commit's records, in position order: world events from the events the
+        writer holds (decoding their stored state again cost a batch of 1000 about
+        0.6 ms, issue 19), any other record as the follower applies it."""
+        run: list[tuple[bytes, str, datetime, int]] = []
+        others: list[Row] = []
+        for recording in recordings:
+            n = recording.notification
+            if n.topic == _RECORDED:
+                if others:
+                    apply_rows(self.app, self._projection, self.index, others)
+                    others = []
+                event: Any = recording.domain_event
+                run.append((event.originator_id.bytes, event.body, event.timestamp, n.id))
+                continue
+            if run:
+                self.index.add_events(run)
+                run = []
+            others.append((n.id, id_bytes(n.originator_id), n.originator_version, n.topic, n.state))
+        if others:
+            apply_rows(self.app, self._projection, self.index, others)
+        if run:
+            self.index.add_events(run)
 
     def _check_connections(self) -> None:
         """The store is back: have the pool of the app (the writer's and the requests')
