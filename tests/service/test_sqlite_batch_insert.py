@@ -17,13 +17,15 @@ from service.commands.events import creation_event
 from service.persistence.committer import Build, NewRecords
 from service.persistence.environment import eventsourcing_env
 from service.persistence.eventlog import EventLog, TradewindsStore
-from service.persistence.sqlitestore import NotifyingSQLiteRecorder
+from service.persistence.sqlitestore import ONE_STATEMENT_FROM, NotifyingSQLiteRecorder
 from service.persistence.transcoder import stored_events
 from service.settings import Settings
 
 BODY = '{"kind":"signal","occurred_at":"2025-01-01T00:00:00Z","summary":"s","label":"x"}'
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 LARGEST_ROWID = 2**63 - 1
+MANY = ONE_STATEMENT_FROM + 8
+"""Rows enough for one ``executemany``."""
 
 
 def batch(ids: list[UUID]) -> Build:
@@ -115,7 +117,7 @@ def test_positions_answered_are_the_rowids_stored_for_batches_and_single_records
     log: EventLog,
 ) -> None:
     answered = []
-    for size in (3, 1, 50, 2, 1, 200):
+    for size in (3, 1, MANY, 2, ONE_STATEMENT_FROM, 1, ONE_STATEMENT_FROM - 1, 200):
         answered += committed(log, batch([uuid4() for _ in range(size)]))
     answered += committed(log, mixed([uuid4() for _ in range(5)]))
     assert [p for p, _, _ in answered] == list(range(1, len(answered) + 1))
@@ -127,7 +129,7 @@ def test_positions_are_right_after_another_replicas_commits(sqlite_settings: Set
         answered = []
         for turn in range(6):
             writer = (first, second)[turn % 2]
-            answered += committed(writer, batch([uuid4() for _ in range(10 + turn)]))
+            answered += committed(writer, batch([uuid4() for _ in range(MANY - 3 + turn)]))
         assert sorted(answered) == stored(sqlite_recorder(first))
         assert [p for p, _, _ in answered] == list(range(1, len(answered) + 1))
 
@@ -140,12 +142,12 @@ def test_a_batch_after_a_write_that_ignored_the_lock_gets_its_stored_rowids(
     recorder = app.recorder
     assert isinstance(recorder, NotifyingSQLiteRecorder)
     recorder.insert_events(new_rows(app, 2))
-    rows = new_rows(app, 5)
+    rows = new_rows(app, MANY)
     with recorder.commit_lock() as head:
         assert head == 2
         foreign_insert(recorder, new_rows(app, 1)[0], 3)
         positions = recorder.insert_events(rows)
-    assert positions == by_key(recorder, rows) == [4, 5, 6, 7, 8]
+    assert positions == by_key(recorder, rows) == list(range(4, 4 + MANY))
 
 
 def test_a_batch_where_sqlite_picks_rowids_at_random_gets_its_stored_rowids(
@@ -155,7 +157,7 @@ def test_a_batch_where_sqlite_picks_rowids_at_random_gets_its_stored_rowids(
     recorder = app.recorder
     assert isinstance(recorder, NotifyingSQLiteRecorder)
     foreign_insert(recorder, new_rows(app, 1)[0], LARGEST_ROWID)
-    rows = new_rows(app, 20)
+    rows = new_rows(app, MANY)
     with recorder.commit_lock() as head:
         assert head == LARGEST_ROWID
         positions = recorder.insert_events(rows)
@@ -167,22 +169,22 @@ def test_a_batch_where_sqlite_picks_rowids_at_random_gets_its_stored_rowids(
 def test_a_repeated_key_in_a_batch_stores_none_of_it(app: TradewindsStore) -> None:
     recorder = app.recorder
     assert isinstance(recorder, NotifyingSQLiteRecorder)
-    rows = new_rows(app, 4)
+    rows = new_rows(app, MANY)
     with recorder.commit_lock(), pytest.raises(IntegrityError):
         recorder.insert_events([*rows, rows[1]])
     assert recorder.probe() == 0
     with recorder.commit_lock() as head:
-        assert recorder.insert_events(rows) == [head + 1, head + 2, head + 3, head + 4]
-    assert by_key(recorder, rows) == [1, 2, 3, 4]
+        assert recorder.insert_events(rows) == list(range(head + 1, head + 1 + MANY))
+    assert by_key(recorder, rows) == list(range(1, 1 + MANY))
 
 
 def test_a_batch_with_a_taken_id_fails_its_job_alone(log: EventLog) -> None:
     taken = uuid4()
     committed(log, batch([taken]))
-    doomed = log.committer.submit(batch([uuid4(), taken, uuid4()]))
-    fine = log.committer.submit(batch([uuid4() for _ in range(3)]))
+    doomed = log.committer.submit(batch([uuid4(), taken, *(uuid4() for _ in range(MANY))]))
+    fine = log.committer.submit(batch([uuid4() for _ in range(MANY)]))
     with pytest.raises(IntegrityError):
         doomed.result(timeout=10)
     answered = fine.result(timeout=10)
-    assert [r.notification.id for r in answered] == [2, 3, 4]
-    assert len(stored(sqlite_recorder(log))) == 4
+    assert [r.notification.id for r in answered] == list(range(2, 2 + MANY))
+    assert len(stored(sqlite_recorder(log))) == 1 + MANY
