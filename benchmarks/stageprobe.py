@@ -93,9 +93,34 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("writer:     build aggregates", "domain.records", "EventRecord.record"),
     ("writer:     transcode", "eventsourcing.persistence", "Mapper.to_stored_event"),
     ("writer:     transcode (in one pass)", "service.persistence.committer", "stored_events"),
-    ("writer:     SQL inserts", "eventsourcing.sqlite", "SQLiteApplicationRecorder._insert_events"),
+    (
+        "writer:     store put (transcode, insert, commit, recordings)",
+        "service.persistence.committer",
+        "GroupCommitter._put",
+    ),
+    (
+        "writer:     insert_events (transaction, inserts, commit, wake)",
+        "service.persistence.sqlitestore",
+        "NotifyingSQLiteRecorder.insert_events",
+    ),
+    (
+        "writer:     SQL inserts (one executemany under the lock)",
+        "service.persistence.sqlitestore",
+        "NotifyingSQLiteRecorder._insert_events",
+    ),
+    (
+        "writer:       per row (one execute each)",
+        "eventsourcing.sqlite",
+        "SQLiteApplicationRecorder._insert_events",
+    ),
+    (
+        "writer:       positions by key (the check failed)",
+        "service.persistence.sqlitestore",
+        "NotifyingSQLiteRecorder._positions_by_key",
+    ),
     ("writer:     SQLite commit (WAL, fsync)", "eventsourcing.sqlite", "SQLiteConnection.commit"),
     ("writer:     wake the projection", "service.persistence.sqlitestore", "_Subscribers.wake"),
+    ("writer:     recordings (answers)", "service.persistence.committer", "recordings"),
     ("writer:   answer the request (future)", "concurrent.futures", "Future.set_result"),
     (
         "writer:   hand-over (apply own commits)",

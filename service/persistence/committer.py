@@ -37,7 +37,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
 
 from service.persistence.commitclock import Clock, CommitClock
 from service.persistence.errors import StoreFull, StoreUnavailable, as_store_error
@@ -64,6 +64,28 @@ Committed = Callable[[list[list[Recording[UUID]]]], None]
 """Told of what one turn of the writer committed: the recordings of each transaction,
 in commit order (each in position order). Runs on the writer thread, must not raise."""
 A = TypeVar("A", bound=Aggregate)
+
+
+def recordings(
+    events: Sequence[Any], stored: Sequence[StoredEvent], positions: Sequence[int]
+) -> list[Recording[UUID]]:
+    """What ``EventStore.put`` answers: a ``Recording`` of each event, its
+    ``Notification`` the stored event at its position.
+
+    Both are frozen dataclasses, whose ``__init__`` sets each field through
+    ``object.__setattr__``: 2.8 ms for a batch of 1000, under the commit lock
+    (issue 19). The same instances are made here by filling their ``__dict__``."""
+    new = object.__new__
+    made = []
+    for event, s, position in zip(events, stored, positions, strict=True):
+        notification = new(Notification)
+        fields = notification.__dict__
+        fields.update(vars(s))
+        fields["id"] = position
+        recording = new(Recording)
+        recording.__dict__.update({"domain_event": event, "notification": notification})
+        made.append(recording)
+    return made
 
 
 class _Job:
@@ -312,19 +334,7 @@ class GroupCommitter:
         positions = self._app.recorder.insert_events(stored)
         if not positions:
             return []
-        return [
-            Recording(
-                event,
-                Notification(
-                    id=position,
-                    originator_id=s.originator_id,
-                    originator_version=s.originator_version,
-                    topic=s.topic,
-                    state=s.state,
-                ),
-            )
-            for event, s, position in zip(events, stored, positions, strict=True)
-        ]
+        return recordings(events, stored, positions)
 
     def _save(self, jobs: list[_Job], *, alone: bool) -> None:
         """One transaction for the jobs' events. The events are collected here and
