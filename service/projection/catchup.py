@@ -6,8 +6,10 @@ the whole log has to be applied, so this reads it in pages and decodes the
 state of the one frequent record, an accepted world event, straight into a
 typed msgspec struct; other records go through eventsourcing's mapper. Every
 record is applied by the same projection methods as when following live, so
-the index is the same either way. The projection runner then follows the log
-from the position reached.
+the index is the same either way. From the position reached, on SQLite the
+follower catches up again the same way after other processes' commits, and the
+writer's own commits are applied from what it holds (``apply_recordings``);
+on PostgreSQL the projection runner follows the log.
 
 The pages are read as plain tuples (``RowReader.read_rows``, on SQLite and
 PostgreSQL alike): ``select_notifications`` builds a ``UUID`` and a

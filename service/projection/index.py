@@ -1,13 +1,15 @@
-"""The in-memory read model of the log, kept current by eventsourcing's projection runner.
+"""The in-memory read model of the log.
 
-``LogIndex`` is a tracking recorder (the runner's "view"): every record is
-applied together with its tracking position under one lock, so a reader never
-sees a position whose record is not applied. ``wait`` is a condition variable,
-not eventsourcing's 100 ms polling, because read-your-writes (``min_position``)
-and idempotent retries wait on it.
+``LogIndex`` is a tracking recorder: every record is applied together with its
+tracking position under one lock, so a reader never sees a position whose record
+is not applied. Records reach it in position order from the bulk catch-up at
+start (``catchup``), then from the writer's hand-over of its own commits and the
+follower's reads of other processes' commits (SQLite), or from eventsourcing's
+projection runner (PostgreSQL); ``LogProjection`` (``logprojection``) applies
+them. ``wait`` is a condition variable, not eventsourcing's 100 ms polling,
+because read-your-writes (``min_position``) and idempotent retries wait on it.
 
-The index lives in memory: at start the runner replays the log from position 0.
-``LogProjection`` (``logprojection``) applies the records to it.
+The index lives in memory: at start the log is replayed from position 0.
 """
 
 import threading
