@@ -90,7 +90,7 @@ def check_not_future(events: Sequence[BaseEvent], now: datetime, *, batch: bool)
 
 def event_body(event: BaseEvent) -> str:
     """The stored form of an event: canonical JSON, without its id (the record's id)."""
-    return msgspec.json.encode(msgspec.structs.replace(event, event_id=None)).decode()
+    return event_bodies((event,))[0]
 
 
 def event_bodies(events: Sequence[BaseEvent]) -> list[str]:

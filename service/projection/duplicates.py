@@ -75,12 +75,8 @@ class DuplicateIndex:
     def add(self, row: int, event: Indexed) -> None:
         """Index the event at ``row`` of the table (called by the projection, in
         row order, each row once)."""
-        assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
-        ident = identity_bytes(event)
-        self._identities += ident
-        # a reader finds the row through ``_rows`` only once its bytes are in place
-        self._ends.append(len(self._identities))
-        self._rows.add(self._key_of(ident, _day(event.occurred_at.timestamp())), row)
+        (ident,), (key,) = self.planned([event], [event.occurred_at.timestamp()])
+        self.add_planned(row, ident, key)
 
     def planned(
         self, events: Sequence[Indexed], occurred: Sequence[float]
@@ -89,13 +85,14 @@ class DuplicateIndex:
         ``occurred``) under: computed before the index lock, changing nothing."""
         idents = [identity_bytes(event) for event in events]
         key_of = self._key_of
-        keys = [key_of(i, int(t // _DAY_S)) for i, t in zip(idents, occurred, strict=True)]
+        keys = [key_of(i, _day(t)) for i, t in zip(idents, occurred, strict=True)]
         return idents, keys
 
     def add_planned(self, row: int, ident: bytes, key: int) -> None:
         """``add`` of one event, its identity bytes and key planned by ``planned``."""
         assert row == len(self._ends), f"row {row} added after {len(self._ends)} rows"
         self._identities += ident
+        # a reader finds the row through ``_rows`` only once its bytes are in place
         self._ends.append(len(self._identities))
         self._rows.add(key, row)
 

@@ -151,9 +151,7 @@ class LogIndex(POPOTrackingRecorder):
         run is applied in full. Only events of kinds a current rule may match are
         decoded in full (``eventdecoders``). Every column is made once for all the
         records (``Planned``), and a run takes slices of them."""
-        if len(records) == 1:
-            self._add_one(*records[0])
-        elif records:
+        if records:
             self.add_columns(*zip(*records, strict=True))
 
     def add_columns(
